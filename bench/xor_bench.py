@@ -1,0 +1,102 @@
+"""
+Benchmark: the XOR convergence study, tutorial spelling vs the stacked engine, in one run.
+
+Tutorial spelling: one `model.fit(X, y, epochs=500)` per seed (xor_mlp.build_model, verbose=0).
+Stacked: all seeds as one computation (common/stacked.py). Only training is timed: not the
+stacked engine's one-time graph tracing (building each Keras model, ~1% of a fit, is in). The
+stacked run is repeated and reported as median and range. The tutorial's time for all seeds is
+extrapolated from the fits actually run, each of which must match its stacked network.
+
+Target (issue 2): 1,000 seeds x 500 epochs of the 2-16-1 network in at most 1 s of training.
+
+Usage: python bench/xor_bench.py [--seeds 1000] [--epochs 500] [--tutorial-fits 2]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+import numpy as np  # noqa: E402
+
+import xor_mlp  # noqa: E402
+from common.cli import int_in_range  # noqa: E402
+from common.device import select_device  # noqa: E402
+from common.records import build_run_record, write_run_record  # noqa: E402
+from common.stacked import glorot_uniform_stack, network, train_stacked  # noqa: E402
+
+TARGET_SECONDS = 1.0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--seeds", type=int_in_range(1, 100_000), default=1000)
+    parser.add_argument("--epochs", type=int_in_range(1, 100_000), default=500)
+    parser.add_argument("--hidden", type=int_in_range(1, 4096), nargs="+", default=[16])
+    parser.add_argument("--tutorial-fits", type=int_in_range(1, 1000), default=2,
+                        help="model.fit runs to time (about 20 s each at 500 epochs)")
+    parser.add_argument("--repeats", type=int_in_range(1, 100), default=5,
+                        help="timed repeats of the stacked run")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH")
+    args = parser.parse_args(argv)
+    device = select_device(args.device)
+    arch = xor_mlp.architecture(args.hidden)
+    initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))
+    print(f"XOR benchmark: {arch}, {args.seeds} seeds x {args.epochs} epochs, device {device}")
+
+    fit_seconds, fit_histories = [], []
+    for index in range(args.tutorial_fits):
+        start = time.perf_counter()
+        _, history = xor_mlp.fit_tutorial(
+            network(initial, index % args.seeds), hidden=args.hidden, loss="mean_squared_error",
+            learning_rate=1e-3, epochs=args.epochs)
+        fit_seconds.append(time.perf_counter() - start)
+        fit_histories.append(history)
+        print(f"  tutorial spelling, model.fit #{index + 1}: {fit_seconds[-1]:.2f} s")
+
+    runs = []
+    for repeat in range(args.repeats):
+        runs.append(train_stacked(xor_mlp.X, xor_mlp.Y, initial, epochs=args.epochs))
+        print(f"  stacked, repeat {repeat + 1}: {runs[-1].train_seconds:.3f} s "
+              f"(warm-up/compile {runs[-1].compile_seconds:.2f} s)")
+    stacked = [run.train_seconds for run in runs]
+
+    # The two spellings must be computing the same thing.
+    for index, history in enumerate(fit_histories):
+        same_acc = np.array_equal(np.array(history["binary_accuracy"], "float32"),
+                                  runs[0].accuracy[index % args.seeds])
+        loss_gap = np.abs(np.array(history["loss"]) - runs[0].loss[index % args.seeds]).max()
+        if not same_acc or loss_gap > 1e-3:
+            print(f"MISMATCH: fit #{index + 1} vs stacked network: accuracy equal {same_acc}, "
+                  f"max loss gap {loss_gap:.2e}", file=sys.stderr)
+            return 1
+
+    per_fit = statistics.mean(fit_seconds)
+    median = statistics.median(stacked)
+    tutorial_total = per_fit * args.seeds
+    ratio = tutorial_total / median
+    print()
+    print(f"tutorial spelling: {per_fit:.2f} s per network (mean of {len(fit_seconds)} fits, "
+          f"range {min(fit_seconds):.2f}-{max(fit_seconds):.2f}); "
+          f"{args.seeds} networks ~ {tutorial_total:,.0f} s (extrapolated)")
+    print(f"stacked engine:    {median:.3f} s for {args.seeds} networks (median of {len(stacked)}, "
+          f"range {min(stacked):.3f}-{max(stacked):.3f}); {1000 * median / args.seeds:.3f} ms "
+          "per network")
+    print(f"ratio (same work): {ratio:,.0f}x faster")
+    verdict = "met" if median <= TARGET_SECONDS else "NOT met"
+    if args.seeds == 1000 and args.epochs == 500 and args.hidden == [16]:
+        print(f"target: 1000 seeds x 500 epochs in <= {TARGET_SECONDS:.1f} s: {verdict}")
+    if args.json is not None:
+        write_run_record(args.json, build_run_record(
+            script="bench/xor_bench.py", config=vars(args) | {"json": str(args.json)},
+            device=device, timings={"fit_seconds": fit_seconds, "stacked_seconds": stacked},
+            metrics={"ratio": ratio, "per_fit_s": per_fit, "stacked_median_s": median}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Command-line flags every script shares, the checks on them, and the usage-error exit (code 2).
+
+Checks run before any training: a bad number or an output folder that cannot be written ends
+the run at once with argparse's usage line, one line saying what is wrong, and exit code 2.
+"""
+
+import argparse
+import math
+import os
+import tempfile
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def int_in_range(low, high):
+    """An argparse type: an integer in [low, high]."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_in_range(low, high, *, low_inclusive=False):
+    """An argparse type: a finite float in (low, high], or [low, high] with low_inclusive."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        above_low = value >= low if low_inclusive else value > low
+        if not (math.isfinite(value) and above_low and value <= high):
+            bracket = "[" if low_inclusive else "("
+            raise argparse.ArgumentTypeError(f"{text} is out of range {bracket}{low}, {high}]")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def make_parser(description, *, epochs, max_epochs=100_000):
+    """A parser with the shared flags; each script adds its own. Defaults are the tutorial's."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--seed", type=int_in_range(0, 2**31 - 1), default=0,
+                        help="random seed (the tutorials were unseeded; a fixed seed makes a "
+                             "run repeatable)")
+    parser.add_argument("--epochs", type=int_in_range(1, max_epochs), default=epochs,
+                        help="training epochs")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where TensorFlow runs; 'gpu' fails if there is none")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="enable TensorFlow op determinism (slower on GPU)")
+    parser.add_argument("--figures-dir", type=Path, default=Path("figures"), metavar="DIR",
+                        help="folder for the PNG figures")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write a JSON run record (arguments, versions, device, "
+                             "timings, metrics) to PATH")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the results: no progress lines")
+    return parser
+
+
+def _writable_dir_problem(folder):
+    """None if files can be created in `folder` (creating it if needed), else what is wrong."""
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} exists and is not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"cannot write in {folder}: {error.strerror or error}"
+    return None
+
+
+def check_output_paths(parser, args):
+    """Fail now, not after training, if the figures folder or the JSON record cannot be written."""
+    problem = _writable_dir_problem(args.figures_dir)
+    if problem:
+        parser.error(f"--figures-dir: {problem}")
+    if args.json is not None:
+        if args.json.is_dir():
+            parser.error(f"--json: {args.json} is a folder, not a file path")
+        problem = _writable_dir_problem(args.json.parent)
+        if problem is None and args.json.exists() and not os.access(args.json, os.W_OK):
+            problem = f"{args.json} is not writable"
+        if problem:
+            parser.error(f"--json: {problem}")
+
+
+def config_of(args):
+    """The parsed arguments as plain JSON-friendly values, for the run record."""
+    return {key: (str(value) if isinstance(value, Path) else value)
+            for key, value in sorted(vars(args).items())}

@@ -1,0 +1,66 @@
+"""Run records: what was run, on what, how long it took and what it measured, as JSON."""
+
+import datetime
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from common.atomic import write_text_atomic
+
+PACKAGES = ("tensorflow", "keras", "numpy", "matplotlib")
+
+
+def package_versions():
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _finite_or_none(value):
+    """JSON has no NaN or infinity: store them as null so any JSON reader can load the record."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def build_run_record(*, script, config, device, timings, metrics, figures=()):
+    record = {
+        "script": script,
+        "argv": sys.argv[1:],
+        "config": config,
+        "device": device,
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "finished_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "timings_s": timings,
+        "metrics": metrics,
+        "figures": list(figures),
+    }
+    # Round-trip through JSON once so numpy scalars/arrays become plain numbers and lists.
+    return _finite_or_none(json.loads(json.dumps(record, default=_jsonable)))
+
+
+def write_run_record(path, record):
+    write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False) + "\n")

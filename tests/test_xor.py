@@ -1,0 +1,133 @@
+"""xor_mlp.py: the printed report, the convergence study, figures, run record, bad inputs."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import is_png
+
+import xor_mlp
+from common.backend import tf
+from common.stacked import epochs_to_full_accuracy, glorot_uniform_stack, train_stacked
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_main(tmp_path, capsys, *argv):
+    code = xor_mlp.main(["--figures-dir", str(tmp_path / "figs"), "--json",
+                         str(tmp_path / "run.json"), "--quiet", *argv])
+    out = capsys.readouterr().out
+    return code, out, json.loads((tmp_path / "run.json").read_text())
+
+
+def test_default_report_numbers(tmp_path, capsys):
+    code, out, record = run_main(tmp_path, capsys, "--epochs", "150")
+    assert code == 0
+    # Independent recomputation of the same run.
+    run = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [0]), epochs=150)
+    expected_first = int(epochs_to_full_accuracy(run.accuracy)[0])
+    assert re.search(rf"First epoch at 100% accuracy: {expected_first}\s+\(tutorial: 54", out)
+    assert record["metrics"]["epoch_to_100"] == expected_first
+    assert f"Final loss (epoch 150): {run.loss[0, -1]:.4f}" in out
+    assert record["metrics"]["final_loss"] == pytest.approx(run.loss[0, -1])
+    # The table: four segments with targets and outputs, as in the record.
+    for name, target in zip(xor_mlp.SEGMENTS, xor_mlp.Y, strict=True):
+        output = record["metrics"]["outputs"][name]
+        assert re.search(rf"{name}\s+\[\d, \d\]\s+{target}\s+{output:.3f}", out)
+    assert record["config"]["epochs"] == 150 and record["config"]["hidden"] == [16]
+    assert record["timings_s"]["training"] > 0
+    for figure in record["figures"]:
+        assert is_png(figure)
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "xor_2-16-1_boundary.png", "xor_2-16-1_history.png"]
+
+
+@pytest.mark.parametrize("argv, tutorial", [
+    (["--hidden", "16", "16"], "tutorial: 11"),
+    (["--hidden", "32"], "tutorial: 86"),
+    (["--loss", "binary_crossentropy"], "tutorial: no published figure"),
+])
+def test_tweaks_show_their_tutorial_figure(tmp_path, capsys, argv, tutorial):
+    code, out, record = run_main(tmp_path, capsys, "--epochs", "20", *argv)
+    assert code == 0 and tutorial in out
+    assert record["config"]["loss"] in xor_mlp.LOSSES
+
+
+def test_study_summary_matches_per_seed_epochs(tmp_path, capsys):
+    code, out, record = run_main(tmp_path, capsys, "--seeds", "40", "--epochs", "150",
+                                 "--seed", "100")
+    assert code == 0
+    epochs = np.array([np.nan if e is None else e for e in record["metrics"]["epochs_to_100"]])
+    assert len(epochs) == 40
+    solved = np.sort(epochs[~np.isnan(epochs)])
+    assert f"reached 100% accuracy: {len(solved)}/40" in out
+    # Median with never-solved seeds counted as slowest: the 20th of 40 sorted values.
+    ordered = np.concatenate([solved, np.full(40 - len(solved), np.inf)])
+    median = "never (>150)" if np.isinf(ordered[19]) else str(int(ordered[19]))
+    assert f"epochs to 100%: median {median}," in out
+    assert "seeds (100..139)" in out
+    assert is_png(tmp_path / "figs" / "xor_2-16-1_study.png")
+    # Network 0 of the study is the single run with the same seed.
+    single = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [100]),
+                           epochs=150)
+    assert record["metrics"]["first_seed"]["final_loss"] == pytest.approx(single.loss[0, -1])
+
+
+def test_summarize_study_censors_unsolved_seeds():
+    summary = xor_mlp.summarize_study(np.array([10.0, 20.0, np.nan, 40.0]), tutorial_epoch=20)
+    assert summary["solved"] == 3 and summary["success_rate"] == 0.75
+    assert (summary["q1"], summary["median"], summary["q3"]) == (10, 20, 40)
+    assert summary["min"] == 10 and summary["max_solved"] == 40
+    assert summary["share_at_or_before_tutorial"] == 0.5
+    mostly_unsolved = xor_mlp.summarize_study(np.array([5.0, np.nan, np.nan]), None)
+    assert np.isinf(mostly_unsolved["median"]) and "share_at_or_before_tutorial" not in \
+        mostly_unsolved
+
+
+BAD_ARGS = {
+    "hidden 0": ["--hidden", "0"],
+    "epochs -1": ["--epochs", "-1"],
+    "seeds 0": ["--seeds", "0"],
+    "learning rate nan": ["--learning-rate", "nan"],
+    "figures dir is a file": ["--figures-dir", "{file}"],
+    "figures dir under a file": ["--figures-dir", "{file}/figs"],
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARGS)
+def test_bad_input_is_a_usage_error_before_training(tmp_path, capsys, monkeypatch, case):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = [a.format(file=blocker) for a in BAD_ARGS[case]]
+    if "--figures-dir" not in argv:
+        argv += ["--figures-dir", str(tmp_path / "figs")]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started despite bad input")
+
+    monkeypatch.setattr(xor_mlp, "train", no_training)
+    with pytest.raises(SystemExit) as exit_info:
+        xor_mlp.main(argv)
+    assert exit_info.value.code == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert err_lines[0].startswith("usage:") and ": error: " in err_lines[-1]
+    assert not (tmp_path / "figs").exists() or not any((tmp_path / "figs").iterdir())
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="a GPU is present")
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "gpu"], "--device gpu: TensorFlow sees no GPU"),
+    (["--hidden", "0"], "argument --hidden: 0 is out of range"),
+])
+def test_bad_input_from_the_shell_exits_2_without_traceback(tmp_path, argv, message):
+    result = subprocess.run([sys.executable, "xor_mlp.py", "--figures-dir", str(tmp_path), *argv],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"xor_mlp.py: error: {message}")
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
