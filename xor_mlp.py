@@ -338,7 +338,8 @@ def main(argv=None):
     print("figures: " + ", ".join(figures))
     if args.json is not None:
         record = build_run_record(
-            script="xor_mlp.py", config=config_of(args), device=device,
+            script="xor_mlp.py", argv=sys.argv[1:] if argv is None else argv,
+            config=config_of(args), device=device,
             timings={"training": train_seconds, "total": total_seconds},
             metrics=metrics, figures=figures)
         write_run_record(args.json, record)

@@ -92,7 +92,8 @@ def main(argv=None):
         print(f"target: 1000 seeds x 500 epochs in <= {TARGET_SECONDS:.1f} s: {verdict}")
     if args.json is not None:
         write_run_record(args.json, build_run_record(
-            script="bench/xor_bench.py", config=vars(args) | {"json": str(args.json)},
+            script="bench/xor_bench.py", argv=sys.argv[1:] if argv is None else argv,
+            config=vars(args) | {"json": str(args.json)},
             device=device, timings={"fit_seconds": fit_seconds, "stacked_seconds": stacked},
             metrics={"ratio": ratio, "per_fit_s": per_fit, "stacked_median_s": median}))
     return 0

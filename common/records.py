@@ -3,7 +3,6 @@
 import datetime
 import json
 import platform
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -45,10 +44,10 @@ def _finite_or_none(value):
     return value
 
 
-def build_run_record(*, script, config, device, timings, metrics, figures=()):
+def build_run_record(*, script, argv, config, device, timings, metrics, figures=()):
     record = {
         "script": script,
-        "argv": sys.argv[1:],
+        "argv": list(argv),
         "config": config,
         "device": device,
         "versions": package_versions(),

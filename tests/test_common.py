@@ -53,13 +53,14 @@ def test_save_figure_failure_leaves_nothing(tmp_path, monkeypatch):
 
 def test_run_record_is_strict_json(tmp_path):
     record = build_run_record(
-        script="x.py", config={"seed": 0}, device="CPU",
+        script="x.py", argv=["--seed", "0"], config={"seed": 0}, device="CPU",
         timings={"training": 1.5},
         metrics={"median": np.float32(96.0), "never": float("nan"), "curve": np.arange(3),
                  "inf": math.inf})
     path = tmp_path / "r.json"
     write_run_record(path, record)
     loaded = json.loads(path.read_text())
+    assert loaded["argv"] == ["--seed", "0"]
     assert loaded["metrics"] == {"median": 96.0, "never": None, "curve": [0, 1, 2], "inf": None}
     assert set(loaded["versions"]) >= {"python", "tensorflow", "keras", "numpy", "matplotlib"}
     assert loaded["versions"]["keras"].startswith("3.")

@@ -39,6 +39,7 @@ def test_default_report_numbers(tmp_path, capsys):
         output = record["metrics"]["outputs"][name]
         assert re.search(rf"{name}\s+\[\d, \d\]\s+{target}\s+{output:.3f}", out)
     assert record["config"]["epochs"] == 150 and record["config"]["hidden"] == [16]
+    assert record["argv"][-2:] == ["--epochs", "150"]
     assert record["timings_s"]["training"] > 0
     for figure in record["figures"]:
         assert is_png(figure)
@@ -86,6 +87,21 @@ def test_summarize_study_censors_unsolved_seeds():
     mostly_unsolved = xor_mlp.summarize_study(np.array([5.0, np.nan, np.nan]), None)
     assert np.isinf(mostly_unsolved["median"]) and "share_at_or_before_tutorial" not in \
         mostly_unsolved
+
+
+def test_diverged_run_exits_1_without_figures(tmp_path, capsys, monkeypatch):
+    real_train = xor_mlp.train
+
+    def train_then_blow_up(args):
+        params, loss, accuracy, seconds = real_train(args)
+        loss[0, 7:] = np.nan  # as if the loss became NaN at epoch 8
+        return params, loss, accuracy, seconds
+
+    monkeypatch.setattr(xor_mlp, "train", train_then_blow_up)
+    code = xor_mlp.main(["--epochs", "20", "--figures-dir", str(tmp_path / "figs"), "--quiet"])
+    assert code == 1
+    assert "the loss became nan at epoch 8" in capsys.readouterr().err
+    assert list((tmp_path / "figs").iterdir()) == []
 
 
 BAD_ARGS = {
