@@ -1,0 +1,176 @@
+"""Datasets: found locally first, downloaded by Keras only as a last resort, checked before use.
+
+Look-up order for a dataset: an explicit folder (--data-dir), else $TUTORIALS_DATA_DIR; then the
+cache Keras already keeps ($KERAS_HOME/datasets or ~/.keras/datasets); only then the
+`keras.datasets` download. A user who downloaded once can work offline, and with nothing found
+and no network the error says where it looked and how to point at a copy.
+
+Files found locally are never handed to `keras.datasets.*.load_data()`: Keras checks the original
+download's checksum and, offline, deletes a file that does not match.
+
+CIFAR-10's "python version" batches are pickles. They are read with an unpickler that can rebuild
+only plain containers and NumPy arrays, so a crafted batch file cannot run code.
+"""
+
+import importlib
+import io
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR_ENV = "TUTORIALS_DATA_DIR"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
+CIFAR10_COUNTS = (50_000, 10_000)  # train, test
+
+
+class DataError(Exception):
+    """A dataset cannot be found, or a file of it is malformed (the message names the file)."""
+
+
+@dataclass
+class Dataset:
+    x_train: np.ndarray  # (N, H, W[, C]) uint8
+    y_train: np.ndarray  # (N,) uint8 class indices
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+    source: str  # where it was read from
+
+
+def keras_cache_dir():
+    """Keras's dataset cache: $KERAS_HOME/datasets, else ~/.keras/datasets."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def search_dirs(data_dir=None):
+    """Folders to look in, in order: the explicit one (or $TUTORIALS_DATA_DIR), then Keras's
+    cache."""
+    explicit = data_dir or os.environ.get(DATA_DIR_ENV)
+    folders = [Path(explicit)] if explicit else []
+    return folders + [keras_cache_dir()]
+
+
+# ## CIFAR-10
+
+
+def find_cifar10(data_dir=None):
+    """The first folder holding CIFAR-10's python batches, or None. In each searched folder:
+    the Keras 3 layout, the older layout, or the batches themselves."""
+    for folder in search_dirs(data_dir):
+        for candidate in (folder / "cifar-10-batches-py-target" / "cifar-10-batches-py",
+                          folder / "cifar-10-batches-py",
+                          folder):
+            if (candidate / "data_batch_1").is_file():
+                return candidate
+    return None
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds dicts, lists, strings, numbers and NumPy arrays; refuses every other global.
+
+    These are the globals a CIFAR batch pickle (Python 2 cPickle or Python 3) needs to rebuild
+    its arrays; none of them can run arbitrary code.
+    """
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # Python 3 pickles of bytes at protocol 2
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch "
+                                         "holds only arrays, lists and strings")
+        try:  # NumPy 2 renamed numpy.core to numpy._core; old pickles name the former
+            found = importlib.import_module(module.replace("numpy.core.", "numpy._core."))
+        except ImportError:
+            found = importlib.import_module(module)
+        return getattr(found, name)
+
+
+def read_pickle_safely(path):
+    """Unpickle `path` allowing only plain containers and NumPy arrays (DataError otherwise)."""
+    try:
+        data = Path(path).read_bytes()
+        return _ArraysOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    except Exception as error:  # any malformed pickle: truncated, corrupt, not a pickle
+        raise DataError(f"{path}: not a valid CIFAR-10 batch ({type(error).__name__}: "
+                        f"{error})") from None
+
+
+def _read_cifar_batch(path):
+    batch = read_pickle_safely(path)
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
+    images, labels = batch[b"data"], batch[b"labels"]
+    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
+            and images.shape[1] == 3 * 32 * 32):
+        raise DataError(f"{path}: data should be uint8 rows of 3072 values, got "
+                        f"{getattr(images, 'dtype', type(images).__name__)} "
+                        f"{getattr(images, 'shape', '')}")
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: labels are not a list of integers") from None
+    if labels.shape != (images.shape[0],):
+        raise DataError(f"{path}: {images.shape[0]} images but {labels.size} labels")
+    if labels.size and not (0 <= labels.min() and labels.max() <= 9):
+        raise DataError(f"{path}: labels outside 0-9 (found {labels.min()}..{labels.max()})")
+    # Rows are the R, G and B planes of 32x32 pixels; Keras's layout is (N, 32, 32, 3).
+    return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.uint8)
+
+
+def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
+    """Read data_batch_1..5 and test_batch from `folder`, checked (shapes, dtype, labels,
+    counts)."""
+    folder = Path(folder)
+    parts = []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{path}: missing (a CIFAR-10 folder has data_batch_1..5 and "
+                            "test_batch)")
+        parts.append(_read_cifar_batch(path))
+    x_train = np.concatenate([x for x, _ in parts[:5]])
+    y_train = np.concatenate([y for _, y in parts[:5]])
+    (x_test, y_test) = parts[5]
+    counts = (len(x_train), len(x_test))
+    if expected_counts is not None and counts != tuple(expected_counts):
+        raise DataError(f"{folder}: {counts[0]} training and {counts[1]} test images, expected "
+                        f"{expected_counts[0]} and {expected_counts[1]}")
+    return Dataset(x_train, y_train, x_test, y_test, CIFAR10_CLASSES, str(folder))
+
+
+def _download_cifar10():
+    from common.backend import keras
+
+    return keras.datasets.cifar10.load_data()
+
+
+def load_cifar10(data_dir=None, expected_counts=CIFAR10_COUNTS):
+    """CIFAR-10 from the first local copy found (see the module docstring), else Keras's
+    download; DataError with the places searched when neither works."""
+    folder = find_cifar10(data_dir)
+    if folder is not None:
+        return load_cifar10_batches(folder, expected_counts)
+    try:
+        (x_train, y_train), (x_test, y_test) = _download_cifar10()
+    except Exception as error:  # Keras raises bare Exceptions for network failures
+        looked = ", ".join(str(d) for d in search_dirs(data_dir))
+        raise DataError(
+            f"CIFAR-10 not found (looked in {looked}) and the download failed "
+            f"({type(error).__name__}); point --data-dir (or ${DATA_DIR_ENV}) at a folder "
+            "holding cifar-10-batches-py/") from None
+    return Dataset(x_train, y_train.reshape(-1).astype(np.uint8), x_test,
+                   y_test.reshape(-1).astype(np.uint8), CIFAR10_CLASSES, "keras download")
