@@ -58,11 +58,12 @@ def build_model(hidden=(16,), loss="mean_squared_error", learning_rate=1e-3):
 TUTORIAL_EPOCH = {(16,): 54, (16, 16): 11, (32,): 86}
 TUTORIAL_NOTE = {(16,): "the text also says 55"}
 
-# ## Defaults: the tutorial's settings (stored in the run record)
+# ## Defaults: the tutorial's settings (the run record stores the values actually used)
 DEFAULTS = dict(hidden=[16], loss="mean_squared_error", learning_rate=1e-3, epochs=500,
                 seeds=1, engine="stacked")
 MAX_SEEDS = 100_000
 MAX_UNITS = 4096
+MAX_SEED_EPOCHS = 50_000_000  # the per-epoch histories kept: 2 x 4 bytes each, 400 MB at most
 
 
 def architecture(hidden):
@@ -284,6 +285,9 @@ def make_xor_parser():
 def main(argv=None):
     parser = make_xor_parser()
     args = parser.parse_args(argv)
+    if args.seeds * args.epochs > MAX_SEED_EPOCHS:
+        parser.error(f"--seeds x --epochs is {args.seeds * args.epochs:,}; at most "
+                     f"{MAX_SEED_EPOCHS:,} (the per-epoch histories must fit in memory)")
     check_output_paths(parser, args)
     try:
         device = select_device(args.device)

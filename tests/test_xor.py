@@ -109,6 +109,7 @@ BAD_ARGS = {
     "epochs -1": ["--epochs", "-1"],
     "seeds 0": ["--seeds", "0"],
     "learning rate nan": ["--learning-rate", "nan"],
+    "seeds x epochs too big": ["--seeds", "100000", "--epochs", "100000"],
     "figures dir is a file": ["--figures-dir", "{file}"],
     "figures dir under a file": ["--figures-dir", "{file}/figs"],
 }
