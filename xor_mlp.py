@@ -154,12 +154,17 @@ def _epoch_text(value, epochs):
     return f"never (>{epochs})" if not np.isfinite(value) else f"{int(value)}"
 
 
+def published_epoch(hidden, loss):
+    """The tutorial's epoch-to-100% for this variant, or None (it published only MSE runs)."""
+    return TUTORIAL_EPOCH.get(tuple(hidden)) if loss == "mean_squared_error" else None
+
+
 def tutorial_text(hidden, loss):
-    if loss != "mean_squared_error" or tuple(hidden) not in TUTORIAL_EPOCH:
+    epoch = published_epoch(hidden, loss)
+    if epoch is None:
         return "tutorial: no published figure for this variant"
     note = TUTORIAL_NOTE.get(tuple(hidden))
-    text = f"tutorial: {TUTORIAL_EPOCH[tuple(hidden)]}, a single unseeded run"
-    return text + (f"; {note}" if note else "")
+    return f"tutorial: {epoch}, a single unseeded run" + (f"; {note}" if note else "")
 
 
 def single_run_report(params, loss, accuracy, args):
@@ -295,9 +300,7 @@ def main(argv=None):
         parser.error(str(error))
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
-    arch, tutorial_epoch = architecture(args.hidden), TUTORIAL_EPOCH.get(tuple(args.hidden))
-    if args.loss != "mean_squared_error":
-        tutorial_epoch = None
+    arch, tutorial_epoch = architecture(args.hidden), published_epoch(args.hidden, args.loss)
     tag = f"xor_{arch}" + ("" if args.loss == "mean_squared_error" else "_bce")
     print(f"XOR / loyal customers: {arch} MLP, {args.loss}, Adam(learning_rate="
           f"{args.learning_rate:g}), {args.epochs} epochs, full batch; engine {args.engine}")
@@ -342,8 +345,7 @@ def main(argv=None):
     print("figures: " + ", ".join(figures))
     if args.json is not None:
         record = build_run_record(
-            script="xor_mlp.py", argv=sys.argv[1:] if argv is None else argv,
-            config=config_of(args), device=device,
+            script="xor_mlp.py", argv=argv, config=config_of(args), device=device,
             timings={"training": train_seconds, "total": total_seconds},
             metrics=metrics, figures=figures)
         write_run_record(args.json, record)

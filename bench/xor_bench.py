@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import numpy as np  # noqa: E402
 
 import xor_mlp  # noqa: E402
-from common.cli import int_in_range  # noqa: E402
+from common.cli import config_of, int_in_range  # noqa: E402
 from common.device import select_device  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
 from common.stacked import glorot_uniform_stack, network, train_stacked  # noqa: E402
@@ -92,8 +92,7 @@ def main(argv=None):
         print(f"target: 1000 seeds x 500 epochs in <= {TARGET_SECONDS:.1f} s: {verdict}")
     if args.json is not None:
         write_run_record(args.json, build_run_record(
-            script="bench/xor_bench.py", argv=sys.argv[1:] if argv is None else argv,
-            config=vars(args) | {"json": str(args.json)},
+            script="bench/xor_bench.py", argv=argv, config=config_of(args),
             device=device, timings={"fit_seconds": fit_seconds, "stacked_seconds": stacked},
             metrics={"ratio": ratio, "per_fit_s": per_fit, "stacked_median_s": median}))
     return 0

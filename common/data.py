@@ -13,7 +13,6 @@ only plain containers and NumPy arrays, so a crafted batch file cannot run code.
 """
 
 import importlib
-import io
 import os
 import pickle
 from dataclasses import dataclass
@@ -100,8 +99,8 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 def read_pickle_safely(path):
     """Unpickle `path` allowing only plain containers and NumPy arrays (DataError otherwise)."""
     try:
-        data = Path(path).read_bytes()
-        return _ArraysOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+        with open(path, "rb") as stream:  # unpickled straight from the file: no second copy
+            return _ArraysOnlyUnpickler(stream, encoding="bytes").load()
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
     except Exception as error:  # any malformed pickle: truncated, corrupt, not a pickle

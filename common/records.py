@@ -3,6 +3,7 @@
 import datetime
 import json
 import platform
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -44,10 +45,11 @@ def _finite_or_none(value):
     return value
 
 
-def build_run_record(*, script, argv, config, device, timings, metrics, figures=()):
+def build_run_record(*, script, config, device, timings, metrics, figures=(), argv=None):
+    """`argv`: the arguments the run was given (default: this process's command line)."""
     record = {
         "script": script,
-        "argv": list(argv),
+        "argv": list(sys.argv[1:] if argv is None else argv),
         "config": config,
         "device": device,
         "versions": package_versions(),
