@@ -18,7 +18,7 @@ def pytest_collection_modifyitems(config, items):
     data_dir = config.getoption("--data-dir")
     if data_dir and Path(data_dir).is_dir():
         return
-    skip = pytest.mark.skip(reason=f"needs the real datasets: pytest --data-dir DIR or {DATA_ENV}")
+    skip = pytest.mark.skip(reason=f"needs the real datasets: pytest --data-dir=DIR or {DATA_ENV}")
     for item in items:
         if "data" in item.keywords:
             item.add_marker(skip)
