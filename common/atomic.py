@@ -16,13 +16,14 @@ _NEW_FILE_MODE = _new_file_mode()
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix=".tmp"):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
 
-    The temporary file lives in the same folder so that the final rename is atomic.
+    The temporary file lives in the same folder so that the final rename is atomic. `suffix`
+    is for writers that insist on an extension (Keras saves only to names ending in .keras).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

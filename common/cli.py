@@ -84,19 +84,35 @@ def _writable_dir_problem(folder):
     return None
 
 
-def check_output_paths(parser, args):
-    """Fail now, not after training, if the figures folder or the JSON record cannot be written."""
+def _writable_file_problem(path):
+    """None if `path` can be written (created or replaced), else what is wrong."""
+    if path.is_dir():
+        return f"{path} is a folder, not a file path"
+    problem = _writable_dir_problem(path.parent)
+    if problem is None and path.exists() and not os.access(path, os.W_OK):
+        problem = f"{path} is not writable"
+    return problem
+
+
+def check_output_paths(parser, args, extra_files=()):
+    """Fail now, not after training, if the figures folder, the JSON record or another output
+    file (`extra_files`: (flag, path) pairs, path None when not asked for) cannot be written."""
     problem = _writable_dir_problem(args.figures_dir)
     if problem:
         parser.error(f"--figures-dir: {problem}")
-    if args.json is not None:
-        if args.json.is_dir():
-            parser.error(f"--json: {args.json} is a folder, not a file path")
-        problem = _writable_dir_problem(args.json.parent)
-        if problem is None and args.json.exists() and not os.access(args.json, os.W_OK):
-            problem = f"{args.json} is not writable"
-        if problem:
-            parser.error(f"--json: {problem}")
+    for flag, path in [("--json", args.json), *extra_files]:
+        if path is not None:
+            problem = _writable_file_problem(path)
+            if problem:
+                parser.error(f"{flag}: {problem}")
+
+
+def add_data_dir_flag(parser):
+    from common.data import DATA_DIR_ENV
+
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help=f"folder holding the dataset (default: ${DATA_DIR_ENV}, then "
+                             "Keras's cache ~/.keras/datasets, then a Keras download)")
 
 
 def config_of(args):

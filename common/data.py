@@ -38,6 +38,19 @@ class Dataset:
     y_test: np.ndarray
     class_names: tuple
     source: str  # where it was read from
+    note: str = ""  # what a reader should know about this copy (e.g. a lossy re-encoding)
+
+
+def aligned_empty(shape, dtype=np.uint8, alignment=64):
+    """An uninitialised array whose data start on an `alignment`-byte boundary.
+
+    TensorFlow can then use the array in place (common.training.as_tensor) instead of copying
+    it: the training set is held once, not twice.
+    """
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(size + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def keras_cache_dir():
@@ -109,6 +122,7 @@ def read_pickle_safely(path):
 
 
 def _read_cifar_batch(path):
+    """(rows (N, 3072) uint8, labels (N,) uint8, batch label) of one checked batch file."""
     batch = read_pickle_safely(path)
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
@@ -126,8 +140,21 @@ def _read_cifar_batch(path):
         raise DataError(f"{path}: {images.shape[0]} images but {labels.size} labels")
     if labels.size and not (0 <= labels.min() and labels.max() <= 9):
         raise DataError(f"{path}: labels outside 0-9 (found {labels.min()}..{labels.max()})")
-    # Rows are the R, G and B planes of 32x32 pixels; Keras's layout is (N, 32, 32, 3).
-    return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.uint8)
+    batch_label = batch.get(b"batch_label", b"")
+    if isinstance(batch_label, bytes):
+        batch_label = batch_label.decode("latin-1")
+    return images, labels.astype(np.uint8), str(batch_label)
+
+
+def _as_images(rows_list):
+    """Stack batches of rows (R, G and B planes of 32x32 pixels) into one aligned array in
+    Keras's (N, 32, 32, 3) layout, copying each batch once."""
+    images = aligned_empty((sum(len(rows) for rows in rows_list), 32, 32, 3))
+    start = 0
+    for rows in rows_list:
+        images[start:start + len(rows)] = rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        start += len(rows)
+    return images
 
 
 def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
@@ -141,14 +168,18 @@ def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
             raise DataError(f"{path}: missing (a CIFAR-10 folder has data_batch_1..5 and "
                             "test_batch)")
         parts.append(_read_cifar_batch(path))
-    x_train = np.concatenate([x for x, _ in parts[:5]])
-    y_train = np.concatenate([y for _, y in parts[:5]])
-    (x_test, y_test) = parts[5]
-    counts = (len(x_train), len(x_test))
+    counts = (sum(len(rows) for rows, _, _ in parts[:5]), len(parts[5][0]))
     if expected_counts is not None and counts != tuple(expected_counts):
         raise DataError(f"{folder}: {counts[0]} training and {counts[1]} test images, expected "
                         f"{expected_counts[0]} and {expected_counts[1]}")
-    return Dataset(x_train, y_train, x_test, y_test, CIFAR10_CLASSES, str(folder))
+    x_train = _as_images([rows for rows, _, _ in parts[:5]])
+    y_train = np.concatenate([labels for _, labels, _ in parts[:5]])
+    x_test, y_test = _as_images([parts[5][0]]), parts[5][1]
+    # The copy make-datasets builds says so in its batch labels (its pixels went through JPEG).
+    note = ("pixels are a JPEG re-encoding of CIFAR-10 (labels and splits exact), so accuracies "
+            "can differ slightly from runs on the original"
+            if any("JPEG" in label for _, _, label in parts) else "")
+    return Dataset(x_train, y_train, x_test, y_test, CIFAR10_CLASSES, str(folder), note)
 
 
 def _download_cifar10():
@@ -171,5 +202,11 @@ def load_cifar10(data_dir=None, expected_counts=CIFAR10_COUNTS):
             f"CIFAR-10 not found (looked in {looked}) and the download failed "
             f"({type(error).__name__}); point --data-dir (or ${DATA_DIR_ENV}) at a folder "
             "holding cifar-10-batches-py/") from None
-    return Dataset(x_train, y_train.reshape(-1).astype(np.uint8), x_test,
+    return Dataset(_aligned_copy(x_train), y_train.reshape(-1).astype(np.uint8), x_test,
                    y_test.reshape(-1).astype(np.uint8), CIFAR10_CLASSES, "keras download")
+
+
+def _aligned_copy(array):
+    copy = aligned_empty(array.shape, array.dtype)
+    copy[...] = array
+    return copy

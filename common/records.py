@@ -3,6 +3,7 @@
 import datetime
 import json
 import platform
+import resource
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,12 @@ def package_versions():
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def peak_rss_mb():
+    """This process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1e6 if sys.platform == "darwin" else 1e3), 1)
 
 
 def _jsonable(value):
@@ -56,6 +63,7 @@ def build_run_record(*, script, config, device, timings, metrics, figures=(), ar
         "platform": platform.platform(),
         "finished_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "timings_s": timings,
+        "peak_rss_mb": peak_rss_mb(),
         "metrics": metrics,
         "figures": list(figures),
     }

@@ -1,8 +1,10 @@
 """Shared test set-up: the opt-in real-data tests, and 'no tests' never failing a run."""
 
 import os
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 DATA_ENV = "TUTORIALS_DATA_DIR"
@@ -39,3 +41,15 @@ def pytest_sessionfinish(session, exitstatus):
 def is_png(path):
     with open(path, "rb") as f:
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def write_batches(folder, per_batch=4, test=6, seed=0):
+    """CIFAR-10 python batches as the authors' format has them, with few images."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
+        batch = {b"batch_label": name.encode(), b"filenames": [b"x.png"] * n,
+                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    return folder

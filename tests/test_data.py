@@ -9,23 +9,12 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import write_batches
 
 from common import data
 from common.data import DataError, find_cifar10, load_cifar10, load_cifar10_batches
 
 TINY = (5 * 4, 6)  # 4 images per training batch, 6 test images
-
-
-def write_batches(folder, per_batch=4, test=6, seed=0):
-    """CIFAR-10 python batches as the authors' format has them, with few images."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
-        batch = {b"batch_label": name.encode(), b"filenames": [b"x.png"] * n,
-                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    return folder
 
 
 @pytest.fixture

@@ -1,0 +1,283 @@
+"""Compiled training for image classifiers: one TensorFlow graph call per epoch.
+
+The tutorials' `model.fit(x / 255, y, batch_size=32, shuffle=True)` spends its time (profiled,
+see README "Performance") on per-step dispatch and on Adam's update written as separate
+element-wise ops per variable, and its memory on float copies of the images. This keeps the
+experiment (batch size, a new shuffle each epoch with a short last batch, the loss, the metric,
+Adam's formula and settings) and changes how the work is fed and compiled:
+
+- the images stay uint8 and are shared with TensorFlow without a copy; each batch is gathered,
+  cast and scaled by 1/255 inside the graph;
+- an epoch is one `tf.while_loop` over the batches of a permutation;
+- Adam is TensorFlow's fused kernel `ResourceApplyAdam`, one op per variable. It computes what
+  `keras.optimizers.Adam` does: step size lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), epsilon
+  added outside the square root;
+- on CPU, a model made of Flatten and Dense layers trains on a copy of its weights whose first
+  kernel is split into column blocks, one per inter-op thread (intra-op threads 1), so the
+  blocks' matmuls and Adam updates run side by side on the cores. Each output column is the
+  same dot product as before. The weights are written back to the model after every epoch.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.backend import keras, layers, tf
+
+
+class TrainingSetupError(Exception):
+    """The model or optimizer is not one this trainer reproduces faithfully."""
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch figures as `model.fit` reports them (training ones averaged over the epoch)."""
+
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)  # training only, validation excluded
+
+    @property
+    def train_seconds(self):
+        return float(sum(self.epoch_seconds))
+
+
+# ## Threads and feeding
+
+
+def configure_threads(intra_op, inter_op):
+    """Set TensorFlow's thread pools (0 = TensorFlow's default). Must run before TensorFlow
+    executes its first operation."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError as error:
+        raise TrainingSetupError(f"thread pools can no longer be changed: {error}") from None
+
+
+def split_plan(cores):
+    """(intra-op threads, inter-op threads, column blocks) for the split Dense path: one block
+    per core. Measured on 2 cores only; capped at 4 so blocks stay large enough to pay off."""
+    blocks = max(1, min(int(cores or 1), 4))
+    return 1, blocks, blocks
+
+
+def as_tensor(array):
+    """A TensorFlow tensor over `array`'s memory when possible (aligned, C-contiguous, CPU),
+    else a copy. Sharing keeps the training set in memory once."""
+    array = np.asarray(array)
+    if array.flags.c_contiguous and array.ctypes.data % 64 == 0:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.constant(array)
+
+
+def _scaled(images):
+    return tf.cast(images, tf.float32) * (1.0 / 255.0)
+
+
+# ## Models
+
+
+def dense_stack(model):
+    """The Dense layers of a model that is only Input/Flatten/Dense (with biases) and ends in a
+    softmax, else None. Such a model can train on split weights."""
+    dense = []
+    for layer in model.layers:
+        if isinstance(layer, layers.Dense):
+            if not layer.use_bias:
+                return None
+            dense.append(layer)
+        elif not isinstance(layer, (layers.InputLayer, layers.Flatten)):
+            return None
+    if not dense or dense[-1].activation is not keras.activations.softmax:
+        return None
+    return dense
+
+
+class _SplitDense:
+    """Trainable copies of a Dense stack's weights, first kernel split into column blocks."""
+
+    def __init__(self, dense_layers, blocks):
+        self.layers = dense_layers
+        self.blocks = []  # per layer: [(kernel block, bias block), ...]
+        for index, layer in enumerate(dense_layers):
+            kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+            parts = blocks if index == 0 else 1
+            columns = np.array_split(np.arange(kernel.shape[1]), min(parts, kernel.shape[1]))
+            self.blocks.append([(tf.Variable(kernel[:, c]), tf.Variable(bias[c]))
+                                for c in columns])
+        self.variables = [v for layer in self.blocks for pair in layer for v in pair]
+
+    def logits(self, images):
+        hidden = tf.reshape(images, (tf.shape(images)[0], -1))
+        for index, (layer, blocks) in enumerate(zip(self.layers, self.blocks, strict=True)):
+            parts = [tf.nn.bias_add(tf.matmul(hidden, kernel), bias) for kernel, bias in blocks]
+            pre_activation = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+            if index == len(self.layers) - 1:
+                return pre_activation  # the softmax is folded into the loss, as Keras does
+            hidden = layer.activation(pre_activation)
+
+    def write_back(self):
+        for layer, blocks in zip(self.layers, self.blocks, strict=True):
+            layer.kernel.assign(tf.concat([kernel for kernel, _ in blocks], axis=1))
+            layer.bias.assign(tf.concat([bias for _, bias in blocks], axis=0))
+
+
+def _check_adam(optimizer):
+    if type(optimizer) is not keras.optimizers.Adam:
+        raise TrainingSetupError(f"the compiled trainer implements Adam, not "
+                                 f"{type(optimizer).__name__}")
+    extras = {name: getattr(optimizer, name, None) for name in
+              ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm")}
+    extras["amsgrad"] = optimizer.amsgrad or None
+    extras["use_ema"] = optimizer.use_ema or None
+    used = [name for name, value in extras.items() if value]
+    if used:
+        raise TrainingSetupError(f"the compiled trainer implements plain Adam; not {used}")
+
+
+# ## The trainer
+
+
+class CompiledTrainer:
+    """Trains `model` (softmax output, categorical crossentropy, accuracy) with `optimizer`'s
+    Adam settings, one graph call per epoch. `column_blocks` > 1 selects the split Dense path
+    when the model allows it."""
+
+    def __init__(self, model, optimizer, *, batch_size, column_blocks=1):
+        _check_adam(optimizer)
+        self.model, self.batch_size = model, int(batch_size)
+        self.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        self.beta_1, self.beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
+        self.epsilon = float(optimizer.epsilon)
+        dense = dense_stack(model) if column_blocks > 1 else None
+        self.split = _SplitDense(dense, column_blocks) if dense else None
+        self.variables = self.split.variables if self.split else model.trainable_variables
+        self.m = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
+                  for v in self.variables]
+        self.v = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
+                  for v in self.variables]
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._epoch_fn = None
+        self.evaluate = make_evaluator(model)
+
+    @property
+    def path(self):
+        if self.split:
+            return f"split Dense ({len(self.split.blocks[0])} column blocks)"
+        return "Keras model call"
+
+    def _loss_and_logits(self, images, one_hot):
+        if self.split:
+            logits = self.split.logits(images)
+            loss = tf.nn.softmax_cross_entropy_with_logits(one_hot, logits)
+            return tf.reduce_mean(loss), logits
+        probabilities = self.model(images, training=True)
+        # Keras reads the logits behind the softmax, as fit's loss does.
+        loss = keras.losses.categorical_crossentropy(one_hot, probabilities)
+        return tf.reduce_mean(loss), probabilities
+
+    def _apply_adam(self, gradients):
+        self.iterations.assign_add(1)
+        step = tf.cast(self.iterations, tf.float32)
+        beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
+        for variable, gradient, m, v in zip(self.variables, gradients, self.m, self.v,
+                                            strict=True):
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
+                beta2_power=beta_2_power, lr=self.learning_rate, beta1=self.beta_1,
+                beta2=self.beta_2, epsilon=self.epsilon, grad=gradient)
+
+    def _train_epoch(self, images, one_hot, order):
+        """One epoch over the examples in `order`, batch by batch; returns (mean loss, accuracy)
+        weighted by batch size, as fit reports them."""
+        count = tf.size(order)
+        batches = (count + self.batch_size - 1) // self.batch_size
+
+        def train_batch(index, loss_sum, correct_sum):
+            take = order[index * self.batch_size:tf.minimum((index + 1) * self.batch_size,
+                                                            count)]
+            batch_hot = tf.gather(one_hot, take)
+            with tf.GradientTape() as tape:
+                loss, outputs = self._loss_and_logits(_scaled(tf.gather(images, take)),
+                                                      batch_hot)
+            self._apply_adam(tape.gradient(loss, self.variables))
+            hits = tf.equal(tf.argmax(outputs, axis=1), tf.argmax(batch_hot, axis=1))
+            size = tf.cast(tf.size(take), tf.float32)
+            return (index + 1, loss_sum + loss * size,
+                    correct_sum + tf.reduce_sum(tf.cast(hits, tf.float32)))
+
+        _, loss_sum, correct_sum = tf.while_loop(
+            lambda index, *_: index < batches, train_batch,
+            (tf.constant(0), tf.constant(0.0), tf.constant(0.0)), parallel_iterations=1)
+        count = tf.cast(count, tf.float32)
+        return loss_sum / count, correct_sum / count
+
+    def fit(self, images, labels, *, epochs, seed, shuffle=True, validation_data=None,
+            on_epoch_end=None):
+        """Train on uint8 `images` (N, H, W, C) and integer `labels` (N,). A new permutation per
+        epoch from `seed` (as fit(shuffle=True) reshuffles). Stops after an epoch whose loss is
+        not finite. `on_epoch_end(epoch, history)` is called after each epoch."""
+        classes = int(self.model.outputs[0].shape[-1])
+        images_tensor = as_tensor(images)
+        one_hot = tf.one_hot(np.asarray(labels, np.int64), classes)
+        if self._epoch_fn is None:
+            self._epoch_fn = tf.function(self._train_epoch)
+        rng = np.random.default_rng(seed)
+        history = TrainingHistory()
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
+            start = time.perf_counter()
+            loss, accuracy = self._epoch_fn(images_tensor, one_hot,
+                                            tf.constant(order, tf.int32))
+            loss, accuracy = float(loss), float(accuracy)
+            history.epoch_seconds.append(time.perf_counter() - start)
+            history.loss.append(loss)
+            history.accuracy.append(accuracy)
+            if self.split:
+                self.split.write_back()
+            if validation_data is not None and math.isfinite(loss):
+                val_loss, val_accuracy, _ = self.evaluate(*validation_data)
+                history.val_loss.append(val_loss)
+                history.val_accuracy.append(val_accuracy)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if not math.isfinite(loss):
+                break
+        return history
+
+
+
+# ## Evaluation: the Keras model in inference mode, as model.evaluate runs it
+
+
+def make_evaluator(model, batch_size=1000):
+    """A function (uint8 images, integer labels) -> (mean loss, accuracy, probabilities) giving
+    `model.evaluate`'s [loss, accuracy] without a float copy of the whole set."""
+
+    @tf.function
+    def batch_sums(images, labels):
+        probabilities = model(_scaled(images), training=False)
+        one_hot = tf.one_hot(labels, tf.shape(probabilities)[1])
+        return (tf.reduce_sum(keras.losses.categorical_crossentropy(one_hot, probabilities)),
+                probabilities)
+
+    def evaluate(images, labels):
+        labels = np.asarray(labels, np.int64)
+        if not len(labels):
+            raise ValueError("nothing to evaluate: no examples")
+        loss_sum, outputs = 0.0, []
+        for start in range(0, len(labels), batch_size):
+            loss, probabilities = batch_sums(tf.constant(images[start:start + batch_size]),
+                                             tf.constant(labels[start:start + batch_size]))
+            loss_sum += float(loss)
+            outputs.append(probabilities.numpy())
+        probabilities = np.concatenate(outputs)
+        accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+        return loss_sum / len(labels), accuracy, probabilities
+
+    return evaluate

@@ -1,0 +1,179 @@
+"""cifar10_dense.py: the models, seconds-long runs on tiny batch files, outputs and bad inputs.
+
+Tiny CIFAR-10 batch files are written in the real format (conftest.write_batches); the script's
+loader is told not to insist on CIFAR-10's 50,000/10,000 counts. The test marked `data` trains
+the tutorial's network on the real copy and checks the published accuracy.
+"""
+
+import functools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import is_png, write_batches
+
+import cifar10_dense
+from common import data
+from common.backend import keras
+
+
+@pytest.fixture
+def tiny_cifar(tmp_path, monkeypatch):
+    """A folder of tiny batches (5 x 8 training, 12 test images) the script will accept."""
+    folder = write_batches(tmp_path / "data" / "cifar-10-batches-py", per_batch=8, test=12)
+    monkeypatch.setattr(cifar10_dense, "load_cifar10",
+                        functools.partial(data.load_cifar10, expected_counts=None))
+    return folder.parent
+
+
+def run(tmp_path, data_dir, *extra):
+    record = tmp_path / "run.json"
+    argv = ["--data-dir", str(data_dir), "--epochs", "2", "--figures-dir",
+            str(tmp_path / "figures"), "--json", str(record), "--quiet", *extra]
+    assert cifar10_dense.main(argv) == 0
+    return json.loads(record.read_text())
+
+
+def test_models_are_the_tutorials():
+    assert cifar10_dense.build_dense().count_params() == 646_260  # the book's summary
+    cnn = cifar10_dense.build_cnn()
+    kinds = [type(layer).__name__ for layer in cnn.layers]
+    assert kinds.count("Conv2D") == 4 and kinds.count("BatchNormalization") == 5
+    assert kinds.count("LeakyReLU") == 5 and kinds.count("Dropout") == 1
+    convs = [layer for layer in cnn.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.strides, c.padding) for c in convs] == [
+        (32, (1, 1), "same"), (32, (2, 2), "same"), (64, (1, 1), "same"), (64, (2, 2), "same")]
+    assert cnn.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize("extra", [(), ("--engine", "fit"), ("--model", "cnn"),
+                                   ("--validation-split", "0.25")],
+                         ids=["dense", "dense-fit", "cnn", "validation-split"])
+def test_tiny_run_writes_figures_and_record(tmp_path, tiny_cifar, capsys, extra):
+    record = run(tmp_path, tiny_cifar, *extra)
+    out = capsys.readouterr().out
+    assert "published" in out and "verdict:" in out
+    metrics = record["metrics"]
+    assert len(metrics["train_loss"]) == 2 and 0 <= metrics["test_accuracy"] <= 1
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 12
+    expect_validation = "--validation-split" in extra or "cnn" in extra
+    assert len(metrics["val_accuracy"]) == (2 if expect_validation else 0)
+    assert record["peak_rss_mb"] > 0 and record["timings_s"]["training"] > 0
+    assert len(record["figures"]) == 3
+    for figure in record["figures"]:
+        assert is_png(figure)
+
+
+def test_same_seed_same_numbers(tmp_path, tiny_cifar):
+    first = run(tmp_path / "a", tiny_cifar, "--seed", "4")["metrics"]
+    second = run(tmp_path / "b", tiny_cifar, "--seed", "4")["metrics"]
+    third = run(tmp_path / "c", tiny_cifar, "--seed", "5")["metrics"]
+    assert first["train_loss"] == second["train_loss"]
+    assert first["test_loss"] == second["test_loss"]
+    assert first["train_loss"] != third["train_loss"]
+
+
+def test_shown_images_follow_the_seed():
+    picks = cifar10_dense.shown_image_indices(10, seed=3, total=10_000)
+    assert list(picks) == list(cifar10_dense.shown_image_indices(10, seed=3, total=10_000))
+    assert len(set(picks)) == 10
+    assert list(picks) != list(cifar10_dense.shown_image_indices(10, seed=4, total=10_000))
+
+
+def test_save_model_round_trips(tmp_path, tiny_cifar):
+    path = tmp_path / "out" / "model.keras"
+    run(tmp_path, tiny_cifar, "--save-model", str(path))
+    loaded = keras.models.load_model(path)
+    assert loaded.count_params() == 646_260
+    assert [p.name for p in path.parent.iterdir()] == ["model.keras"]  # no temporary left
+
+
+def test_confusion_matrix_counts():
+    matrix = cifar10_dense.confusion_matrix(np.array([0, 0, 1, 9]), np.array([0, 1, 1, 0]))
+    assert matrix[0, 0] == 1 and matrix[0, 1] == 1 and matrix[1, 1] == 1 and matrix[9, 0] == 1
+    assert matrix.sum() == 4
+
+
+def test_verdict_uses_the_band():
+    assert cifar10_dense.verdict("dense", 0.489 + 0.014)[0]
+    assert not cifar10_dense.verdict("dense", 0.489 - 0.016)[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--save-model", "model.h5"], "must end in .keras"),
+    (["--validation-split", "1"], "out of range"),
+    (["--batch-size", "0"], "out of range"),
+    (["--learning-rate", "nan"], "out of range"),
+    (["--model", "resnet"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_before_loading(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr(cifar10_dense, "load_cifar10", lambda *a, **k: pytest.fail("loaded"))
+    with pytest.raises(SystemExit) as stop:
+        cifar10_dense.main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_save_model_folder_in_the_way(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cifar10_dense, "load_cifar10", lambda *a, **k: pytest.fail("loaded"))
+    (tmp_path / "m.keras").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        cifar10_dense.main(["--save-model", str(tmp_path / "m.keras"),
+                            "--figures-dir", str(tmp_path)])
+    assert stop.value.code == 2 and "is a folder" in capsys.readouterr().err
+
+
+def test_no_data_offline_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+
+    def offline():
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(data, "_download_cifar10", offline)
+    code = cifar10_dense.main(["--data-dir", str(tmp_path / "nowhere"),
+                               "--figures-dir", str(tmp_path / "figures")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "looked in" in err[0] and "--data-dir" in err[0]
+
+
+def test_corrupt_batch_is_one_line_and_exit_2(tmp_path, capsys):
+    folder = write_batches(tmp_path / "cifar-10-batches-py")
+    (folder / "data_batch_3").write_bytes(b"\x80\x02}q\x00")  # a pickle cut short
+    code = cifar10_dense.main(["--data-dir", str(tmp_path), "--figures-dir",
+                               str(tmp_path / "figures")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "data_batch_3" in err[0]
+
+
+def test_non_finite_loss_exits_1_without_figures(tmp_path, tiny_cifar, capsys, monkeypatch):
+    def diverging(model, dataset, args, on_epoch_end, column_blocks):
+        from common.training import TrainingHistory
+
+        history = TrainingHistory(loss=[2.0, float("nan")], accuracy=[0.1, 0.1],
+                                  epoch_seconds=[0.1, 0.1])
+        return history, [float("nan"), 0.1], np.full((12, 10), 0.1, np.float32)
+
+    monkeypatch.setattr(cifar10_dense, "fit_compiled", diverging)
+    code = cifar10_dense.main(["--data-dir", str(tiny_cifar), "--figures-dir",
+                               str(tmp_path / "figures")])
+    assert code == 1 and "epoch 2" in capsys.readouterr().err
+    assert not list((tmp_path / "figures").iterdir())
+
+
+def test_usage_error_as_a_process_has_no_traceback(tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "cifar10_dense.py", "--epochs", "0"], capture_output=True, text=True,
+        check=False, cwd=cifar10_dense.__file__.rsplit("/", 1)[0])
+    assert finished.returncode == 2
+    assert "Traceback" not in finished.stderr and "--epochs" in finished.stderr
+
+
+@pytest.mark.data
+def test_real_cifar10_reproduces_the_tutorial(tmp_path, data_dir):
+    """The tutorial's network on the real copy, 10 epochs: within 1.5 points of 48.9%."""
+    record = run(tmp_path, data_dir, "--epochs", "10")
+    assert abs(record["metrics"]["test_accuracy"] - 0.489) <= 0.015
+    assert record["metrics"]["reproduced"]
