@@ -50,13 +50,17 @@ class TrainingHistory:
 
 
 def configure_threads(intra_op, inter_op):
-    """Set TensorFlow's thread pools (0 = TensorFlow's default). Must run before TensorFlow
-    executes its first operation."""
+    """Ask for TensorFlow's thread pool sizes (0 = TensorFlow's default) and return the sizes in
+    effect. They can only change before TensorFlow's first operation; later (a second run in
+    the same process) the pools stay as they are, which changes speed, not results."""
+    threading = tf.config.threading
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError as error:
-        raise TrainingSetupError(f"thread pools can no longer be changed: {error}") from None
+        threading.set_intra_op_parallelism_threads(intra_op)
+        threading.set_inter_op_parallelism_threads(inter_op)
+    except RuntimeError:  # already initialised
+        pass
+    return (threading.get_intra_op_parallelism_threads(),
+            threading.get_inter_op_parallelism_threads())
 
 
 def split_plan(cores):
@@ -260,6 +264,7 @@ def make_evaluator(model, batch_size=1000):
     `model.evaluate`'s [loss, accuracy] without a float copy of the whole set."""
 
     @tf.function
+    @tf.autograph.experimental.do_not_convert  # straight-line code: nothing to convert
     def batch_sums(images, labels):
         probabilities = model(_scaled(images), training=False)
         one_hot = tf.one_hot(labels, tf.shape(probabilities)[1])
