@@ -12,6 +12,7 @@ CIFAR-10's "python version" batches are pickles. They are read with an unpickler
 only plain containers and NumPy arrays, so a crafted batch file cannot run code.
 """
 
+import gzip
 import importlib
 import os
 import pickle
@@ -182,10 +183,29 @@ def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
     return Dataset(x_train, y_train, x_test, y_test, CIFAR10_CLASSES, str(folder), note)
 
 
-def _download_cifar10():
+def _download(name):
+    """(x_train, y_train), (x_test, y_test) from keras.datasets.<name>.load_data()."""
     from common.backend import keras
 
-    return keras.datasets.cifar10.load_data()
+    return getattr(keras.datasets, name).load_data()
+
+
+def _downloaded(name, title, data_dir, holding, class_names, image_shape, expected_counts):
+    """The Keras download of a dataset found nowhere locally, checked like a local copy;
+    DataError with the places searched when it fails (offline)."""
+    try:
+        (x_train, y_train), (x_test, y_test) = _download(name)
+    except Exception as error:  # Keras raises bare Exceptions for network failures
+        looked = ", ".join(str(d) for d in search_dirs(data_dir))
+        raise DataError(
+            f"{title} not found (looked in {looked}) and the download failed "
+            f"({type(error).__name__}); point --data-dir (or ${DATA_DIR_ENV}) at a folder "
+            f"holding {holding}") from None
+    source = f"keras download ({name})"
+    x_train, y_train = _checked(source, x_train, y_train.reshape(-1), image_shape)
+    x_test, y_test = _checked(source, x_test, y_test.reshape(-1), image_shape)
+    _check_counts(source, len(y_train), len(y_test), expected_counts)
+    return Dataset(_aligned_copy(x_train), y_train, x_test, y_test, class_names, source)
 
 
 def load_cifar10(data_dir=None, expected_counts=CIFAR10_COUNTS):
@@ -194,19 +214,154 @@ def load_cifar10(data_dir=None, expected_counts=CIFAR10_COUNTS):
     folder = find_cifar10(data_dir)
     if folder is not None:
         return load_cifar10_batches(folder, expected_counts)
-    try:
-        (x_train, y_train), (x_test, y_test) = _download_cifar10()
-    except Exception as error:  # Keras raises bare Exceptions for network failures
-        looked = ", ".join(str(d) for d in search_dirs(data_dir))
-        raise DataError(
-            f"CIFAR-10 not found (looked in {looked}) and the download failed "
-            f"({type(error).__name__}); point --data-dir (or ${DATA_DIR_ENV}) at a folder "
-            "holding cifar-10-batches-py/") from None
-    return Dataset(_aligned_copy(x_train), y_train.reshape(-1).astype(np.uint8), x_test,
-                   y_test.reshape(-1).astype(np.uint8), CIFAR10_CLASSES, "keras download")
+    return _downloaded("cifar10", "CIFAR-10", data_dir, "cifar-10-batches-py/", CIFAR10_CLASSES,
+                       (32, 32, 3), expected_counts)
 
 
 def _aligned_copy(array):
     copy = aligned_empty(array.shape, array.dtype)
     copy[...] = array
     return copy
+
+
+# ## Checks shared by the loaders
+
+
+def _checked(source, images, labels, image_shape, classes=10):
+    """(images, labels as uint8) after checking dtype, shapes, matching counts and label range;
+    DataError naming `source` otherwise."""
+    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8
+            and images.shape[1:] == tuple(image_shape)):
+        raise DataError(f"{source}: images should be uint8 of shape (N, "
+                        f"{', '.join(map(str, image_shape))}), got "
+                        f"{getattr(images, 'dtype', type(images).__name__)} "
+                        f"{getattr(images, 'shape', '')}")
+    if not (isinstance(labels, np.ndarray) and labels.ndim == 1
+            and np.issubdtype(labels.dtype, np.integer)):
+        raise DataError(f"{source}: labels should be a list of integers, got "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)} "
+                        f"{getattr(labels, 'shape', '')}")
+    if len(labels) != len(images):
+        raise DataError(f"{source}: {len(images)} images but {len(labels)} labels")
+    if labels.size and not (0 <= labels.min() and labels.max() < classes):
+        raise DataError(f"{source}: labels outside 0-{classes - 1} (found "
+                        f"{labels.min()}..{labels.max()})")
+    return images, labels.astype(np.uint8)
+
+
+def _check_counts(source, train_count, test_count, expected_counts):
+    if expected_counts is not None and (train_count, test_count) != tuple(expected_counts):
+        raise DataError(f"{source}: {train_count} training and {test_count} test images, "
+                        f"expected {expected_counts[0]} and {expected_counts[1]}")
+
+
+# ## MNIST (mnist.npz) and Fashion-MNIST (the four idx files Keras downloads)
+
+MNIST_COUNTS = (60_000, 10_000)
+MNIST_CLASSES = tuple(str(digit) for digit in range(10))
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_IDX_MAX_VALUES = 100_000_000  # a header asking for more is corrupt, not a bigger dataset
+
+
+def find_mnist(data_dir=None):
+    """The first mnist.npz in the searched folders, or None."""
+    for folder in search_dirs(data_dir):
+        if (folder / "mnist.npz").is_file():
+            return folder / "mnist.npz"
+    return None
+
+
+def find_fashion_mnist(data_dir=None):
+    """The first folder holding the four Fashion-MNIST idx files (Keras's fashion-mnist/
+    layout, or the files themselves), or None."""
+    for folder in search_dirs(data_dir):
+        for candidate in (folder / "fashion-mnist", folder):
+            if all((candidate / name).is_file() for name in FASHION_MNIST_FILES):
+                return candidate
+    return None
+
+
+def load_mnist_npz(path, expected_counts=MNIST_COUNTS):
+    """MNIST from an .npz with x_train, y_train, x_test, y_test, read without unpickling."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in MNIST_KEYS if key not in archive.files]
+            if missing:
+                raise DataError(f"{path}: missing arrays {missing} (expected {MNIST_KEYS})")
+            arrays = {key: archive[key] for key in MNIST_KEYS}
+    except DataError:
+        raise
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DataError(f"{path}: holds pickled objects; refused (MNIST is plain uint8 "
+                            "arrays)") from None
+        raise DataError(f"{path}: not a valid .npz ({error})") from None
+    except Exception as error:  # truncated, corrupt, not a zip: one error that names the file
+        raise DataError(f"{path}: not a valid .npz ({type(error).__name__}: {error})") from None
+    x_train, y_train = _checked(path, arrays["x_train"], arrays["y_train"], (28, 28))
+    x_test, y_test = _checked(path, arrays["x_test"], arrays["y_test"], (28, 28))
+    _check_counts(path, len(y_train), len(y_test), expected_counts)
+    return Dataset(_aligned_copy(x_train), y_train, x_test, y_test, MNIST_CLASSES, str(path))
+
+
+def read_idx(path):
+    """The uint8 array in a gzip'd idx file (the MNIST format: magic 0 0 8 ndim, big-endian
+    sizes, then the values); DataError naming the file for anything else."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as stream:
+            header = stream.read(4)
+            if len(header) < 4 or header[:3] != b"\x00\x00\x08" or not 1 <= header[3] <= 4:
+                raise DataError(f"{path}: not an idx file of unsigned bytes (header "
+                                f"{header.hex() or 'empty'})")
+            sizes_bytes = stream.read(4 * header[3])
+            if len(sizes_bytes) < 4 * header[3]:
+                raise DataError(f"{path}: truncated header")
+            shape = tuple(int(v) for v in np.frombuffer(sizes_bytes, ">u4"))
+            count = int(np.prod(shape, dtype=np.int64))
+            if count > _IDX_MAX_VALUES:
+                raise DataError(f"{path}: header claims {shape}, too large for this dataset")
+            values = stream.read(count)
+            if len(values) != count:
+                raise DataError(f"{path}: truncated: {len(values)} of {count} values")
+            if stream.read(1):
+                raise DataError(f"{path}: data beyond the {shape} the header announces")
+    except DataError:
+        raise
+    except Exception as error:  # not gzip, corrupt stream, unreadable
+        raise DataError(f"{path}: cannot read ({type(error).__name__}: {error})") from None
+    return np.frombuffer(values, np.uint8).reshape(shape)
+
+
+def load_fashion_mnist_folder(folder, expected_counts=MNIST_COUNTS):
+    folder = Path(folder)
+    x_train, y_train, x_test, y_test = (read_idx(folder / name) for name in FASHION_MNIST_FILES)
+    x_train, y_train = _checked(folder / FASHION_MNIST_FILES[0], x_train, y_train, (28, 28))
+    x_test, y_test = _checked(folder / FASHION_MNIST_FILES[2], x_test, y_test, (28, 28))
+    _check_counts(folder, len(y_train), len(y_test), expected_counts)
+    return Dataset(_aligned_copy(x_train), y_train, x_test, y_test, FASHION_MNIST_CLASSES,
+                   str(folder))
+
+
+def load_mnist(data_dir=None, expected_counts=MNIST_COUNTS):
+    """MNIST from the first mnist.npz found, else Keras's download (DataError when offline)."""
+    path = find_mnist(data_dir)
+    if path is not None:
+        return load_mnist_npz(path, expected_counts)
+    return _downloaded("mnist", "MNIST", data_dir, "mnist.npz", MNIST_CLASSES, (28, 28),
+                       expected_counts)
+
+
+def load_fashion_mnist(data_dir=None, expected_counts=MNIST_COUNTS):
+    """Fashion-MNIST from the first folder with its four idx files, else Keras's download."""
+    folder = find_fashion_mnist(data_dir)
+    if folder is not None:
+        return load_fashion_mnist_folder(folder, expected_counts)
+    return _downloaded("fashion_mnist", "Fashion-MNIST", data_dir,
+                       "fashion-mnist/ with the four idx .gz files", FASHION_MNIST_CLASSES,
+                       (28, 28), expected_counts)

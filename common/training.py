@@ -169,12 +169,6 @@ class CompiledTrainer:
         self._epoch_fn = None
         self.evaluate = make_evaluator(model)
 
-    @property
-    def path(self):
-        if self.split:
-            return f"split Dense ({len(self.split.blocks[0])} column blocks)"
-        return "Keras model call"
-
     def _loss_and_logits(self, images, one_hot):
         if self.split:
             logits = self.split.logits(images)

@@ -53,3 +53,38 @@ def write_batches(folder, per_batch=4, test=6, seed=0):
                  b"labels": [int(v) for v in rng.integers(0, 10, n)]}
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     return folder
+
+
+def write_idx(path, array):
+    """A gzip'd idx file of unsigned bytes, as the MNIST and Fashion-MNIST files are."""
+    import gzip
+
+    array = np.asarray(array, np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as stream:
+        stream.write(header + array.tobytes())
+    return path
+
+
+def write_fashion_mnist(folder, train=12, test=6, seed=0):
+    """The four Fashion-MNIST idx files Keras downloads, with few images."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", train), ("t10k", test)):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (count, 28, 28)))
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, count))
+    return folder
+
+
+def write_mnist_npz(path, train=12, test=6, seed=0, **overrides):
+    """An mnist.npz with Keras's keys and dtypes, few images; `overrides` replace arrays."""
+    rng = np.random.default_rng(seed)
+    arrays = {"x_train": rng.integers(0, 256, (train, 28, 28), dtype=np.uint8),
+              "y_train": rng.integers(0, 10, train).astype(np.uint8),
+              "x_test": rng.integers(0, 256, (test, 28, 28), dtype=np.uint8),
+              "y_test": rng.integers(0, 10, test).astype(np.uint8)}
+    arrays.update(overrides)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return path

@@ -128,10 +128,10 @@ def test_no_data_offline_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
 
-    def offline():
+    def offline(name):
         raise Exception("URL fetch failure: no network")
 
-    monkeypatch.setattr(data, "_download_cifar10", offline)
+    monkeypatch.setattr(data, "_download", offline)
     code = cifar10_dense.main(["--data-dir", str(tmp_path / "nowhere"),
                                "--figures-dir", str(tmp_path / "figures")])
     err = capsys.readouterr().err.strip().splitlines()

@@ -54,18 +54,18 @@ def test_lookup_order(tmp_path, monkeypatch, no_keras_cache):
 def test_found_copy_is_used_without_download(tmp_path, monkeypatch, no_keras_cache):
     write_batches(tmp_path / "cifar-10-batches-py")
 
-    def no_download():
+    def no_download(name):
         raise AssertionError("downloaded although a local copy exists")
 
-    monkeypatch.setattr(data, "_download_cifar10", no_download)
+    monkeypatch.setattr(data, "_download", no_download)
     assert load_cifar10(tmp_path, expected_counts=TINY).source.endswith("cifar-10-batches-py")
 
 
 def test_offline_with_nothing_found_says_where_it_looked(tmp_path, monkeypatch, no_keras_cache):
-    def offline():
+    def offline(name):
         raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_download_cifar10", offline)
+    monkeypatch.setattr(data, "_download", offline)
     with pytest.raises(DataError) as error:
         load_cifar10(tmp_path / "nowhere")
     message = str(error.value)
