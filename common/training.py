@@ -79,8 +79,41 @@ def as_tensor(array):
     return tf.constant(array)
 
 
-def _scaled(images):
-    return tf.cast(images, tf.float32) * (1.0 / 255.0)
+def _scaled(images, scale):
+    images = tf.cast(images, tf.float32)
+    return images if scale == 1 else images * scale
+
+
+# ## Objectives: the tutorials' losses, each with the accuracy Keras reports beside it
+
+
+@dataclass(frozen=True)
+class Objective:
+    """How labels become targets, the per-example loss, and the per-example hit (0 or 1)."""
+
+    name: str
+    targets: object  # (integer labels, output width) -> targets
+    loss: object  # (targets, outputs) -> per-example loss, as Keras computes it
+    hits: object  # (targets, outputs) -> per-example 1.0 for right, 0.0 for wrong
+
+
+OBJECTIVES = {
+    # Softmax output: Keras reads the logits behind the softmax, as fit's loss does; the
+    # "accuracy" metric is categorical accuracy (arg-max match).
+    "categorical_crossentropy": Objective(
+        "categorical_crossentropy",
+        targets=lambda labels, width: tf.one_hot(labels, width),
+        loss=lambda targets, outputs: keras.losses.categorical_crossentropy(targets, outputs),
+        hits=lambda targets, outputs: tf.cast(
+            tf.equal(tf.argmax(outputs, axis=1), tf.argmax(targets, axis=1)), tf.float32)),
+    # One output against 0/1 targets: the "accuracy" metric is binary accuracy, output > 0.5.
+    "mean_squared_error": Objective(
+        "mean_squared_error",
+        targets=lambda labels, width: tf.reshape(tf.cast(labels, tf.float32), (-1, 1)),
+        loss=lambda targets, outputs: keras.losses.mean_squared_error(targets, outputs),
+        hits=lambda targets, outputs: tf.cast(
+            tf.equal(tf.cast(outputs > 0.5, tf.float32), targets), tf.float32)[:, 0]),
+}
 
 
 # ## Models
@@ -148,17 +181,25 @@ def _check_adam(optimizer):
 
 
 class CompiledTrainer:
-    """Trains `model` (softmax output, categorical crossentropy, accuracy) with `optimizer`'s
-    Adam settings, one graph call per epoch. `column_blocks` > 1 selects the split Dense path
-    when the model allows it."""
+    """Trains `model` for `loss` (a key of OBJECTIVES) with `optimizer`'s Adam settings, one
+    graph call per epoch, on uint8 images multiplied by `input_scale` in the graph (1/255 as the
+    tutorials scale; 1 for raw pixels). `column_blocks` > 1 selects the split Dense path when
+    the model allows it (a Dense stack ending in softmax, trained for categorical
+    crossentropy)."""
 
-    def __init__(self, model, optimizer, *, batch_size, column_blocks=1):
+    def __init__(self, model, optimizer, *, batch_size, loss="categorical_crossentropy",
+                 input_scale=1 / 255, column_blocks=1):
         _check_adam(optimizer)
+        if loss not in OBJECTIVES:
+            raise TrainingSetupError(f"the compiled trainer knows the losses {list(OBJECTIVES)}, "
+                                     f"not {loss!r}")
+        self.objective, self.input_scale = OBJECTIVES[loss], float(input_scale)
         self.model, self.batch_size = model, int(batch_size)
         self.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         self.beta_1, self.beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
         self.epsilon = float(optimizer.epsilon)
-        dense = dense_stack(model) if column_blocks > 1 else None
+        splittable = column_blocks > 1 and loss == "categorical_crossentropy"
+        dense = dense_stack(model) if splittable else None
         self.split = _SplitDense(dense, column_blocks) if dense else None
         self.variables = self.split.variables if self.split else model.trainable_variables
         self.m = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
@@ -167,17 +208,15 @@ class CompiledTrainer:
                   for v in self.variables]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._epoch_fn = None
-        self.evaluate = make_evaluator(model)
+        self.evaluate = make_evaluator(model, loss, input_scale)
 
-    def _loss_and_logits(self, images, one_hot):
-        if self.split:
+    def _loss_and_outputs(self, images, targets):
+        if self.split:  # logits: the softmax is folded into the loss, as Keras does
             logits = self.split.logits(images)
-            loss = tf.nn.softmax_cross_entropy_with_logits(one_hot, logits)
+            loss = tf.nn.softmax_cross_entropy_with_logits(targets, logits)
             return tf.reduce_mean(loss), logits
-        probabilities = self.model(images, training=True)
-        # Keras reads the logits behind the softmax, as fit's loss does.
-        loss = keras.losses.categorical_crossentropy(one_hot, probabilities)
-        return tf.reduce_mean(loss), probabilities
+        outputs = self.model(images, training=True)
+        return tf.reduce_mean(self.objective.loss(targets, outputs)), outputs
 
     def _apply_adam(self, gradients):
         self.iterations.assign_add(1)
@@ -190,7 +229,7 @@ class CompiledTrainer:
                 beta2_power=beta_2_power, lr=self.learning_rate, beta1=self.beta_1,
                 beta2=self.beta_2, epsilon=self.epsilon, grad=gradient)
 
-    def _train_epoch(self, images, one_hot, order):
+    def _train_epoch(self, images, targets, order):
         """One epoch over the examples in `order`, batch by batch; returns (mean loss, accuracy)
         weighted by batch size, as fit reports them."""
         count = tf.size(order)
@@ -199,15 +238,14 @@ class CompiledTrainer:
         def train_batch(index, loss_sum, correct_sum):
             take = order[index * self.batch_size:tf.minimum((index + 1) * self.batch_size,
                                                             count)]
-            batch_hot = tf.gather(one_hot, take)
+            batch_targets = tf.gather(targets, take)
+            batch_images = _scaled(tf.gather(images, take), self.input_scale)
             with tf.GradientTape() as tape:
-                loss, outputs = self._loss_and_logits(_scaled(tf.gather(images, take)),
-                                                      batch_hot)
+                loss, outputs = self._loss_and_outputs(batch_images, batch_targets)
             self._apply_adam(tape.gradient(loss, self.variables))
-            hits = tf.equal(tf.argmax(outputs, axis=1), tf.argmax(batch_hot, axis=1))
+            hits = self.objective.hits(batch_targets, outputs)
             size = tf.cast(tf.size(take), tf.float32)
-            return (index + 1, loss_sum + loss * size,
-                    correct_sum + tf.reduce_sum(tf.cast(hits, tf.float32)))
+            return (index + 1, loss_sum + loss * size, correct_sum + tf.reduce_sum(hits))
 
         _, loss_sum, correct_sum = tf.while_loop(
             lambda index, *_: index < batches, train_batch,
@@ -217,12 +255,13 @@ class CompiledTrainer:
 
     def fit(self, images, labels, *, epochs, seed, shuffle=True, validation_data=None,
             on_epoch_end=None):
-        """Train on uint8 `images` (N, H, W, C) and integer `labels` (N,). A new permutation per
-        epoch from `seed` (as fit(shuffle=True) reshuffles). Stops after an epoch whose loss is
-        not finite. `on_epoch_end(epoch, history)` is called after each epoch."""
-        classes = int(self.model.outputs[0].shape[-1])
+        """Train on uint8 `images` (N, ...) and integer `labels` (N,): class indices, or 0/1 for
+        a single output. A new permutation per epoch from `seed` (as fit(shuffle=True)
+        reshuffles). Stops after an epoch whose loss is not finite. `on_epoch_end(epoch,
+        history)` is called after each epoch."""
+        width = int(self.model.outputs[0].shape[-1])
         images_tensor = as_tensor(images)
-        one_hot = tf.one_hot(np.asarray(labels, np.int64), classes)
+        targets = self.objective.targets(np.asarray(labels, np.int64), width)
         if self._epoch_fn is None:
             self._epoch_fn = tf.function(self._train_epoch)
         rng = np.random.default_rng(seed)
@@ -230,7 +269,7 @@ class CompiledTrainer:
         for epoch in range(1, epochs + 1):
             order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
             start = time.perf_counter()
-            loss, accuracy = self._epoch_fn(images_tensor, one_hot,
+            loss, accuracy = self._epoch_fn(images_tensor, targets,
                                             tf.constant(order, tf.int32))
             loss, accuracy = float(loss), float(accuracy)
             history.epoch_seconds.append(time.perf_counter() - start)
@@ -253,30 +292,31 @@ class CompiledTrainer:
 # ## Evaluation: the Keras model in inference mode, as model.evaluate runs it
 
 
-def make_evaluator(model, batch_size=1000):
-    """A function (uint8 images, integer labels) -> (mean loss, accuracy, probabilities) giving
+def make_evaluator(model, loss="categorical_crossentropy", input_scale=1 / 255,
+                   batch_size=1000):
+    """A function (uint8 images, integer labels) -> (mean loss, accuracy, outputs) giving
     `model.evaluate`'s [loss, accuracy] without a float copy of the whole set."""
+    objective = OBJECTIVES[loss]
 
     @tf.function
     @tf.autograph.experimental.do_not_convert  # straight-line code: nothing to convert
     def batch_sums(images, labels):
-        probabilities = model(_scaled(images), training=False)
-        one_hot = tf.one_hot(labels, tf.shape(probabilities)[1])
-        return (tf.reduce_sum(keras.losses.categorical_crossentropy(one_hot, probabilities)),
-                probabilities)
+        outputs = model(_scaled(images, input_scale), training=False)
+        targets = objective.targets(labels, tf.shape(outputs)[1])
+        return (tf.reduce_sum(objective.loss(targets, outputs)),
+                tf.reduce_sum(objective.hits(targets, outputs)), outputs)
 
     def evaluate(images, labels):
         labels = np.asarray(labels, np.int64)
         if not len(labels):
             raise ValueError("nothing to evaluate: no examples")
-        loss_sum, outputs = 0.0, []
+        loss_sum, hit_sum, outputs = 0.0, 0.0, []
         for start in range(0, len(labels), batch_size):
-            loss, probabilities = batch_sums(tf.constant(images[start:start + batch_size]),
-                                             tf.constant(labels[start:start + batch_size]))
-            loss_sum += float(loss)
-            outputs.append(probabilities.numpy())
-        probabilities = np.concatenate(outputs)
-        accuracy = float((probabilities.argmax(axis=1) == labels).mean())
-        return loss_sum / len(labels), accuracy, probabilities
+            loss, hits, batch_outputs = batch_sums(
+                tf.constant(images[start:start + batch_size]),
+                tf.constant(labels[start:start + batch_size]))
+            loss_sum, hit_sum = loss_sum + float(loss), hit_sum + float(hits)
+            outputs.append(batch_outputs.numpy())
+        return loss_sum / len(labels), hit_sum / len(labels), np.concatenate(outputs)
 
     return evaluate

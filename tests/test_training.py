@@ -41,25 +41,43 @@ def small_cnn(seed=0):
     return keras.Model(inputs, layers.Activation("softmax")(hidden))
 
 
-def fit_reference(build, images, labels, epochs):
-    """The tutorial's spelling: float images / 255, one-hot labels, model.fit, no shuffle so
-    that both sides see the same batches."""
+def perceptron(activation):
+    def build(seed=0):
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(),
+                                 layers.Dense(1, activation=activation)])
+    build.__name__ = f"perceptron_{activation}"
+    return build
+
+
+def fit_reference(build, images, labels, epochs, loss, scale):
+    """The tutorials' spelling: float images (times `scale`), one-hot labels for categorical
+    crossentropy, model.fit, no shuffle so that both sides see the same batches."""
     model = build()
-    model.compile(loss="categorical_crossentropy",
-                  optimizer=keras.optimizers.Adam(learning_rate=5e-3), metrics=["accuracy"])
-    history = model.fit(images.astype("float32") / 255.0, keras.utils.to_categorical(labels, 10),
-                        batch_size=32, epochs=epochs, shuffle=False, verbose=0)
+    model.compile(loss=loss, optimizer=keras.optimizers.Adam(learning_rate=5e-3),
+                  metrics=["accuracy"])
+    targets = (keras.utils.to_categorical(labels, 10) if loss == "categorical_crossentropy"
+               else labels.astype("float32"))
+    history = model.fit(images.astype("float32") * scale, targets, batch_size=32,
+                        epochs=epochs, shuffle=False, verbose=0)
     return model, history.history
 
 
-@pytest.mark.parametrize("build, blocks", [(dense_model, 2), (dense_model, 1), (small_cnn, 2)],
-                         ids=["split-dense", "dense-model-call", "cnn-model-call"])
-def test_same_numbers_as_model_fit(build, blocks):
+@pytest.mark.parametrize("build, blocks, loss, scale", [
+    (dense_model, 2, "categorical_crossentropy", 1 / 255),
+    (dense_model, 1, "categorical_crossentropy", 1 / 255),
+    (small_cnn, 2, "categorical_crossentropy", 1 / 255),
+    (perceptron("linear"), 2, "mean_squared_error", 1.0),  # raw pixels, as the MNIST tutorial
+    (perceptron("sigmoid"), 1, "mean_squared_error", 1 / 255),
+], ids=["split-dense", "dense-model-call", "cnn-model-call", "perceptron-raw", "perceptron"])
+def test_same_numbers_as_model_fit(build, blocks, loss, scale):
     images, labels = tiny_images()  # 70 examples: batches of 32, 32 and a short one of 6
-    reference, expected = fit_reference(build, images, labels, epochs=3)
+    if loss == "mean_squared_error":
+        labels = (labels == 5).astype(np.uint8) | (labels == 3)
+    reference, expected = fit_reference(build, images, labels, 3, loss, scale)
     model = build()
     trainer = CompiledTrainer(model, keras.optimizers.Adam(learning_rate=5e-3), batch_size=32,
-                              column_blocks=blocks)
+                              loss=loss, input_scale=scale, column_blocks=blocks)
     assert (trainer.split is not None) == (build is dense_model and blocks > 1)
     history = trainer.fit(images, labels, epochs=3, seed=0, shuffle=False)
     np.testing.assert_allclose(history.loss, expected["loss"], rtol=2e-4)
@@ -82,6 +100,18 @@ def test_evaluator_matches_model_evaluate():
                               keras.utils.to_categorical(labels, 10), verbose=0)
     loss, accuracy, probabilities = make_evaluator(model, batch_size=16)(images, labels)
     assert probabilities.shape == (50, 10)
+    np.testing.assert_allclose([loss, accuracy], expected, rtol=1e-5)
+
+
+def test_evaluator_matches_model_evaluate_for_mse_on_raw_pixels():
+    images, labels = tiny_images(50, seed=2)
+    labels = (labels < 4).astype(np.uint8)
+    model = perceptron("linear")()
+    model.compile(loss="mean_squared_error", optimizer="adam", metrics=["accuracy"])
+    expected = model.evaluate(images.astype("float32"), labels.astype("float32"), verbose=0)
+    loss, accuracy, outputs = make_evaluator(model, "mean_squared_error", 1.0, 16)(images,
+                                                                                    labels)
+    assert outputs.shape == (50, 1)
     np.testing.assert_allclose([loss, accuracy], expected, rtol=1e-5)
 
 
