@@ -222,12 +222,13 @@ class CompiledTrainer:
         self.iterations.assign_add(1)
         step = tf.cast(self.iterations, tf.float32)
         beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
-        for variable, gradient, m, v in zip(self.variables, gradients, self.m, self.v,
-                                            strict=True):
+        return [
             tf.raw_ops.ResourceApplyAdam(
                 var=variable.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
                 beta2_power=beta_2_power, lr=self.learning_rate, beta1=self.beta_1,
                 beta2=self.beta_2, epsilon=self.epsilon, grad=gradient)
+            for variable, gradient, m, v in zip(self.variables, gradients, self.m, self.v,
+                                                strict=True)]
 
     def _train_epoch(self, images, targets, order):
         """One epoch over the examples in `order`, batch by batch; returns (mean loss, accuracy)
@@ -242,10 +243,12 @@ class CompiledTrainer:
             batch_images = _scaled(tf.gather(images, take), self.input_scale)
             with tf.GradientTape() as tape:
                 loss, outputs = self._loss_and_outputs(batch_images, batch_targets)
-            self._apply_adam(tape.gradient(loss, self.variables))
+            updates = self._apply_adam(tape.gradient(loss, self.variables))
             hits = self.objective.hits(batch_targets, outputs)
             size = tf.cast(tf.size(take), tf.float32)
-            return (index + 1, loss_sum + loss * size, correct_sum + tf.reduce_sum(hits))
+            with tf.control_dependencies(updates):  # the next batch sees updated weights
+                index = tf.identity(index + 1)
+            return index, loss_sum + loss * size, correct_sum + tf.reduce_sum(hits)
 
         _, loss_sum, correct_sum = tf.while_loop(
             lambda index, *_: index < batches, train_batch,
