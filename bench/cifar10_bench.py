@@ -16,43 +16,18 @@ Exit code: 0 when every target is met, 1 when one is missed, 2 for usage errors.
 """
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
+from bench.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
 from common.cli import int_in_range  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parent.parent / "cifar10_dense.py"
 ENGINES = ("fit", "compiled")
 TARGETS = {"time_ratio": 0.25, "peak_rss_mb": 1200.0, "accuracy_points": 1.0}
-
-
-def run_script(engine, seed, args, workdir):
-    """One cifar10_dense.py process; its run record (dict)."""
-    record_path = Path(workdir) / f"{engine}_{seed}.json"
-    command = [sys.executable, str(SCRIPT), "--engine", engine, "--seed", str(seed),
-               "--epochs", str(args.epochs), "--quiet", "--json", str(record_path),
-               "--figures-dir", str(Path(workdir) / "figures"), "--device", args.device]
-    if args.data_dir is not None:
-        command += ["--data-dir", str(args.data_dir)]
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)
-    if finished.returncode != 0:
-        tail = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise SystemExit(f"cifar10_bench: {engine} run for seed {seed} failed "
-                         f"(exit {finished.returncode}): {tail}")
-    return json.loads(record_path.read_text())
-
-
-def summary(values):
-    mean = statistics.fmean(values)
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, spread
 
 
 def main(argv=None):
@@ -71,7 +46,11 @@ def main(argv=None):
         for seed in range(args.seeds):
             order = ENGINES if seed % 2 == 0 else ENGINES[::-1]
             for engine in order:
-                record = run_script(engine, seed, args, workdir)
+                argv = ["--engine", engine, "--seed", str(seed), "--epochs", str(args.epochs),
+                        "--device", args.device]
+                if args.data_dir is not None:
+                    argv += ["--data-dir", str(args.data_dir)]
+                record = run_script("cifar10_dense.py", argv, workdir, f"{engine}_{seed}")
                 row = {"seed": seed, "train_seconds": record["timings_s"]["training"],
                        "peak_rss_mb": record["peak_rss_mb"],
                        "test_accuracy": record["metrics"]["test_accuracy"],
@@ -81,16 +60,12 @@ def main(argv=None):
                       f"peak memory {row['peak_rss_mb']:6.0f} MB, test accuracy "
                       f"{100 * row['test_accuracy']:.2f}%", flush=True)
 
-    stats = {engine: {key: summary([row[key] for row in rows])
+    stats = {engine: {key: mean_and_spread(row[key] for row in rows)
                       for key in ("train_seconds", "peak_rss_mb", "test_accuracy")}
              for engine, rows in results.items()}
-    print(f"\n  {'':10s}{'training s':>18s}{'peak MB':>16s}{'test accuracy %':>22s}")
-    for engine in ENGINES:
-        (time_mean, time_sd), (rss_mean, rss_sd), (acc_mean, acc_sd) = (
-            stats[engine]["train_seconds"], stats[engine]["peak_rss_mb"],
-            stats[engine]["test_accuracy"])
-        print(f"  {engine:10s}{time_mean:10.1f} ± {time_sd:4.1f}{rss_mean:9.0f} ± {rss_sd:4.0f}"
-              f"{100 * acc_mean:14.2f} ± {100 * acc_sd:4.2f}")
+    print_summary(results, [("train_seconds", "training s", 1, 1),
+                            ("peak_rss_mb", "peak MB", 1, 0),
+                            ("test_accuracy", "test accuracy %", 100, 2)])
 
     time_ratio = stats["compiled"]["train_seconds"][0] / stats["fit"]["train_seconds"][0]
     rss_ratio = stats["compiled"]["peak_rss_mb"][0] / stats["fit"]["peak_rss_mb"][0]

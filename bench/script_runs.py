@@ -1,0 +1,43 @@
+"""Shared by the benchmarks: run a script in its own process and read its JSON run record.
+
+Each run is a separate process so that its peak resident memory is its own; the benchmarks
+alternate which spelling goes first, so that a busy spell on a shared machine does not favour
+one side.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(script, argv, workdir, label):
+    """Run ROOT/script with `argv` plus --json and --figures-dir in `workdir`; its record."""
+    record_path = Path(workdir) / f"{label}.json"
+    command = [sys.executable, str(ROOT / script), *argv, "--quiet", "--json", str(record_path),
+               "--figures-dir", str(Path(workdir) / "figures")]
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        tail = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise SystemExit(f"{script} ({label}) failed (exit {finished.returncode}): {tail}")
+    return json.loads(record_path.read_text())
+
+
+def mean_and_spread(values):
+    """(mean, sample standard deviation; 0 for a single value)."""
+    values = list(values)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def print_summary(results, columns):
+    """results: {engine: [row dicts]}; columns: (key, heading, scale, decimals)."""
+    print("\n  " + f"{'':10s}" + "".join(f"{heading:>20s}" for _, heading, _, _ in columns))
+    for engine, rows in results.items():
+        cells = []
+        for key, _, scale, decimals in columns:
+            mean, spread = mean_and_spread(scale * row[key] for row in rows)
+            cells.append(f"{mean:12.{decimals}f} ± {spread:5.{decimals}f}")
+        print(f"  {engine:10s}" + "".join(cells))
