@@ -45,7 +45,7 @@ from common.records import build_run_record, peak_rss_mb, write_run_record
 from common.seeding import set_seed
 from common.training import (
     CompiledTrainer,
-    TrainingHistory,
+    HistoryRecorder,
     configure_threads,
     split_plan,
 )
@@ -123,37 +123,15 @@ def fit_tutorial(model, data, args, on_epoch_end):
     y_test = keras.utils.to_categorical(data.y_test, NUM_CLASSES)
     model.compile(loss="categorical_crossentropy",
                   optimizer=tutorial_optimizer(args.learning_rate), metrics=["accuracy"])
-    history = TrainingHistory()
-
-    class Record(keras.callbacks.Callback):
-        """Per-epoch figures and training time (validation excluded, as the compiled engine
-        reports it)."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start, self.validation_seconds = time.perf_counter(), 0.0
-
-        def on_test_begin(self, logs=None):
-            self.validation_start = time.perf_counter()
-
-        def on_test_end(self, logs=None):
-            self.validation_seconds += time.perf_counter() - self.validation_start
-
-        def on_epoch_end(self, epoch, logs=None):
-            history.epoch_seconds.append(time.perf_counter() - self.start
-                                         - self.validation_seconds)
-            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                if key in logs:
-                    getattr(history, key).append(float(logs[key]))
-            on_epoch_end(epoch + 1, history)
-
+    recorder = HistoryRecorder(on_epoch_end)
     validation = {"validation_split": args.validation_split} if args.validation_split else (
         {"validation_data": (x_test, y_test)} if args.model == "cnn" else {})
     model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, shuffle=True,
-              verbose=0, callbacks=[Record(), keras.callbacks.TerminateOnNaN()], **validation)
+              verbose=0, callbacks=[recorder, keras.callbacks.TerminateOnNaN()], **validation)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=args.batch_size,
                                               verbose=0)
     probabilities = model.predict(x_test, batch_size=1000, verbose=0)
-    return history, [float(test_loss), float(test_accuracy)], probabilities
+    return recorder.history_record, [float(test_loss), float(test_accuracy)], probabilities
 
 
 def fit_compiled(model, data, args, on_epoch_end, column_blocks):

@@ -35,7 +35,7 @@ from common.device import DeviceError, select_device
 from common.figures import epoch_curves_figure, image_predictions_figure, new_figure, save_figure
 from common.records import build_run_record, peak_rss_mb, write_run_record
 from common.seeding import set_seed
-from common.training import CompiledTrainer, TrainingHistory, configure_threads
+from common.training import CompiledTrainer, HistoryRecorder, configure_threads
 
 
 # ## The model: the tutorial's single neuron
@@ -81,29 +81,12 @@ def train_fit(model, train, validation, test, args):
     scale = (lambda x: x / 255.0) if args.normalize else (lambda x: x)
     model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate),
                   metrics=["accuracy"])
-    history = TrainingHistory()
-
-    class Record(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start, self.validation_seconds = time.perf_counter(), 0.0
-
-        def on_test_begin(self, logs=None):
-            self.validation_start = time.perf_counter()
-
-        def on_test_end(self, logs=None):
-            self.validation_seconds += time.perf_counter() - self.validation_start
-
-        def on_epoch_end(self, epoch, logs=None):
-            history.epoch_seconds.append(time.perf_counter() - self.start
-                                         - self.validation_seconds)
-            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                getattr(history, key).append(float(logs[key]))
-
+    recorder = HistoryRecorder()
     model.fit(scale(x_train), y_train.astype("float32"), batch_size=args.batch_size,
               epochs=args.epochs, shuffle=True, verbose=0,
               validation_data=(scale(validation[0]), validation[1].astype("float32")),
-              callbacks=[Record(), keras.callbacks.TerminateOnNaN()])
-    return history, model.predict(scale(test[0]), batch_size=1000, verbose=0)[:, 0]
+              callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+    return recorder.history_record, model.predict(scale(test[0]), batch_size=1000, verbose=0)[:, 0]
 
 
 def train_compiled(model, train, validation, test, args):
