@@ -304,7 +304,9 @@ def main(argv=None):
     validation_text = (f"the last {args.validation_split:g} of the training set"
                        if args.validation_split else "the test set, as in the tutorial")
     print(f"data: {data.source}: {len(data.y_train):,} training, {len(data.y_test):,} test "
-          f"images; validation: {validation_text}\n")
+          f"images; validation: {validation_text}")
+    print("classes: " + ", ".join(f"{index} {name}" for index, name in
+                                  enumerate(data.class_names)) + "\n")
 
     runs, train_seconds = {}, {}
     for activation in activations:

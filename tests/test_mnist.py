@@ -107,7 +107,8 @@ def test_single_runs(tmp_path, tiny_data, extra):
 def test_fashion_mnist_exercise(tmp_path, tiny_data, capsys):
     record = run(tmp_path, tiny_data, "--dataset", "fashion_mnist", "--target-class", "9")
     assert record["metrics"]["target"] == "Ankle boot"
-    assert "'Ankle boot' vs the rest" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "'Ankle boot' vs the rest" in out and "classes: 0 T-shirt/top, 1 Trouser" in out
     assert all("fashion_mnist_class9" in f for f in record["figures"])
 
 
