@@ -29,6 +29,7 @@ from common.cli import (
     add_data_dir_flag,
     check_output_paths,
     config_of,
+    count_check,
     float_in_range,
     int_in_range,
     make_parser,
@@ -273,7 +274,7 @@ def main(argv=None):
     intra_op, inter_op = configure_threads(intra_op, inter_op)
     try:
         load_start = time.perf_counter()
-        data = load_cifar10(args.data_dir)
+        data = load_cifar10(args.data_dir, **count_check(args))
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -26,6 +26,7 @@ from common.cli import (
     add_data_dir_flag,
     check_output_paths,
     config_of,
+    count_check,
     float_in_range,
     int_in_range,
     make_parser,
@@ -284,7 +285,7 @@ def main(argv=None):
     intra_op, inter_op = configure_threads(1, 1) if args.engine == "compiled" else (0, 0)
     try:
         load_start = time.perf_counter()
-        data = LOADERS[args.dataset](args.data_dir)
+        data = LOADERS[args.dataset](args.data_dir, **count_check(args))
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -14,11 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_script(script, argv, workdir, label):
-    """Run ROOT/script with `argv` plus --json and --figures-dir in `workdir`; its record."""
+def run_script(script, argv, workdir, label, figures_dir=None):
+    """Run ROOT/script with `argv` plus --quiet, --json (in `workdir`) and --figures-dir
+    (default: in `workdir`); its record. SystemExit with the last error line if it fails."""
     record_path = Path(workdir) / f"{label}.json"
     command = [sys.executable, str(ROOT / script), *argv, "--quiet", "--json", str(record_path),
-               "--figures-dir", str(Path(workdir) / "figures")]
+               "--figures-dir", str(figures_dir or Path(workdir) / "figures")]
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0:
         tail = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
