@@ -176,9 +176,12 @@ def cifar_rows(records, model):
 
 
 def figure_links(records, report_dir, every_run=False):
-    """Markdown images of the first run's figures (or of every run's: the XOR networks)."""
+    """Markdown images of the first run's figures (with `every_run`, also the other runs' study
+    figures: the XOR networks)."""
     links = []
-    figures = [f for r in (records if every_run else records[:1]) for f in r["figures"]]
+    figures = list(records[0]["figures"])
+    if every_run:
+        figures += [f for r in records[1:] for f in r["figures"] if "_study" in f]
     for figure in figures:
         path = Path(figure)
         try:
