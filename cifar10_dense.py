@@ -274,7 +274,8 @@ def main(argv=None):
     intra_op, inter_op = configure_threads(intra_op, inter_op)
     try:
         load_start = time.perf_counter()
-        data = load_cifar10(args.data_dir, **count_check(args))
+        data = load_cifar10(args.data_dir, **count_check(args)).head(
+            args.train_limit, args.test_limit)
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

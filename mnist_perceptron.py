@@ -285,7 +285,8 @@ def main(argv=None):
     intra_op, inter_op = configure_threads(1, 1) if args.engine == "compiled" else (0, 0)
     try:
         load_start = time.perf_counter()
-        data = LOADERS[args.dataset](args.data_dir, **count_check(args))
+        data = LOADERS[args.dataset](args.data_dir, **count_check(args)).head(
+            args.train_limit, args.test_limit)
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -116,6 +116,10 @@ def add_data_dir_flag(parser):
     parser.add_argument("--allow-small-data", action="store_true",
                         help="accept dataset files holding fewer images than the real dataset "
                              "(smoke tests on small copies); every other check stays")
+    parser.add_argument("--train-limit", type=int_in_range(1, 10**9), default=None, metavar="N",
+                        help="use only the first N training images (a quick smoke run)")
+    parser.add_argument("--test-limit", type=int_in_range(1, 10**9), default=None, metavar="N",
+                        help="use only the first N test images (a quick smoke run)")
 
 
 def count_check(args):

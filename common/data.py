@@ -41,6 +41,12 @@ class Dataset:
     source: str  # where it was read from
     note: str = ""  # what a reader should know about this copy (e.g. a lossy re-encoding)
 
+    def head(self, train=None, test=None):
+        """The first `train` training and `test` test examples (None: all), as views: a smoke
+        run's small slice, without copying."""
+        return Dataset(self.x_train[:train], self.y_train[:train], self.x_test[:test],
+                       self.y_test[:test], self.class_names, self.source, self.note)
+
 
 def aligned_empty(shape, dtype=np.uint8, alignment=64):
     """An uninitialised array whose data start on an `alignment`-byte boundary.

@@ -177,3 +177,9 @@ def test_real_cifar10_reproduces_the_tutorial(tmp_path, data_dir):
     record = run(tmp_path, data_dir, "--epochs", "10")
     assert abs(record["metrics"]["test_accuracy"] - 0.489) <= 0.015
     assert record["metrics"]["reproduced"]
+
+
+def test_limits_take_the_first_images(tmp_path, tiny_cifar):
+    record = run(tmp_path, tiny_cifar, "--train-limit", "10", "--test-limit", "5")
+    assert np.asarray(record["metrics"]["confusion_matrix"]).sum() == 5
+    assert record["config"]["train_limit"] == 10 and record["config"]["test_limit"] == 5
