@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.script_runs import run_script
 from common.atomic import write_text_atomic
 from common.cli import int_in_range
 from common.records import package_versions
+from common.script_runs import run_script
 
 ROOT = Path(__file__).resolve().parent
 XOR_NETWORKS = ((16,), (16, 16), (32,))

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from bench.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
 from common.cli import int_in_range  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
+from common.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
 
 ENGINES = ("fit", "compiled")
 TARGETS = {"time_ratio": 0.25, "peak_rss_mb": 1200.0, "accuracy_points": 1.0}

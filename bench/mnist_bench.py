@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from bench.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
 from common.cli import int_in_range  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
+from common.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
 
 ENGINES = ("fit", "compiled")
 TARGETS = {"speedup": 10.0, "accuracy_points": 0.5}

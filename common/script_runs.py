@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: run a script in its own process and read its JSON run record.
+"""Scripts run as their own processes (by the benchmarks and reproduce.py), JSON records read.
 
 Each run is a separate process so that its peak resident memory is its own; the benchmarks
 alternate which spelling goes first, so that a busy spell on a shared machine does not favour
