@@ -24,7 +24,7 @@ from pathlib import Path
 from common.atomic import write_text_atomic
 from common.cli import int_in_range
 from common.records import package_versions
-from common.script_runs import run_script
+from common.script_runs import mean_and_spread, run_script
 
 ROOT = Path(__file__).resolve().parent
 XOR_NETWORKS = ((16,), (16, 16), (32,))
@@ -90,13 +90,6 @@ def run_plan(runs, figures_dir, quiet):
 
 
 # ## Numbers for the report (all read from the scripts' own run records)
-def spread(values):
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return math.nan, math.nan
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def pct(value):
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
 
@@ -139,7 +132,7 @@ def mnist_rows(records):
     if linear:
         final = [run["val_accuracy"][-1] for run in linear]
         spreads = [run["val_accuracy_spread_points"] for run in linear]
-        mean, sd = spread(final)
+        mean, sd = mean_and_spread(final)
         below = sum(v < baseline for v in final)
         erratic = statistics.fmean(spreads) >= 10
         verdict = ("reproduced (erratic: epochs spread by "
@@ -152,7 +145,7 @@ def mnist_rows(records):
     sigmoid = by_model.get("sigmoid", [])
     if sigmoid:
         final = [run["val_accuracy"][-1] for run in sigmoid]
-        mean, sd = spread(final)
+        mean, sd = mean_and_spread(final)
         dead = sum(abs(v - baseline) < 1e-9 for v in final)
         verdict = verdict_in_band(mean, *MNIST_SIGMOID)
         if dead:
@@ -166,8 +159,8 @@ def cifar_rows(records, model):
     published, band = CIFAR_PUBLISHED[model]
     test = [r["metrics"]["test_accuracy"] for r in records]
     train = [r["metrics"]["train_accuracy"][-1] for r in records]
-    mean, sd = spread(test)
-    train_mean, train_sd = spread(train)
+    mean, sd = mean_and_spread(test)
+    train_mean, train_sd = mean_and_spread(train)
     rows = [f"| test accuracy | {pct(published)} | {pct(mean)} ± {100 * sd:.2f} | {len(test)} | "
             f"{verdict_in_band(mean, published, band)} |"]
     if model == "dense":

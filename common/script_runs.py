@@ -6,6 +6,7 @@ one side.
 """
 
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -28,8 +29,11 @@ def run_script(script, argv, workdir, label, figures_dir=None):
 
 
 def mean_and_spread(values):
-    """(mean, sample standard deviation; 0 for a single value)."""
-    values = list(values)
+    """(mean, sample standard deviation; 0 for a single value) of the values that were measured
+    (None and NaN left out); (NaN, NaN) when there are none."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return math.nan, math.nan
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
