@@ -28,6 +28,7 @@ from common.backend import keras, layers, tf
 from common.cli import (
     add_data_dir_flag,
     check_output_paths,
+    check_validation_split,
     config_of,
     count_check,
     float_in_range,
@@ -35,7 +36,8 @@ from common.cli import (
     make_parser,
 )
 from common.data import DataError, load_cifar10
-from common.device import DeviceError, select_device
+from common.device import select_device_or_exit
+from common.exits import error_line, run_main
 from common.figures import (
     confusion_figure,
     epoch_curves_figure,
@@ -241,7 +243,7 @@ def make_cifar_parser():
     parser.add_argument("--engine", choices=("compiled", "fit"), default=DEFAULTS["engine"],
                         help="'compiled': the same experiment fed and compiled for speed "
                              "(common/training.py); 'fit': the tutorial's model.fit spelling")
-    parser.add_argument("--learning-rate", type=float_in_range(0, 10),
+    parser.add_argument("--learning-rate", type=float_in_range(0, 1e6),
                         default=DEFAULTS["learning_rate"], help="Adam's learning rate")
     parser.add_argument("--batch-size", type=int_in_range(1, 50_000),
                         default=DEFAULTS["batch_size"], help="examples per training step")
@@ -264,10 +266,7 @@ def main(argv=None):
     parser = make_cifar_parser()
     args = parser.parse_args(argv)
     check_output_paths(parser, args, [("--save-model", args.save_model)])
-    try:
-        device = select_device(args.device)
-    except DeviceError as error:
-        parser.error(str(error))
+    device = select_device_or_exit(parser, args.device)
     split = (args.engine == "compiled" and args.model == "dense"
              and device.startswith("CPU"))
     intra_op, inter_op, column_blocks = split_plan(os.cpu_count()) if split else (0, 0, 1)
@@ -278,8 +277,8 @@ def main(argv=None):
             args.train_limit, args.test_limit)
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+        return error_line(error, error.exit_code, parser.prog)
+    check_validation_split(parser, len(data.y_train), args.validation_split)
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
     tag, title = f"cifar10_{args.model}", f"CIFAR-10 {args.model.upper()} network"
@@ -301,10 +300,8 @@ def main(argv=None):
         history, (test_loss, test_accuracy), probabilities = fit_compiled(
             model, data, args, report, column_blocks)
     if not all(math.isfinite(value) for value in history.loss):
-        print(f"{parser.prog}: error: the loss became {history.loss[-1]} in epoch "
-              f"{len(history.loss)}; no figures written (try a smaller --learning-rate)",
-              file=sys.stderr)
-        return 1
+        return error_line(f"the loss became {history.loss[-1]} in epoch {len(history.loss)}; "
+                          "no figures written (try a smaller --learning-rate)", prog=parser.prog)
 
     matrix = confusion_matrix(data.y_test, probabilities.argmax(axis=1))
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
@@ -351,4 +348,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -25,6 +25,7 @@ from common.backend import keras, layers, tf
 from common.cli import (
     add_data_dir_flag,
     check_output_paths,
+    check_validation_split,
     config_of,
     count_check,
     float_in_range,
@@ -32,7 +33,8 @@ from common.cli import (
     make_parser,
 )
 from common.data import DataError, load_fashion_mnist, load_mnist
-from common.device import DeviceError, select_device
+from common.device import select_device_or_exit
+from common.exits import error_line, run_main
 from common.figures import epoch_curves_figure, image_predictions_figure, new_figure, save_figure
 from common.records import build_run_record, peak_rss_mb, write_run_record
 from common.seeding import set_seed
@@ -277,10 +279,7 @@ def main(argv=None):
     parser = make_perceptron_parser()
     args = parser.parse_args(argv)
     check_output_paths(parser, args)
-    try:
-        device = select_device(args.device)
-    except DeviceError as error:
-        parser.error(str(error))
+    device = select_device_or_exit(parser, args.device)
     # A 785-weight model is all per-op overhead: one thread per op, no hand-offs (measured).
     intra_op, inter_op = configure_threads(1, 1) if args.engine == "compiled" else (0, 0)
     try:
@@ -289,8 +288,8 @@ def main(argv=None):
             args.train_limit, args.test_limit)
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+        return error_line(error, error.exit_code, parser.prog)
+    check_validation_split(parser, len(data.y_train), args.validation_split)
     run_start = time.perf_counter()
     target_name = data.class_names[args.target_class]
     tag = f"{args.dataset}_class{args.target_class}"
@@ -317,10 +316,9 @@ def main(argv=None):
         train_seconds[activation] = time.perf_counter() - start
         history = runs[activation][1]
         if not all(math.isfinite(v) for v in history.loss):
-            print(f"{parser.prog}: error: the {activation} neuron's loss became "
-                  f"{history.loss[-1]} in epoch {len(history.loss)}; no figures written (try a "
-                  "smaller --learning-rate)", file=sys.stderr)
-            return 1
+            return error_line(f"the {activation} neuron's loss became {history.loss[-1]} in "
+                              f"epoch {len(history.loss)}; no figures written (try a smaller "
+                              "--learning-rate)", prog=parser.prog)
 
     print(epochs_table({a: h for a, (_, h, _) in runs.items()}) + "\n")
     rows, metrics = [], {}
@@ -356,4 +354,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

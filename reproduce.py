@@ -15,14 +15,17 @@ Usage: python reproduce.py --data-dir ../shared/datasets [--with-cnn] [--seeds 3
 import argparse
 import datetime
 import math
+import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common.atomic import write_text_atomic
-from common.cli import int_in_range
+from common.atomic import interrupts_held, write_text_atomic
+from common.cli import check_output_dir, check_output_file, int_in_range
+from common.exits import EXIT_FAILED, EXIT_OK, Interrupted, run_main
 from common.records import package_versions
 from common.script_runs import mean_and_spread, run_script
 
@@ -66,7 +69,7 @@ def plan(args):
 
 def run_plan(runs, figures_dir, quiet):
     """Run each script; {part: [records]}, {part: seconds}, [failures]. A failed run is
-    reported and the others go on."""
+    reported and the others go on; Ctrl-C stops the running script and ends the plan."""
     records, seconds, failures = {}, {}, []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -84,9 +87,24 @@ def run_plan(runs, figures_dir, quiet):
                 failures.append(f"{label}: {error}")
                 print(f"  failed: {error}", file=sys.stderr)
                 continue
+            except KeyboardInterrupt:
+                raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report "
+                                  "and its figures are unchanged (they are replaced only when "
+                                  "every run has ended)") from None
             records.setdefault(part, []).append(record)
             seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - run_start
     return records, seconds, failures
+
+
+def publish_figures(records, staging, figures_dir):
+    """Move the kept runs' figures from `staging` into `figures_dir` (each rename atomic) and
+    point the records at them."""
+    for part in records.values():
+        for record in part:
+            record["figures"] = [str(figures_dir / Path(f).name) if Path(f).parent == staging
+                                 else f for f in record["figures"]]
+    for figure in sorted(staging.iterdir()):
+        os.replace(figure, figures_dir / figure.name)
 
 
 # ## Numbers for the report (all read from the scripts' own run records)
@@ -268,20 +286,26 @@ def main(argv=None):
     out = ROOT / "quick" if args.quick else ROOT
     args.report = args.report or out / "REPORT.md"
     args.figures_dir = args.figures_dir or out / "figures"
-    for folder in (args.report.parent, args.figures_dir):
-        if folder.exists() and not folder.is_dir():
-            parser.error(f"{folder} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
+    check_output_file(parser, "--report", args.report)
+    check_output_dir(parser, "--figures-dir", args.figures_dir)
 
     start = time.perf_counter()
     runs = plan(args)
-    records, seconds, failures = run_plan(runs, args.figures_dir, args.quiet)
-    total = time.perf_counter() - start
-    report = build_report(records, seconds, failures, args, total, args.report.parent)
-    write_text_atomic(args.report, report + "\n")
+    # The kept figures land in a staging folder beside figures/ and move in with the report,
+    # so that an interrupted run leaves the previous report and its figures as they were.
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.figures_dir.parent))
+    try:
+        records, seconds, failures = run_plan(runs, staging, args.quiet)
+        total = time.perf_counter() - start
+        with interrupts_held():
+            publish_figures(records, staging, args.figures_dir.resolve())
+            report = build_report(records, seconds, failures, args, total, args.report.parent)
+            write_text_atomic(args.report, report + "\n")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"report: {args.report} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s)")
-    return 1 if failures else 0
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

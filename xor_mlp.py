@@ -12,6 +12,7 @@ Expected result: every default run reaches 100% well within 500 epochs. Over 1,0
 Usage: python xor_mlp.py [--hidden 16 16] [--loss binary_crossentropy] [--seeds 1000]
 """
 
+import itertools
 import sys
 import time
 
@@ -19,7 +20,8 @@ import numpy as np
 
 from common.backend import keras, layers, tf
 from common.cli import check_output_paths, config_of, float_in_range, int_in_range, make_parser
-from common.device import DeviceError, select_device
+from common.device import select_device_or_exit
+from common.exits import error_line, run_main
 from common.figures import new_figure, save_figure
 from common.progress import Progress
 from common.records import build_run_record, write_run_record
@@ -63,11 +65,33 @@ DEFAULTS = dict(hidden=[16], loss="mean_squared_error", learning_rate=1e-3, epoc
                 seeds=1, engine="stacked")
 MAX_SEEDS = 100_000
 MAX_UNITS = 4096
+MAX_LAYERS = 32
 MAX_SEED_EPOCHS = 50_000_000  # the per-epoch histories kept: 2 x 4 bytes each, 400 MB at most
+MAX_STUDY_WEIGHTS = 50_000_000  # seeds x weights: 200 MB a copy, and training holds about five
 
 
 def architecture(hidden):
     return "-".join(str(n) for n in (2, *hidden, 1))
+
+
+def weight_count(hidden):
+    sizes = (2, *hidden, 1)
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+
+
+def budget_problem(hidden, seeds, epochs):
+    """What makes a run too big to hold in memory (None if it fits): the per-epoch histories
+    and the stacked weights grow with --seeds."""
+    if len(hidden) > MAX_LAYERS:
+        return f"--hidden: {len(hidden)} layers; at most {MAX_LAYERS}"
+    if seeds * epochs > MAX_SEED_EPOCHS:
+        return (f"--seeds x --epochs is {seeds * epochs:,}; at most {MAX_SEED_EPOCHS:,} (the "
+                "per-epoch histories must fit in memory)")
+    weights = seeds * weight_count(hidden)
+    if weights > MAX_STUDY_WEIGHTS:
+        return (f"--seeds x the {architecture(hidden)} network's {weight_count(hidden):,} "
+                f"weights is {weights:,}; at most {MAX_STUDY_WEIGHTS:,} (they must fit in memory)")
+    return None
 
 
 # ## Training: the tutorial's spelling (one model.fit per seed) and the stacked one
@@ -290,14 +314,11 @@ def make_xor_parser():
 def main(argv=None):
     parser = make_xor_parser()
     args = parser.parse_args(argv)
-    if args.seeds * args.epochs > MAX_SEED_EPOCHS:
-        parser.error(f"--seeds x --epochs is {args.seeds * args.epochs:,}; at most "
-                     f"{MAX_SEED_EPOCHS:,} (the per-epoch histories must fit in memory)")
+    problem = budget_problem(args.hidden, args.seeds, args.epochs)
+    if problem:
+        parser.error(problem)
     check_output_paths(parser, args)
-    try:
-        device = select_device(args.device)
-    except DeviceError as error:
-        parser.error(str(error))
+    device = select_device_or_exit(parser, args.device)
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
     arch, tutorial_epoch = architecture(args.hidden), published_epoch(args.hidden, args.loss)
@@ -309,11 +330,11 @@ def main(argv=None):
     params, loss, accuracy, train_seconds = train(args)
 
     diverged = ~np.isfinite(loss).all(axis=1)
-    if args.seeds == 1 and diverged[0]:
+    if diverged[0]:  # the report and figures centre on the first network: none to show
         epoch = int(np.argmin(np.isfinite(loss[0]))) + 1
-        print(f"{parser.prog}: error: the loss became {loss[0, epoch - 1]} at epoch {epoch}; "
-              "no figures written (try a smaller --learning-rate)", file=sys.stderr)
-        return 1
+        return error_line(f"the loss became {loss[0, epoch - 1]} at epoch {epoch} (seed "
+                          f"{args.seed}); no figures written (try a smaller --learning-rate)",
+                          prog=parser.prog)
 
     epochs_to_100 = epochs_to_full_accuracy(accuracy)
     first_network = network(params, 0)
@@ -354,4 +375,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

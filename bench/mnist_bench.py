@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from common.cli import int_in_range  # noqa: E402
+from common.cli import check_output_file, int_in_range  # noqa: E402
+from common.exits import run_main  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
 from common.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
 
@@ -41,6 +42,7 @@ def main(argv=None):
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="also write the benchmark's record (every run's figures) to PATH")
     args = parser.parse_args(argv)
+    check_output_file(parser, "--json", args.json)
     print(f"MNIST perceptron benchmark ({args.activation} neuron): {args.seeds} seeds x "
           f"{args.epochs} epochs, batch 32, tutorial model.fit spelling vs compiled engine "
           "(separate processes)", flush=True)
@@ -90,4 +92,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import numpy as np  # noqa: E402
 
 import xor_mlp  # noqa: E402
-from common.cli import config_of, int_in_range  # noqa: E402
-from common.device import select_device  # noqa: E402
+from common.cli import check_output_file, config_of, int_in_range  # noqa: E402
+from common.device import select_device_or_exit  # noqa: E402
+from common.exits import run_main  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
 from common.stacked import glorot_uniform_stack, network, train_stacked  # noqa: E402
 
@@ -43,7 +44,11 @@ def main(argv=None):
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
     args = parser.parse_args(argv)
-    device = select_device(args.device)
+    check_output_file(parser, "--json", args.json)
+    problem = xor_mlp.budget_problem(args.hidden, args.seeds, args.epochs)
+    if problem:
+        parser.error(problem)
+    device = select_device_or_exit(parser, args.device)
     arch = xor_mlp.architecture(args.hidden)
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))
     print(f"XOR benchmark: {arch}, {args.seeds} seeds x {args.epochs} epochs, device {device}")
@@ -99,4 +104,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

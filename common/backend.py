@@ -51,11 +51,18 @@ def startup_noise_filtered():
                     print(line, file=sys.stderr)
 
 
-with startup_noise_filtered():
-    import tensorflow as tf
+try:
+    with startup_noise_filtered():
+        import tensorflow as tf
 
-import keras  # noqa: E402  (after TensorFlow, so its import is the quiet one above)
-from keras import layers  # noqa: E402
+    import keras  # (after TensorFlow, so its import is the quiet one above)
+    from keras import layers
+except KeyboardInterrupt:
+    # Ctrl-C in the seconds TensorFlow takes to load: nothing has run or been written yet, so
+    # end as an interrupted run does (common/exits.py), without a traceback.
+    print(f"{os.path.basename(sys.argv[0])}: interrupted while loading TensorFlow; nothing "
+          "was written", file=sys.stderr)
+    raise SystemExit(130) from None
 
 # Scripts import keras, layers and tf from here: a plain `import keras` placed earlier (import
 # sorters put third-party imports first) would bring TensorFlow in unfiltered.

@@ -94,17 +94,26 @@ def _writable_file_problem(path):
     return problem
 
 
+def check_output_dir(parser, flag, folder):
+    """Usage error (exit 2) unless files can be written in `folder` (created if needed)."""
+    problem = _writable_dir_problem(folder)
+    if problem:
+        parser.error(f"{flag}: {problem}")
+
+
+def check_output_file(parser, flag, path):
+    """Usage error (exit 2) unless `path` (None: not asked for) can be written."""
+    problem = path is not None and _writable_file_problem(path)
+    if problem:
+        parser.error(f"{flag}: {problem}")
+
+
 def check_output_paths(parser, args, extra_files=()):
     """Fail now, not after training, if the figures folder, the JSON record or another output
     file (`extra_files`: (flag, path) pairs, path None when not asked for) cannot be written."""
-    problem = _writable_dir_problem(args.figures_dir)
-    if problem:
-        parser.error(f"--figures-dir: {problem}")
+    check_output_dir(parser, "--figures-dir", args.figures_dir)
     for flag, path in [("--json", args.json), *extra_files]:
-        if path is not None:
-            problem = _writable_file_problem(path)
-            if problem:
-                parser.error(f"{flag}: {problem}")
+        check_output_file(parser, flag, path)
 
 
 def add_data_dir_flag(parser):
@@ -120,6 +129,14 @@ def add_data_dir_flag(parser):
                         help="use only the first N training images (a quick smoke run)")
     parser.add_argument("--test-limit", type=int_in_range(1, 10**9), default=None, metavar="N",
                         help="use only the first N test images (a quick smoke run)")
+
+
+def check_validation_split(parser, count, fraction):
+    """Usage error (exit 2) if Keras's validation_split (the last int(count * fraction) of
+    `count` training examples) would leave nothing to validate on."""
+    if fraction and int(count * fraction) == 0:
+        parser.error(f"--validation-split {fraction:g} of {count} training images holds out "
+                     "none; use a larger fraction or more images")
 
 
 def count_check(args):

@@ -12,6 +12,7 @@ CIFAR-10's "python version" batches are pickles. They are read with an unpickler
 only plain containers and NumPy arrays, so a crafted batch file cannot run code.
 """
 
+import functools
 import gzip
 import importlib
 import os
@@ -28,7 +29,36 @@ CIFAR10_COUNTS = (50_000, 10_000)  # train, test
 
 
 class DataError(Exception):
-    """A dataset cannot be found, or a file of it is malformed (the message names the file)."""
+    """A dataset cannot be found, or a file of it is malformed (the message names the file).
+    A usage-like error: the scripts exit with `exit_code` 2."""
+
+    exit_code = 2
+
+
+class NotEnoughMemory(DataError):
+    """The dataset does not fit in the memory left: the run fails (exit code 1), the data is
+    fine."""
+
+    exit_code = 1
+
+
+def _memory_checked(title, needed_mb):
+    """Turn a MemoryError while loading into NotEnoughMemory naming the dataset and where it
+    was read from (the loader's first argument)."""
+
+    def wrap(load):
+        @functools.wraps(load)
+        def load_checked(source, *args, **kwargs):
+            try:
+                return load(source, *args, **kwargs)
+            except MemoryError:
+                raise NotEnoughMemory(
+                    f"{source}: not enough memory to load {title} (it needs about {needed_mb} "
+                    "MB while loading)") from None
+
+        return load_checked
+
+    return wrap
 
 
 @dataclass
@@ -123,6 +153,8 @@ def read_pickle_safely(path):
             return _ArraysOnlyUnpickler(stream, encoding="bytes").load()
     except OSError as error:
         raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    except MemoryError:
+        raise
     except Exception as error:  # any malformed pickle: truncated, corrupt, not a pickle
         raise DataError(f"{path}: not a valid CIFAR-10 batch ({type(error).__name__}: "
                         f"{error})") from None
@@ -162,6 +194,7 @@ def _as_images(rows_list):
     return images
 
 
+@_memory_checked("CIFAR-10", 370)
 def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
     """Read data_batch_1..5 and test_batch from `folder`, checked (shapes, dtype, labels,
     counts)."""
@@ -173,10 +206,8 @@ def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
             raise DataError(f"{path}: missing (a CIFAR-10 folder has data_batch_1..5 and "
                             "test_batch)")
         parts.append(_read_cifar_batch(path))
-    counts = (sum(len(rows) for rows, _, _ in parts[:5]), len(parts[5][0]))
-    if expected_counts is not None and counts != tuple(expected_counts):
-        raise DataError(f"{folder}: {counts[0]} training and {counts[1]} test images, expected "
-                        f"{expected_counts[0]} and {expected_counts[1]}")
+    _check_counts(folder, sum(len(rows) for rows, _, _ in parts[:5]), len(parts[5][0]),
+                  expected_counts)
     x_train = _as_images([rows for rows, _, _ in parts[:5]])
     y_train = np.concatenate([labels for _, labels, _ in parts[:5]])
     x_test, y_test = _as_images([parts[5][0]]), parts[5][1]
@@ -199,6 +230,9 @@ def _downloaded(name, title, data_dir, holding, class_names, image_shape, expect
     DataError with the places searched when it fails (offline)."""
     try:
         (x_train, y_train), (x_test, y_test) = _download(name)
+    except MemoryError:
+        raise NotEnoughMemory(f"keras download ({name}): not enough memory to load "
+                              f"{title}") from None
     except Exception as error:  # Keras raises bare Exceptions for network failures
         looked = ", ".join(str(d) for d in search_dirs(data_dir))
         raise DataError(
@@ -254,6 +288,8 @@ def _checked(source, images, labels, image_shape, classes=10):
 
 
 def _check_counts(source, train_count, test_count, expected_counts):
+    if not (train_count and test_count):  # even a small copy needs something to train and test
+        raise DataError(f"{source}: {train_count} training and {test_count} test images")
     if expected_counts is not None and (train_count, test_count) != tuple(expected_counts):
         raise DataError(f"{source}: {train_count} training and {test_count} test images, "
                         f"expected {expected_counts[0]} and {expected_counts[1]}")
@@ -289,6 +325,7 @@ def find_fashion_mnist(data_dir=None):
     return None
 
 
+@_memory_checked("MNIST", 110)
 def load_mnist_npz(path, expected_counts=MNIST_COUNTS):
     """MNIST from an .npz with x_train, y_train, x_test, y_test, read without unpickling."""
     path = Path(path)
@@ -298,7 +335,7 @@ def load_mnist_npz(path, expected_counts=MNIST_COUNTS):
             if missing:
                 raise DataError(f"{path}: missing arrays {missing} (expected {MNIST_KEYS})")
             arrays = {key: archive[key] for key in MNIST_KEYS}
-    except DataError:
+    except (DataError, MemoryError):
         raise
     except ValueError as error:
         if "allow_pickle" in str(error):
@@ -335,13 +372,14 @@ def read_idx(path):
                 raise DataError(f"{path}: truncated: {len(values)} of {count} values")
             if stream.read(1):
                 raise DataError(f"{path}: data beyond the {shape} the header announces")
-    except DataError:
+    except (DataError, MemoryError):
         raise
     except Exception as error:  # not gzip, corrupt stream, unreadable
         raise DataError(f"{path}: cannot read ({type(error).__name__}: {error})") from None
     return np.frombuffer(values, np.uint8).reshape(shape)
 
 
+@_memory_checked("Fashion-MNIST", 110)
 def load_fashion_mnist_folder(folder, expected_counts=MNIST_COUNTS):
     folder = Path(folder)
     x_train, y_train, x_test, y_test = (read_idx(folder / name) for name in FASHION_MNIST_FILES)

@@ -29,3 +29,11 @@ def select_device(choice):
         more = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
         return f"GPU: {name}{more}"
     return f"CPU ({os.cpu_count()} cores)"
+
+
+def select_device_or_exit(parser, choice):
+    """select_device, with a device that cannot be used reported as a usage error (exit 2)."""
+    try:
+        return select_device(choice)
+    except DeviceError as error:
+        parser.error(str(error))

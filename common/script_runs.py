@@ -5,8 +5,10 @@ alternate which spelling goes first, so that a busy spell on a shared machine do
 one side.
 """
 
+import contextlib
 import json
 import math
+import signal
 import statistics
 import subprocess
 import sys
@@ -21,11 +23,34 @@ def run_script(script, argv, workdir, label, figures_dir=None):
     record_path = Path(workdir) / f"{label}.json"
     command = [sys.executable, str(ROOT / script), *argv, "--quiet", "--json", str(record_path),
                "--figures-dir", str(figures_dir or Path(workdir) / "figures")]
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)
-    if finished.returncode != 0:
-        tail = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise SystemExit(f"{script} ({label}) failed (exit {finished.returncode}): {tail}")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        _, stderr = process.communicate()
+    except KeyboardInterrupt:
+        stop_child(process)
+        raise
+    if process.returncode != 0:
+        tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise SystemExit(f"{script} ({label}) failed (exit {process.returncode}): {tail}")
     return json.loads(record_path.read_text())
+
+
+def stop_child(process, grace_s=60):
+    """After a Ctrl-C: let the child end as an interrupted run does (exit 130, nothing
+    half-written). A terminal's Ctrl-C reaches it already; SIGINT is sent in case it was only
+    this process that got one. Killed only if it has not ended after `grace_s` seconds."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: still wait
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def mean_and_spread(values):
