@@ -252,7 +252,7 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
 
 
 # ## Command line
-def main(argv=None):
+def make_reproduce_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0]
                                      .removeprefix("Title: "))
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
@@ -278,6 +278,11 @@ def main(argv=None):
     parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
                         help="where the figures go (default figures; quick/figures)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def main(argv=None):
+    parser = make_reproduce_parser()
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else DEFAULTS
     for key in ("seeds", "xor_seeds", "cnn_seeds"):

@@ -31,7 +31,7 @@ ENGINES = ("fit", "compiled")
 TARGETS = {"time_ratio": 0.25, "peak_rss_mb": 1200.0, "accuracy_points": 1.0}
 
 
-def main(argv=None):
+def make_bench_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR")
     parser.add_argument("--seeds", type=int_in_range(1, 100), default=3)
@@ -39,6 +39,11 @@ def main(argv=None):
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="also write the benchmark's record (every run's figures) to PATH")
+    return parser
+
+
+def main(argv=None):
+    parser = make_bench_parser()
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
     print(f"CIFAR-10 Dense benchmark: {args.seeds} seeds x {args.epochs} epochs, batch 32, "

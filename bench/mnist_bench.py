@@ -32,7 +32,7 @@ ENGINES = ("fit", "compiled")
 TARGETS = {"speedup": 10.0, "accuracy_points": 0.5}
 
 
-def main(argv=None):
+def make_bench_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR")
     parser.add_argument("--seeds", type=int_in_range(1, 100), default=3)
@@ -41,6 +41,11 @@ def main(argv=None):
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="also write the benchmark's record (every run's figures) to PATH")
+    return parser
+
+
+def main(argv=None):
+    parser = make_bench_parser()
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
     print(f"MNIST perceptron benchmark ({args.activation} neuron): {args.seeds} seeds x "

@@ -32,7 +32,7 @@ from common.stacked import glorot_uniform_stack, network, train_stacked  # noqa:
 TARGET_SECONDS = 1.0
 
 
-def main(argv=None):
+def make_bench_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--seeds", type=int_in_range(1, 100_000), default=1000)
     parser.add_argument("--epochs", type=int_in_range(1, 100_000), default=500)
@@ -43,6 +43,11 @@ def main(argv=None):
                         help="timed repeats of the stacked run")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
+    return parser
+
+
+def main(argv=None):
+    parser = make_bench_parser()
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
     problem = xor_mlp.budget_problem(args.hidden, args.seeds, args.epochs)

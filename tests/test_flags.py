@@ -1,0 +1,149 @@
+"""Every numeric flag of every entry point (the three scripts, reproduce.py, the benchmarks)
+rejects zero (where zero means nothing), negative, NaN, infinite and absurdly large values with
+argparse's usage line and exit code 2; and output paths that cannot be written are caught before
+anything runs."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+import cifar10_dense
+import mnist_perceptron
+import reproduce
+import xor_mlp
+
+ROOT = Path(xor_mlp.__file__).parent
+ZERO_MEANS_SOMETHING = {"--seed", "--validation-split", "--target-class"}
+
+
+def bench_parser(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_bench_parser
+
+
+PARSERS = {
+    "xor_mlp.py": xor_mlp.make_xor_parser,
+    "cifar10_dense.py": cifar10_dense.make_cifar_parser,
+    "mnist_perceptron.py": mnist_perceptron.make_perceptron_parser,
+    "reproduce.py": reproduce.make_reproduce_parser,
+    **{f"bench/{name}.py": bench_parser(name)
+       for name in ("xor_bench", "cifar10_bench", "mnist_bench")},
+}
+
+
+def numeric_flags(make):
+    actions = make()._actions
+    for action in actions:
+        assert action.type not in (int, float), (
+            f"{action.option_strings}: a bare int/float type accepts NaN or negatives; use "
+            "common.cli.int_in_range / float_in_range")
+    return [(action.option_strings[-1], action.type.__name__, action.default)
+            for action in actions if getattr(action.type, "__name__", "") in ("integer", "number")]
+
+
+CASES = []
+for script, make in PARSERS.items():
+    flags = numeric_flags(make)
+    assert flags, f"{script}: no numeric flags found"
+    for flag, kind, _ in flags:
+        bad = ["-1", "nan", "inf", "1e30" if kind == "number" else "1000000000000"]
+        if flag not in ZERO_MEANS_SOMETHING:
+            bad.append("0")
+        CASES += [pytest.param(script, flag, value, id=f"{script} {flag} {value}")
+                  for value in bad]
+
+
+@pytest.mark.parametrize("script, flag, value", CASES)
+def test_numeric_flag_rejects(script, flag, value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        PARSERS[script]().parse_args([flag, value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err.startswith("usage:") and f"argument {flag}" in err, err
+
+
+@pytest.mark.parametrize("script", PARSERS)
+def test_defaults_and_typical_values_parse(script):
+    parser = PARSERS[script]()
+    for flag, _, default in numeric_flags(PARSERS[script]):
+        value = default[0] if isinstance(default, list) else default
+        if value is not None:
+            parser.parse_args([flag, str(value)])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--hidden", *["4"] * 33], "at most 32"),
+    (["--hidden", "4096", "--seeds", "100000"], "must fit in memory"),
+    (["--seeds", "100000", "--epochs", "1000"], "per-epoch histories"),
+])
+def test_xor_runs_too_big_for_memory_are_usage_errors(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        xor_mlp.main([*argv, "--figures-dir", str(tmp_path)])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def blocked_paths(tmp_path, wants):
+    """Paths a `wants` ("file" or "folder") flag cannot use: a file where a folder is expected,
+    a folder where a file is expected, a path under a file, and (when not root, who may write
+    anywhere) a path in a read-only folder."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    a_folder = tmp_path / "a-folder"
+    a_folder.mkdir(exist_ok=True)
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(exist_ok=True)
+    read_only.chmod(0o500)
+    paths = [a_file / "under", (a_file if wants == "folder" else a_folder)]
+    if os.geteuid() != 0:
+        paths.append(read_only / "out")
+    return paths
+
+
+def entry_point(script, monkeypatch):
+    """The script's main, with everything that would start real work made to fail the test."""
+    def work_started(*args, **kwargs):
+        pytest.fail("work started despite an unwritable output")
+
+    if script.startswith("bench/"):
+        make = bench_parser(Path(script).stem)
+        module = make.__globals__
+        for name in ("run_script", "select_device_or_exit"):
+            if name in module:
+                monkeypatch.setitem(module, name, work_started)
+        return module["main"]
+    module = {"xor_mlp.py": xor_mlp, "cifar10_dense.py": cifar10_dense,
+              "mnist_perceptron.py": mnist_perceptron, "reproduce.py": reproduce}[script]
+    monkeypatch.setattr(module, "run_plan" if module is reproduce else "select_device_or_exit",
+                        work_started)
+    return module.main
+
+
+@pytest.mark.parametrize("script, flag, wants", [
+    ("xor_mlp.py", "--figures-dir", "folder"), ("xor_mlp.py", "--json", "file"),
+    ("cifar10_dense.py", "--figures-dir", "folder"), ("cifar10_dense.py", "--json", "file"),
+    ("cifar10_dense.py", "--save-model", "file"),
+    ("mnist_perceptron.py", "--figures-dir", "folder"), ("mnist_perceptron.py", "--json", "file"),
+    ("reproduce.py", "--figures-dir", "folder"), ("reproduce.py", "--report", "file"),
+    ("bench/xor_bench.py", "--json", "file"), ("bench/cifar10_bench.py", "--json", "file"),
+    ("bench/mnist_bench.py", "--json", "file"),
+])
+def test_unwritable_outputs_are_usage_errors_before_any_work(script, flag, wants, tmp_path,
+                                                              capsys, monkeypatch):
+    main = entry_point(script, monkeypatch)
+    for path in blocked_paths(tmp_path, wants):
+        if flag == "--save-model":
+            path = path.with_name(path.name + ".keras")
+            if path.parent == tmp_path:
+                path.mkdir(exist_ok=True)  # a folder named like the model file
+        argv = [flag, str(path)]
+        if flag != "--figures-dir" and not script.startswith("bench/"):
+            argv += ["--figures-dir", str(tmp_path / "figures")]
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert stop.value.code == 2 and err[0].startswith("usage:"), (path, err)
+        assert ": error: " in err[-1] and flag in err[-1], (path, err)
