@@ -171,8 +171,8 @@ def _read_cifar_batch(path):
         raise DataError(f"{path}: data should be uint8 rows of 3072 values, got "
                         f"{getattr(images, 'dtype', type(images).__name__)} "
                         f"{getattr(images, 'shape', '')}")
-    try:
-        labels = np.asarray(labels, dtype=np.int64)
+    try:  # no dtype forced: float or text labels must fail the check below, not be cast
+        labels = np.asarray(labels)
     except (TypeError, ValueError):
         raise DataError(f"{path}: labels are not a list of integers") from None
     # Counts and label range: the checks every loader shares (rows viewed as planes, no copy).
