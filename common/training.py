@@ -214,11 +214,11 @@ def _check_adam(optimizer):
 
 
 class CompiledTrainer:
-    """Trains `model` for `loss` (a key of OBJECTIVES) with `optimizer`'s Adam settings, one
-    graph call per epoch, on uint8 images multiplied by `input_scale` in the graph (1/255 as the
-    tutorials scale; 1 for raw pixels). `column_blocks` > 1 selects the split Dense path when
-    the model allows it (a Dense stack ending in softmax, trained for categorical
-    crossentropy)."""
+    """Trains `model` for `loss` (a key of OBJECTIVES) with `optimizer`'s Adam settings, a
+    graph call per STEPS_PER_CALL batches, on uint8 images multiplied by `input_scale` in the
+    graph (1/255 as the tutorials scale; 1 for raw pixels). `column_blocks` > 1 selects the
+    split Dense path when the model allows it (a Dense stack ending in softmax, trained for
+    categorical crossentropy)."""
 
     def __init__(self, model, optimizer, *, batch_size, loss="categorical_crossentropy",
                  input_scale=1 / 255, column_blocks=1):

@@ -139,21 +139,6 @@ def test_corrupt_batch_is_one_line_and_exit_2(tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "data_batch_3" in err[0]
 
 
-def test_non_finite_loss_exits_1_without_figures(tmp_path, tiny_cifar, capsys, monkeypatch):
-    def diverging(model, dataset, args, on_epoch_end, column_blocks):
-        from common.training import TrainingHistory
-
-        history = TrainingHistory(loss=[2.0, float("nan")], accuracy=[0.1, 0.1],
-                                  epoch_seconds=[0.1, 0.1])
-        return history, [float("nan"), 0.1], np.full((12, 10), 0.1, np.float32)
-
-    monkeypatch.setattr(cifar10_dense, "fit_compiled", diverging)
-    code = cifar10_dense.main(["--data-dir", str(tiny_cifar), "--figures-dir",
-                               str(tmp_path / "figures")])
-    assert code == 1 and "epoch 2" in capsys.readouterr().err
-    assert not list((tmp_path / "figures").iterdir())
-
-
 def test_usage_error_as_a_process_has_no_traceback(tmp_path):
     finished = subprocess.run(
         [sys.executable, "cifar10_dense.py", "--epochs", "0"], capture_output=True, text=True,

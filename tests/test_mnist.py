@@ -133,22 +133,6 @@ def test_pickled_npz_is_one_line_and_exit_2(tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "pickled" in err[0]
 
 
-def test_non_finite_loss_exits_1_without_figures(tmp_path, tiny_data, capsys, monkeypatch):
-    def diverging(model, train, validation, test, args):
-        from common.training import TrainingHistory
-
-        history = TrainingHistory(loss=[3.0, float("inf")], accuracy=[0.5, 0.5],
-                                  val_loss=[3.0, float("inf")], val_accuracy=[0.5, 0.5],
-                                  epoch_seconds=[0.1, 0.1])
-        return history, np.zeros(len(test[1]))
-
-    monkeypatch.setattr(mnist_perceptron, "train_compiled", diverging)
-    code = mnist_perceptron.main(["--data-dir", str(tiny_data), "--figures-dir",
-                                  str(tmp_path / "figures")])
-    assert code == 1 and "loss became inf in epoch 2" in capsys.readouterr().err
-    assert not list((tmp_path / "figures").iterdir())
-
-
 @pytest.mark.data
 def test_real_mnist_compare_tells_the_tutorials_story(tmp_path, data_dir):
     runs = run(tmp_path, data_dir, "--compare", "--epochs", "10")["metrics"]["runs"]

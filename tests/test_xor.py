@@ -89,21 +89,6 @@ def test_summarize_study_censors_unsolved_seeds():
         mostly_unsolved
 
 
-def test_diverged_run_exits_1_without_figures(tmp_path, capsys, monkeypatch):
-    real_train = xor_mlp.train
-
-    def train_then_blow_up(args):
-        params, loss, accuracy, seconds = real_train(args)
-        loss[0, 7:] = np.nan  # as if the loss became NaN at epoch 8
-        return params, loss, accuracy, seconds
-
-    monkeypatch.setattr(xor_mlp, "train", train_then_blow_up)
-    code = xor_mlp.main(["--epochs", "20", "--figures-dir", str(tmp_path / "figs"), "--quiet"])
-    assert code == 1
-    assert "the loss became nan at epoch 8" in capsys.readouterr().err
-    assert list((tmp_path / "figs").iterdir()) == []
-
-
 BAD_ARGS = {
     "hidden 0": ["--hidden", "0"],
     "epochs -1": ["--epochs", "-1"],
