@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from common.atomic import interrupts_held, write_text_atomic
-from common.cli import check_output_dir, check_output_file, int_in_range
+from common.cli import check_output_dir, check_output_file, existing_folder, int_in_range
 from common.exits import EXIT_FAILED, EXIT_OK, Interrupted, run_main
 from common.records import package_versions
 from common.script_runs import mean_and_spread, run_script
@@ -255,7 +255,7 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
 def make_reproduce_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0]
                                      .removeprefix("Title: "))
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR",
                         help="folder with the datasets, passed to the scripts")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--with-cnn", action="store_true",

@@ -47,6 +47,16 @@ def float_in_range(low, high, *, low_inclusive=False):
     return parse
 
 
+def existing_folder(text):
+    """An argparse type: a path to a folder that exists (an input such as --data-dir: a typo
+    is reported as such, not searched for and then downloaded)."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a folder" if path.exists() else f"{text} does not exist")
+    return path
+
+
 def make_parser(description, *, epochs, max_epochs=100_000):
     """A parser with the shared flags; each script adds its own. Defaults are the tutorial's."""
     parser = argparse.ArgumentParser(
@@ -119,7 +129,7 @@ def check_output_paths(parser, args, extra_files=()):
 def add_data_dir_flag(parser):
     from common.data import DATA_DIR_ENV
 
-    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR",
                         help=f"folder holding the dataset (default: ${DATA_DIR_ENV}, then "
                              "Keras's cache ~/.keras/datasets, then a Keras download)")
     parser.add_argument("--allow-small-data", action="store_true",

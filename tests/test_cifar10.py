@@ -123,7 +123,8 @@ def test_no_data_offline_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
         raise Exception("URL fetch failure: no network")
 
     monkeypatch.setattr(data, "_download", offline)
-    code = cifar10_dense.main(["--data-dir", str(tmp_path / "nowhere"),
+    (tmp_path / "empty").mkdir()
+    code = cifar10_dense.main(["--data-dir", str(tmp_path / "empty"),
                                "--figures-dir", str(tmp_path / "figures")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1

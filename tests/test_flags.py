@@ -147,3 +147,15 @@ def test_unwritable_outputs_are_usage_errors_before_any_work(script, flag, wants
         err = capsys.readouterr().err.strip().splitlines()
         assert stop.value.code == 2 and err[0].startswith("usage:"), (path, err)
         assert ": error: " in err[-1] and flag in err[-1], (path, err)
+
+
+@pytest.mark.parametrize("script", ["cifar10_dense.py", "mnist_perceptron.py", "reproduce.py",
+                                    "bench/cifar10_bench.py", "bench/mnist_bench.py"])
+def test_data_dir_must_be_an_existing_folder(script, tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for path, message in ((tmp_path / "typo", "does not exist"), (a_file, "is not a folder")):
+        with pytest.raises(SystemExit) as stop:
+            PARSERS[script]().parse_args(["--data-dir", str(path)])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "argument --data-dir" in err and message in err
