@@ -78,6 +78,17 @@ def test_run_main_out_of_memory_is_exit_1_and_one_line(capsys):
     assert len(err) == 1 and "error: out of memory (MemoryError)" in err[0]
 
 
+def test_run_main_treats_tensorflow_running_out_of_memory_alike(capsys):
+    class ResourceExhaustedError(Exception):  # named as tf.errors names it
+        pass
+
+    def main(argv):
+        raise ResourceExhaustedError("OOM when allocating tensor")
+
+    assert exits.run_main(main) == 1
+    assert "out of memory (ResourceExhaustedError)" in capsys.readouterr().err
+
+
 def test_run_main_lets_other_errors_through():
     def main(argv):
         raise ValueError("a bug, not a condition to report")
