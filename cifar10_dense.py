@@ -138,8 +138,8 @@ def fit_tutorial(model, data, args, on_epoch_end):
 
 
 def fit_compiled(model, data, args, on_epoch_end, column_blocks):
-    """The same experiment through common/training.py (uint8 data, a graph call per 100
-    batches, fused Adam). Returns what fit_tutorial returns."""
+    """The same experiment through common/training.py (uint8 data, a graph call per
+    hundreds of batches, fused Adam). Returns what fit_tutorial returns."""
     (x_train, y_train), held_out = split_validation(data, args.validation_split)
     if held_out is None and args.model == "cnn":
         held_out = (data.x_test, data.y_test)  # the book validates on the test set

@@ -94,7 +94,7 @@ def train_fit(model, train, validation, test, args):
 
 def train_compiled(model, train, validation, test, args):
     """The same experiment through common/training.py: the images stay uint8 and are scaled
-    (or not) in the graph, a graph call per 100 batches, fused Adam."""
+    (or not) in the graph, a graph call per hundreds of batches, fused Adam."""
     trainer = CompiledTrainer(model, keras.optimizers.Adam(learning_rate=args.learning_rate),
                               batch_size=args.batch_size, loss="mean_squared_error",
                               input_scale=1 / 255 if args.normalize else 1.0)
@@ -270,7 +270,7 @@ def make_perceptron_parser():
                         help="validate on the last FRACTION of the training set instead of the "
                              "test set (0: the test set, as in the tutorial)")
     parser.add_argument("--engine", choices=("compiled", "fit"), default=DEFAULTS["engine"],
-                        help="'compiled': the same experiment, a graph call per 100 batches "
+                        help="'compiled': the same experiment, fed and compiled for speed "
                              "(common/training.py); 'fit': the tutorial's model.fit spelling")
     return parser
 

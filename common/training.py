@@ -1,4 +1,4 @@
-"""Compiled training for image classifiers: a TensorFlow graph call per hundred batches.
+"""Compiled training for image classifiers: a TensorFlow graph call per hundreds of batches.
 
 The tutorials' `model.fit(x / 255, y, batch_size=32, shuffle=True)` spends its time (profiled,
 see README "Performance") on per-step dispatch and on Adam's update written as separate
@@ -8,8 +8,8 @@ Adam's formula and settings) and changes how the work is fed and compiled:
 
 - the images stay uint8 and are shared with TensorFlow without a copy; each batch is gathered,
   cast and scaled by 1/255 inside the graph;
-- an epoch is a `tf.while_loop` over the batches of a permutation, run in graph calls of
-  STEPS_PER_CALL batches (Python regains control between them, so Ctrl-C works);
+- an epoch is a `tf.while_loop` over the batches of a permutation, run in graph calls of at
+  least STEPS_PER_CALL batches (Python regains control between them, so Ctrl-C works);
 - Adam is TensorFlow's fused kernel `ResourceApplyAdam`, one op per variable. It computes what
   `keras.optimizers.Adam` does: step size lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), epsilon
   added outside the square root;
@@ -27,9 +27,12 @@ import numpy as np
 
 from common.backend import keras, layers, tf
 
-# Batches per graph call: large enough that the calls' own cost is lost in the noise (about
-# 0.1 ms each against 100 steps of at least 1 ms), small enough to stop promptly on Ctrl-C.
+# Batches per graph call: Python regains control between calls, so Ctrl-C stops a long epoch.
+# Calls start at STEPS_PER_CALL batches and double while one takes under CALL_SECONDS / 2, so
+# fast models (MNIST: 100 batches in ~10 ms; each call costs ~1 ms) soon run an epoch in one
+# or two calls and slow ones (the CNN: ~3 s per 100 batches) still stop within seconds.
 STEPS_PER_CALL = 100
+CALL_SECONDS = 0.5
 
 
 class TrainingSetupError(Exception):
@@ -215,10 +218,10 @@ def _check_adam(optimizer):
 
 class CompiledTrainer:
     """Trains `model` for `loss` (a key of OBJECTIVES) with `optimizer`'s Adam settings, a
-    graph call per STEPS_PER_CALL batches, on uint8 images multiplied by `input_scale` in the
-    graph (1/255 as the tutorials scale; 1 for raw pixels). `column_blocks` > 1 selects the
-    split Dense path when the model allows it (a Dense stack ending in softmax, trained for
-    categorical crossentropy)."""
+    graph call per hundreds of batches (STEPS_PER_CALL), on uint8 images multiplied by
+    `input_scale` in the graph (1/255 as the tutorials scale; 1 for raw pixels).
+    `column_blocks` > 1 selects the split Dense path when the model allows it (a Dense stack
+    ending in softmax, trained for categorical crossentropy)."""
 
     def __init__(self, model, optimizer, *, batch_size, loss="categorical_crossentropy",
                  input_scale=1 / 255, column_blocks=1):
@@ -240,7 +243,7 @@ class CompiledTrainer:
         self.v = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
                   for v in self.variables]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._steps_fn = None
+        self._steps_fn, self.steps_per_call = None, STEPS_PER_CALL
         self.evaluate = make_evaluator(model, loss, input_scale)
 
     def _loss_and_outputs(self, images, targets):
@@ -288,16 +291,22 @@ class CompiledTrainer:
         return loss_sum, correct_sum
 
     def _train_epoch(self, images, targets, order):
-        """One epoch, as (mean loss, accuracy). The batches run in calls of at most
-        STEPS_PER_CALL: Python regains control between calls, so Ctrl-C stops a long epoch
-        (the CNN's take about a minute) within seconds; the sums carry over unchanged."""
+        """One epoch, as (mean loss, accuracy), in graph calls of self.steps_per_call batches
+        (see STEPS_PER_CALL); the sums carry over between calls, so the numbers are those of a
+        single call."""
         batches = -(-len(order) // self.batch_size)
         order = tf.constant(order, tf.int32)
         loss_sum = correct_sum = tf.constant(0.0)
-        for first in range(0, batches, STEPS_PER_CALL):
-            loss_sum, correct_sum = self._steps_fn(
-                images, targets, order, tf.constant(first),
-                tf.constant(min(first + STEPS_PER_CALL, batches)), loss_sum, correct_sum)
+        first = 0
+        while first < batches:
+            last = min(first + self.steps_per_call, batches)
+            start = time.perf_counter()
+            loss_sum, correct_sum = self._steps_fn(images, targets, order, tf.constant(first),
+                                                   tf.constant(last), loss_sum, correct_sum)
+            if time.perf_counter() - start < CALL_SECONDS / 2 and last - first == \
+                    self.steps_per_call:
+                self.steps_per_call *= 2
+            first = last
         count = tf.cast(len(order), tf.float32)  # float32 division, as fit's mean
         return float(loss_sum / count), float(correct_sum / count)
 
