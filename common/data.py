@@ -133,12 +133,15 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("_codecs", "encode"),  # Python 3 pickles of bytes at protocol 2
+        ("__builtin__", "bytes"),  # ... and of empty bytes (an empty array's data)
+        ("builtins", "bytes"),
     }
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch "
                                          "holds only arrays, lists and strings")
+        module = {"__builtin__": "builtins"}.get(module, module)  # Python 2's name
         try:  # NumPy 2 renamed numpy.core to numpy._core; old pickles name the former
             found = importlib.import_module(module.replace("numpy.core.", "numpy._core."))
         except ImportError:
@@ -175,6 +178,8 @@ def _read_cifar_batch(path):
         labels = np.asarray(labels)
     except (TypeError, ValueError):
         raise DataError(f"{path}: labels are not a list of integers") from None
+    if labels.size == 0:  # an empty list reads as float64; the count check speaks for it
+        labels = labels.astype(np.int64)
     # Counts and label range: the checks every loader shares (rows viewed as planes, no copy).
     _, labels = _checked(path, images.reshape(-1, 3, 32, 32), labels, (3, 32, 32))
     batch_label = batch.get(b"batch_label", b"")

@@ -118,6 +118,12 @@ def test_wrong_content_is_caught(tmp_path, field, value, message):
         load_cifar10_batches(folder, expected_counts=TINY)
 
 
+def test_an_empty_split_is_caught_even_for_small_copies(tmp_path):
+    folder = write_batches(tmp_path / "cifar-10-batches-py", test=0)
+    with pytest.raises(DataError, match="20 training and 0 test images"):
+        load_cifar10_batches(folder, expected_counts=None)
+
+
 def test_wrong_counts_are_caught(tmp_path):
     folder = write_batches(tmp_path / "cifar-10-batches-py")
     with pytest.raises(DataError, match="20 training and 6 test images, expected 50000"):

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import write_batches, write_mnist_npz
 
 import cifar10_dense
 import mnist_perceptron
@@ -159,3 +160,17 @@ def test_data_dir_must_be_an_existing_folder(script, tmp_path, capsys):
             PARSERS[script]().parse_args(["--data-dir", str(path)])
         err = capsys.readouterr().err
         assert stop.value.code == 2 and "argument --data-dir" in err and message in err
+
+
+@pytest.mark.parametrize("script", ["cifar10_dense.py", "mnist_perceptron.py"])
+def test_validation_split_holding_out_nothing_is_a_usage_error(script, tmp_path, capsys,
+                                                               monkeypatch):
+    write_batches(tmp_path / "cifar-10-batches-py")  # 20 training images
+    write_mnist_npz(tmp_path / "mnist.npz", train=20)
+    module = {"cifar10_dense.py": cifar10_dense, "mnist_perceptron.py": mnist_perceptron}[script]
+    monkeypatch.setattr(module, "set_seed", lambda *a: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as stop:
+        module.main(["--data-dir", str(tmp_path), "--allow-small-data", "--validation-split",
+                     "0.04", "--figures-dir", str(tmp_path / "figures")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--validation-split 0.04 of 20 training images" in err
