@@ -44,7 +44,7 @@ from common.figures import (
     image_predictions_figure,
     save_figure,
 )
-from common.records import build_run_record, peak_rss_mb, write_run_record
+from common.records import peak_rss_mb, save_run_record
 from common.seeding import set_seed
 from common.training import (
     CompiledTrainer,
@@ -337,13 +337,11 @@ def main(argv=None):
             "confusion_matrix": matrix, "published": PUBLISHED[args.model],
             "reproduced": reproduced, "data_source": data.source, "data_note": data.note,
         }
-        record = build_run_record(
-            script="cifar10_dense.py", argv=argv, config=config, device=device,
+        save_run_record(
+            args.json, script="cifar10_dense.py", argv=argv, config=config, device=device,
             timings={"load_data": load_seconds, "training": history.train_seconds,
                      "epochs": history.epoch_seconds, "total": total_seconds},
             metrics=metrics, figures=figures)
-        write_run_record(args.json, record)
-        print(f"run record: {args.json}")
     return 0
 
 

@@ -36,7 +36,7 @@ from common.data import DataError, load_fashion_mnist, load_mnist
 from common.device import select_device_or_exit
 from common.exits import error_line, run_main
 from common.figures import epoch_curves_figure, image_predictions_figure, new_figure, save_figure
-from common.records import build_run_record, peak_rss_mb, write_run_record
+from common.records import peak_rss_mb, save_run_record
 from common.seeding import set_seed
 from common.training import CompiledTrainer, HistoryRecorder, configure_threads
 
@@ -341,15 +341,13 @@ def main(argv=None):
     print("figures: " + ", ".join(figures))
     if args.json is not None:
         config = config_of(args) | {"threads": {"intra_op": intra_op, "inter_op": inter_op}}
-        record = build_run_record(
-            script="mnist_perceptron.py", argv=argv, config=config, device=device,
+        save_run_record(
+            args.json, script="mnist_perceptron.py", argv=argv, config=config, device=device,
             timings={"load_data": load_seconds, "total": total_seconds,
                      "training": {a: runs[a][1].train_seconds for a in runs},
                      "training_with_setup": train_seconds},
             metrics={"runs": metrics, "baseline": baseline, "target": target_name,
                      "data_source": data.source}, figures=figures)
-        write_run_record(args.json, record)
-        print(f"run record: {args.json}")
     return 0
 
 

@@ -24,7 +24,7 @@ from common.device import select_device_or_exit
 from common.exits import error_line, run_main
 from common.figures import new_figure, save_figure
 from common.progress import Progress
-from common.records import build_run_record, write_run_record
+from common.records import save_run_record
 from common.seeding import set_seed
 from common.stacked import (
     LOSSES,
@@ -365,12 +365,10 @@ def main(argv=None):
           f"({args.engine} engine); whole run {total_seconds:.1f} s")
     print("figures: " + ", ".join(figures))
     if args.json is not None:
-        record = build_run_record(
-            script="xor_mlp.py", argv=argv, config=config_of(args), device=device,
+        save_run_record(
+            args.json, script="xor_mlp.py", argv=argv, config=config_of(args), device=device,
             timings={"training": train_seconds, "total": total_seconds},
             metrics=metrics, figures=figures)
-        write_run_record(args.json, record)
-        print(f"run record: {args.json}")
     return 0
 
 

@@ -16,31 +16,29 @@ Usage: python bench/mnist_bench.py --data-dir ../shared/datasets [--seeds 3] [--
 Exit code: 0 when every target is met, 1 when one is missed, 2 for usage errors.
 """
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from common.cli import check_output_file, existing_folder, int_in_range  # noqa: E402
+from common.cli import check_output_file  # noqa: E402
 from common.exits import run_main  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
-from common.script_runs import mean_and_spread, print_summary, run_script  # noqa: E402
+from common.script_runs import (  # noqa: E402
+    bench_parser,
+    mean_and_spread,
+    print_summary,
+    run_script,
+)
 
 ENGINES = ("fit", "compiled")
 TARGETS = {"speedup": 10.0, "accuracy_points": 0.5}
 
 
 def make_bench_parser():
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
-    parser.add_argument("--seeds", type=int_in_range(1, 100), default=3)
-    parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
+    parser = bench_parser(__doc__.strip().splitlines()[0])
     parser.add_argument("--activation", choices=("sigmoid", "linear"), default="sigmoid")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write the benchmark's record (every run's figures) to PATH")
     return parser
 
 

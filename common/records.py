@@ -73,3 +73,9 @@ def build_run_record(*, script, config, device, timings, metrics, figures=(), ar
 
 def write_run_record(path, record):
     write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+
+
+def save_run_record(path, **fields):
+    """A script's --json: build_run_record(**fields), written atomically to `path`, and say so."""
+    write_run_record(path, build_run_record(**fields))
+    print(f"run record: {path}")

@@ -5,6 +5,7 @@ alternate which spelling goes first, so that a busy spell on a shared machine do
 one side.
 """
 
+import argparse
 import contextlib
 import json
 import math
@@ -14,7 +15,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common.cli import existing_folder, int_in_range
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_parser(description):
+    """The flags the image benchmarks share: data, seeds, epochs, device, --json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
+    parser.add_argument("--seeds", type=int_in_range(1, 100), default=3)
+    parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the benchmark's record (every run's figures) to PATH")
+    return parser
 
 
 def run_script(script, argv, workdir, label, figures_dir=None):
