@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # ## Atomic writes and run_main, in process
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Python's own SIGINT handler, even when the tests run with SIGINT ignored (a CI job in
+    the background); whatever was there is put back afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_interrupted_writer_leaves_no_file(tmp_path):
     target = tmp_path / "figure.png"
     with pytest.raises(KeyboardInterrupt), atomic.atomic_path(target) as tmp:
@@ -60,10 +69,7 @@ def test_run_main_turns_ctrl_c_into_130_and_says_what_was_kept(tmp_path, capsys)
         atomic.write_text_atomic(tmp_path / "first.png", "x")
         raise KeyboardInterrupt
 
-    try:
-        assert exits.run_main(main) == 130
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # run_main ignores a second
+    assert exits.run_main(main) == 130  # (it then ignores a second Ctrl-C; the fixture resets)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "interrupted; kept, complete: " in err[0]
     assert str(tmp_path / "first.png") in err[0]
