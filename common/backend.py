@@ -13,6 +13,8 @@ import re
 import sys
 import tempfile
 
+from common.exits import EXIT_INTERRUPTED
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -62,7 +64,7 @@ except KeyboardInterrupt:
     # end as an interrupted run does (common/exits.py), without a traceback.
     print(f"{os.path.basename(sys.argv[0])}: interrupted while loading TensorFlow; nothing "
           "was written", file=sys.stderr)
-    raise SystemExit(130) from None
+    raise SystemExit(EXIT_INTERRUPTED) from None
 
 # Scripts import keras, layers and tf from here: a plain `import keras` placed earlier (import
 # sorters put third-party imports first) would bring TensorFlow in unfiltered.

@@ -42,9 +42,11 @@ class NotEnoughMemory(DataError):
     exit_code = 1
 
 
-def _memory_checked(title, needed_mb):
+def _memory_checked(title, counts, image_bytes):
     """Turn a MemoryError while loading into NotEnoughMemory naming the dataset and where it
-    was read from (the loader's first argument)."""
+    was read from (the loader's first argument). Loading holds the images about twice (the
+    file's arrays, then the aligned copy), which is what the message says is needed."""
+    needed_mb = round(2 * sum(counts) * image_bytes / 1e6)
 
     def wrap(load):
         @functools.wraps(load)
@@ -199,7 +201,7 @@ def _as_images(rows_list):
     return images
 
 
-@_memory_checked("CIFAR-10", 370)
+@_memory_checked("CIFAR-10", CIFAR10_COUNTS, 32 * 32 * 3)
 def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
     """Read data_batch_1..5 and test_batch from `folder`, checked (shapes, dtype, labels,
     counts)."""
@@ -330,7 +332,7 @@ def find_fashion_mnist(data_dir=None):
     return None
 
 
-@_memory_checked("MNIST", 110)
+@_memory_checked("MNIST", MNIST_COUNTS, 28 * 28)
 def load_mnist_npz(path, expected_counts=MNIST_COUNTS):
     """MNIST from an .npz with x_train, y_train, x_test, y_test, read without unpickling."""
     path = Path(path)
@@ -384,7 +386,7 @@ def read_idx(path):
     return np.frombuffer(values, np.uint8).reshape(shape)
 
 
-@_memory_checked("Fashion-MNIST", 110)
+@_memory_checked("Fashion-MNIST", MNIST_COUNTS, 28 * 28)
 def load_fashion_mnist_folder(folder, expected_counts=MNIST_COUNTS):
     folder = Path(folder)
     x_train, y_train, x_test, y_test = (read_idx(folder / name) for name in FASHION_MNIST_FILES)
