@@ -15,6 +15,7 @@ Expected result: the linear neuron's accuracy is erratic and mostly below the 91
 Usage: python mnist_perceptron.py --data-dir ../shared/datasets [--compare] [--normalize]
 """
 
+import functools
 import math
 import sys
 import time
@@ -34,11 +35,24 @@ from common.cli import (
 )
 from common.data import DataError, load_fashion_mnist, load_mnist
 from common.device import select_device_or_exit
+from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
 from common.exits import error_line, run_main
 from common.figures import epoch_curves_figure, image_predictions_figure, new_figure, save_figure
 from common.records import peak_rss_mb, save_run_record
 from common.seeding import set_seed
-from common.training import CompiledTrainer, HistoryRecorder, configure_threads
+from common.stacked_neuron import initial_weights, train_neurons
+from common.studies import (
+    csv_path_for,
+    distribution,
+    distribution_figure,
+    distribution_text,
+    share,
+    share_text,
+    variance_split,
+    variance_split_text,
+    write_runs_csv,
+)
+from common.training import HistoryRecorder
 
 
 # ## The model: the tutorial's single neuron
@@ -55,7 +69,9 @@ def build_model(activation="linear", image_shape=(28, 28)):
 # ## Defaults: the tutorial's settings (the run record stores the values actually used)
 DEFAULTS = dict(dataset="mnist", target_class=5, activation="linear", learning_rate=1e-3,
                 batch_size=32, epochs=10, normalize=False, validation_split=0.0,
-                engine="compiled")
+                engine=COMPILED, seeds=1, data_orders=10)
+# A study keeps every run's test outputs (40 kB a run on MNIST): 20,000 runs hold 0.8 GB.
+MAX_SEEDS = 20_000
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 READINGS = ((0.0, "output > 0 (the tutorial's reading)"), (0.5, "output > 0.5 (Keras's metric)"))
 QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0)
@@ -77,39 +93,58 @@ def binary_split(data, target_class, validation_split):
 
 
 # ## Training: the tutorial's spelling (--engine fit) and the compiled engine
-def train_fit(model, train, validation, test, args):
-    """The tutorial's code: compile with "mse", Adam and "accuracy", fit with the validation
-    data, predict. Returns (history, raw outputs on the test set)."""
-    x_train, y_train = train
+def run_seeds(args):
+    """(weight seeds, data seeds) of the runs: run r starts from weight seed --seed + r and sees
+    the data in the order of data seed --data-seed + r // J, where J = ceil(N / --data-orders):
+    K data orders x J initial weights."""
+    per_order = -(-args.seeds // min(args.data_orders, args.seeds))
+    runs = np.arange(args.seeds)
+    return args.seed + runs, args.data_seed + runs // per_order
+
+
+def train_fit(activation, splits, args, image_shape):
+    """The tutorial's code, once per run: compile with "mse", Adam and "accuracy", fit with the
+    validation data, predict. Each run starts from the same initial weights the compiled engine
+    uses (its weight seed); its data order is Keras's own shuffle, seeded by its data seed."""
+    (x_train, y_train), validation, test = splits
     scale = (lambda x: x / 255.0) if args.normalize else (lambda x: x)
-    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate),
-                  metrics=["accuracy"])
-    recorder = HistoryRecorder()
-    model.fit(scale(x_train), y_train.astype("float32"), batch_size=args.batch_size,
-              epochs=args.epochs, shuffle=True, verbose=0,
-              validation_data=(scale(validation[0]), validation[1].astype("float32")),
-              callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
-    return recorder.history_record, model.predict(scale(test[0]), batch_size=1000, verbose=0)[:, 0]
+    weight_seeds, data_seeds = run_seeds(args)
+    kernels, biases = initial_weights(weight_seeds, int(np.prod(image_shape)))
+    histories, outputs, finals, seconds = [], [], [], 0.0
+    for run, data_seed in enumerate(data_seeds):
+        set_seed(int(data_seed), args.deterministic)
+        model = build_model(activation, image_shape)
+        model.set_weights([kernels[run], biases[run]])
+        model.compile(loss="mse", optimizer=keras.optimizers.Adam(
+            learning_rate=args.learning_rate), metrics=["accuracy"])
+        recorder = HistoryRecorder()
+        model.fit(scale(x_train), y_train.astype("float32"), batch_size=args.batch_size,
+                  epochs=args.epochs, shuffle=True, verbose=0,
+                  validation_data=(scale(validation[0]), validation[1].astype("float32")),
+                  callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+        histories.append(recorder.history_record)
+        seconds += recorder.history_record.train_seconds
+        outputs.append(model.predict(scale(test[0]), batch_size=1000, verbose=0)[:, 0])
+        finals.append(model.get_weights())
+    # TerminateOnNaN may stop a run early: its remaining epochs are NaN
+    stacked = {key: np.array([getattr(h, key) + [math.nan] * (args.epochs - len(getattr(h, key)))
+                              for h in histories], np.float32)
+               for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    return Runs(weight_seeds=weight_seeds, data_seeds=data_seeds, train_seconds=seconds,
+                params=[np.stack(parts) for parts in zip(*finals, strict=True)],
+                test_outputs=np.stack(outputs), **stacked)
 
 
-def train_compiled(model, train, validation, test, args):
-    """The same experiment through common/training.py: the images stay uint8 and are scaled
-    (or not) in the graph, a graph call per hundreds of batches, fused Adam."""
-    trainer = CompiledTrainer(model, keras.optimizers.Adam(learning_rate=args.learning_rate),
-                              batch_size=args.batch_size, loss="mean_squared_error",
-                              input_scale=1 / 255 if args.normalize else 1.0)
-    history = trainer.fit(*train, epochs=args.epochs, seed=args.seed,
-                          validation_data=validation)
-    return history, trainer.evaluate(*test)[2][:, 0]
+def train_compiled(activation, splits, args, image_shape):
+    """The same experiment, every run of the study at once (common/stacked_neuron.py)."""
+    weight_seeds, data_seeds = run_seeds(args)
+    return train_neurons(*splits, activation=activation, weight_seeds=weight_seeds,
+                         data_seeds=data_seeds, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate,
+                         input_scale=1 / 255 if args.normalize else 1.0)
 
 
-def train(activation, data_splits, args, image_shape):
-    """One neuron trained from the seed; (model, history, raw test outputs)."""
-    set_seed(args.seed, args.deterministic)  # --compare: both neurons start from the same seed
-    model = build_model(activation, image_shape)
-    engine = train_fit if args.engine == "fit" else train_compiled
-    history, outputs = engine(model, *data_splits, args)
-    return model, history, outputs
+ENGINE_FUNCTIONS = {FIT: train_fit, COMPILED: train_compiled}
 
 
 # ## Metrics: what accuracy hides on an imbalanced task
@@ -137,7 +172,121 @@ def output_quantiles(outputs):
                     strict=True))
 
 
-# ## Reports
+# ## Per-run figures, and what a study of many runs says
+def run_metrics(runs, truth, baseline):
+    """Per-run arrays from `runs` (a common.engines.Runs): the test set read at 0.5 (Keras's
+    metric) and at 0 (the tutorial's reading), whether the neuron died, and its validation
+    accuracy's path over the epochs."""
+    truth = np.asarray(truth, bool)
+    said = runs.test_outputs > 0.5
+    counts = {"tp": (said & truth).sum(1), "fp": (said & ~truth).sum(1),
+              "fn": (~said & truth).sum(1), "tn": (~said & ~truth).sum(1)}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = counts["tp"] / (counts["tp"] + counts["fp"])
+        recall = counts["tp"] / (counts["tp"] + counts["fn"])
+    final = runs.val_accuracy[:, -1].astype(np.float64)
+    return {
+        **counts, "test_accuracy": (counts["tp"] + counts["tn"]) / len(truth),
+        "precision": precision, "recall": recall,
+        "accuracy_at_0": ((runs.test_outputs > 0) == truth).mean(1),
+        # Dead: the neuron says the same for every test image (all outputs on one side of
+        # 0.5). On raw pixels a sigmoid saturates: its float32 gradient is then exactly zero.
+        "dead": said.all(1) | (~said).all(1),
+        "diverged": ~np.isfinite(runs.loss).all(1),
+        "final_val_accuracy": final, "final_val_loss": runs.val_loss[:, -1].astype(np.float64),
+        "epoch_spread_points": 100 * (runs.val_accuracy.max(1) - runs.val_accuracy.min(1)),
+        "below_baseline": final < baseline,
+        "improved": final > runs.val_accuracy[:, 0],
+    }
+
+
+def study_summary(runs, metrics):
+    """A study's distributions: dead share, live and all final accuracies, the linear neuron's
+    erratic epochs, and how much of the spread comes from the data order vs the weights."""
+    final, dead = metrics["final_val_accuracy"], metrics["dead"]
+    return {
+        "n": len(runs), "data_orders": int(runs.extra.get("groups", len(runs))),
+        "dead": share(dead & ~metrics["diverged"]),
+        "diverged": share(metrics["diverged"]),
+        "live_final_accuracy": distribution(final[~dead]),
+        "final_accuracy": distribution(final),
+        "below_baseline": share(metrics["below_baseline"]),
+        "improved_over_epochs": share(metrics["improved"]),
+        "epoch_spread_points": distribution(metrics["epoch_spread_points"] / 100),
+        "variance_split": variance_split(final, runs.data_seeds),
+        "dead_variance_split": variance_split(dead.astype(float), runs.data_seeds),
+    }
+
+
+def paired_summary(metrics):
+    """--compare: the same runs (same weights, same order) with both neurons."""
+    difference = metrics["sigmoid"]["final_val_accuracy"] - metrics["linear"][
+        "final_val_accuracy"]
+    return {"difference": distribution(difference), "sigmoid_better": share(difference > 0)}
+
+
+def study_report(activation, summary, baseline, target_name):
+    """Printed lines of one activation's study."""
+    points = functools.partial(distribution_text, scale=100, unit=" points", decimals=1)
+    return [
+        f"{activation} neuron, {summary['n']} runs:",
+        f"  dead neuron (every test image read as the same class): "
+        f"{share_text(summary['dead'])}",
+        *([f"  diverged (loss not finite): {share_text(summary['diverged'])}"]
+          if summary["diverged"]["count"] else []),
+        f"  final validation accuracy, live runs: "
+        f"{distribution_text(summary['live_final_accuracy'])}",
+        f"  final validation accuracy, all runs: {distribution_text(summary['final_accuracy'])}",
+        f"  ending below the never-'{target_name}' baseline ({100 * baseline:.2f}%): "
+        f"{share_text(summary['below_baseline'])}",
+        f"  last epoch better than the first: {share_text(summary['improved_over_epochs'])}",
+        f"  validation accuracy's spread across the epochs (max - min) per run: "
+        f"{points(summary['epoch_spread_points'])}",
+        "  " + variance_split_text(summary["variance_split"], "final accuracy"),
+        "  " + variance_split_text(summary["dead_variance_split"], "dying"),
+    ]
+
+
+def replay_command(args, run, weight_seed, data_seed, activation):
+    """The single-run command that trains run `run` of a study alone, with the same numbers."""
+    flags = [f"--seed {weight_seed}", f"--data-seed {data_seed}"]
+    if args.data_dir is not None:
+        flags.insert(0, f"--data-dir {args.data_dir}")
+    if activation != DEFAULTS["activation"]:
+        flags.append(f"--activation {activation}")
+    for name in ("dataset", "target_class", "epochs", "learning_rate", "batch_size",
+                 "validation_split", "engine", "train_limit", "test_limit"):
+        value = getattr(args, name)
+        if value != DEFAULTS.get(name):
+            flags.append(f"--{name.replace('_', '-')} {value}")
+    for name in ("normalize", "allow_small_data", "deterministic"):
+        if getattr(args, name):
+            flags.append(f"--{name.replace('_', '-')}")
+    return "python mnist_perceptron.py " + " ".join(flags)
+
+
+CSV_COLUMNS = ("run", "activation", "weight_seed", "data_seed", "final_val_accuracy",
+               "final_val_loss", "test_accuracy", "precision", "recall", "tn", "fp", "fn", "tp",
+               "dead", "below_baseline", "epoch_spread_points", "accuracy_at_0")
+
+
+def csv_rows(args, results, metrics):
+    rows = []
+    for activation, runs in results.items():
+        for run in range(len(runs)):
+            row = {"run": run, "activation": activation,
+                   "weight_seed": int(runs.weight_seeds[run]),
+                   "data_seed": int(runs.data_seeds[run])}
+            row |= {key: metrics[activation][key][run] for key in CSV_COLUMNS[4:]}
+            row |= {f"val_accuracy_{epoch + 1}": float(value)
+                    for epoch, value in enumerate(runs.val_accuracy[run])}
+            row["replay"] = replay_command(args, run, row["weight_seed"], row["data_seed"],
+                                           activation)
+            rows.append(row)
+    return rows
+
+
+# ## Reports of one run
 def _percent(value):
     return "   n/a" if math.isnan(value) else f"{100 * value:5.1f}%"
 
@@ -161,29 +310,41 @@ def quantiles_line(quantiles):
                             f"{value:.3g}" for name, value in quantiles.items())
 
 
-def epochs_table(histories):
-    """Per-epoch validation accuracy, one column per neuron."""
-    names = list(histories)
-    lines = ["  epoch" + "".join(f"{name + ' val accuracy':>26s}" for name in names)]
-    for epoch in range(max(len(h.val_accuracy) for h in histories.values())):
-        cells = [f"{100 * h.val_accuracy[epoch]:25.2f}%" if epoch < len(h.val_accuracy)
-                 else f"{'-':>26s}" for h in histories.values()]
+def epochs_table(val_accuracies):
+    """Per-epoch validation accuracy, one column per neuron ({name: values})."""
+    lines = ["  epoch" + "".join(f"{name + ' val accuracy':>26s}" for name in val_accuracies)]
+    for epoch in range(max(len(v) for v in val_accuracies.values())):
+        cells = [f"{100 * v[epoch]:25.2f}%" if epoch < len(v) else f"{'-':>26s}"
+                 for v in val_accuracies.values()]
         lines.append(f"  {epoch + 1:5d}" + "".join(cells))
     return "\n".join(lines)
 
 
-def run_report(activation, history, outputs, truth):
-    """Printed lines and the metrics dict for one trained neuron."""
-    readings = [binary_metrics(outputs, truth, threshold) for threshold, _ in READINGS]
+def readings_of(activation):
+    # A sigmoid's output is always above 0: reading it at 0 would call everything the target.
+    return READINGS if activation == "linear" else READINGS[1:]
+
+
+def run_report(activation, runs, truth, target_name, index=0):
+    """Printed lines, readings and the metrics dict for run `index` of `runs`."""
+    outputs, val_accuracy = runs.test_outputs[index], runs.val_accuracy[index]
+    readings = [binary_metrics(outputs, truth, threshold)
+                for threshold, _ in readings_of(activation)]
     quantiles = output_quantiles(outputs)
-    spread = 100 * (max(history.val_accuracy) - min(history.val_accuracy))
+    spread = 100 * float(val_accuracy.max() - val_accuracy.min())
+    dead = bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5))
     lines = [f"{activation} neuron: raw outputs on the test set (quantiles):",
              quantiles_line(quantiles),
-             f"  validation accuracy over the epochs: {100 * min(history.val_accuracy):.2f}% to "
-             f"{100 * max(history.val_accuracy):.2f}% (a spread of {spread:.1f} points)"]
-    metrics = {"val_accuracy": history.val_accuracy, "train_loss": history.loss,
+             f"  validation accuracy over the epochs: {100 * val_accuracy.min():.2f}% to "
+             f"{100 * val_accuracy.max():.2f}% (a spread of {spread:.1f} points)"]
+    if dead:
+        said = f"'{target_name}'" if np.all(outputs > 0.5) else f"not '{target_name}'"
+        lines.append(f"  the {activation} neuron died: every test image read as {said}")
+    metrics = {"val_accuracy": val_accuracy.tolist(), "train_loss": runs.loss[index].tolist(),
                "output_quantiles": quantiles, "readings": readings,
-               "val_accuracy_spread_points": spread}
+               "val_accuracy_spread_points": spread, "dead": dead,
+               "weight_seed": int(runs.weight_seeds[index]),
+               "data_seed": int(runs.data_seeds[index])}
     return lines, readings, metrics
 
 
@@ -212,33 +373,50 @@ def weights_figure(weights_by_name, image_shape, title):
     return fig
 
 
-def save_figures(args, data, runs, tag, target_name, validation_truth):
-    """runs: {activation: (model, history, outputs)}. Returns the saved paths."""
+def save_figures(args, data, results, tag, target_name, validation_truth):
+    """The first run's pictures. results: {activation: Runs}. Returns the saved paths."""
     truth = (data.y_test == args.target_class)
     names = ("not " + target_name, target_name)
     figures_dir, saved = args.figures_dir, []
     shown = prediction_grid_indices(truth, args.seed, GRID[0] * GRID[1])
-    for activation, (_, _, outputs) in runs.items():
-        predicted = (outputs[shown] > 0.5).astype(int)
+    for activation, runs in results.items():
+        predicted = (runs.test_outputs[0][shown] > 0.5).astype(int)
         saved.append(save_figure(image_predictions_figure(
             data.x_test[shown], predicted, truth[shown].astype(int), names,
             f"{activation} neuron, read at 0.5 (Keras's accuracy); red: mistakes; seed "
             f"{args.seed}", columns=GRID[1], cmap="gray"),
             figures_dir / f"{tag}_{activation}_predictions.png"))
     baseline = baseline_metrics(validation_truth)["accuracy"]
-    curves = {"validation accuracy": {f"{a} neuron": h.val_accuracy
-                                      for a, (_, h, _) in runs.items()}}
-    which = "compare" if len(runs) > 1 else next(iter(runs))
+    curves = {"validation accuracy": {f"{a} neuron": runs.val_accuracy[0]
+                                      for a, runs in results.items()}}
+    which = "compare" if len(results) > 1 else next(iter(results))
     baseline_line = ("validation accuracy", baseline,
                      f"never '{target_name}' ({100 * baseline:.1f}%)")
     saved.append(save_figure(epoch_curves_figure(
         curves, f"{target_name} vs rest: validation accuracy per epoch",
         references=[baseline_line]), figures_dir / f"{tag}_{which}_accuracy.png"))
-    kernels = {f"{a} neuron": model.layers[-1].kernel.numpy() for a, (model, _, _) in runs.items()}
+    kernels = {f"{a} neuron": runs.params[0][0] for a, runs in results.items()}
     saved.append(save_figure(weights_figure(kernels, data.x_test.shape[1:],
                                             f"What the neuron looks at ({target_name} vs rest)"),
                              figures_dir / f"{tag}_{which}_weights.png"))
     return saved
+
+
+def save_study_figure(args, metrics, tag, target_name, baseline):
+    """Final validation accuracy over the runs: live and dead neurons apart, per activation."""
+    groups = {}
+    for activation, values in metrics.items():
+        dead = values["dead"]
+        groups[f"{activation}, live"] = values["final_val_accuracy"][~dead]
+        groups[f"{activation}, dead"] = values["final_val_accuracy"][dead]
+    n = len(next(iter(metrics.values()))["dead"])
+    which = "compare" if len(metrics) > 1 else next(iter(metrics))
+    pixels = "pixels / 255" if args.normalize else "raw pixels"
+    figure = distribution_figure(
+        groups, f"{target_name} vs rest, {pixels}: final validation accuracy of {n} runs",
+        "final validation accuracy (%)",
+        published=[(baseline, f"never '{target_name}' ({100 * baseline:.2f}%)")])
+    return save_figure(figure, args.figures_dir / f"{tag}_{which}_study.png")
 
 
 # ## Command line
@@ -256,7 +434,7 @@ def make_perceptron_parser():
                         help="the output neuron's activation: the tutorial's first model is "
                              "linear, its fix sigmoid")
     parser.add_argument("--compare", action="store_true",
-                        help="train the linear and the sigmoid neuron with the same seed and "
+                        help="train the linear and the sigmoid neuron with the same seeds and "
                              "print them side by side (ignores --activation)")
     parser.add_argument("--learning-rate", type=float_in_range(0, 1e6),
                         default=DEFAULTS["learning_rate"], help="Adam's learning rate")
@@ -269,19 +447,31 @@ def make_perceptron_parser():
                         default=DEFAULTS["validation_split"], metavar="FRACTION",
                         help="validate on the last FRACTION of the training set instead of the "
                              "test set (0: the test set, as in the tutorial)")
-    parser.add_argument("--engine", choices=("compiled", "fit"), default=DEFAULTS["engine"],
-                        help="'compiled': the same experiment, fed and compiled for speed "
-                             "(common/training.py); 'fit': the tutorial's model.fit spelling")
+    parser.add_argument("--seeds", type=int_in_range(1, MAX_SEEDS), default=DEFAULTS["seeds"],
+                        metavar="N",
+                        help="a seed study of N runs: run r starts from weight seed --seed + r "
+                             "and sees the data in its group's order (see --data-orders)")
+    parser.add_argument("--data-seed", type=int_in_range(0, 2**31 - 1), default=None,
+                        metavar="SEED",
+                        help="seed of the training data's order (default: --seed); in a study "
+                             "the K orders are --data-seed .. --data-seed + K - 1")
+    parser.add_argument("--data-orders", type=int_in_range(1, MAX_SEEDS),
+                        default=DEFAULTS["data_orders"], metavar="K",
+                        help="a study's runs share K data orders (ceil(N / K) runs each), so "
+                             "the spread can be split between data order and initial weights")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"],
+                        help=ENGINE_HELP)
     return parser
 
 
 def main(argv=None):
     parser = make_perceptron_parser()
     args = parser.parse_args(argv)
+    if args.data_seed is None:
+        args.data_seed = args.seed
     check_output_paths(parser, args)
     device = select_device_or_exit(parser, args.device)
-    # A 785-weight model is all per-op overhead: one thread per op, no hand-offs (measured).
-    intra_op, inter_op = configure_threads(1, 1) if args.engine == "compiled" else (0, 0)
+    threads = setup("tiny" if args.seeds == 1 else "stacked", args.engine, device)
     try:
         load_start = time.perf_counter()
         data = LOADERS[args.dataset](args.data_dir, **count_check(args)).head(
@@ -292,62 +482,109 @@ def main(argv=None):
     check_validation_split(parser, len(data.y_train), args.validation_split)
     run_start = time.perf_counter()
     target_name = data.class_names[args.target_class]
-    tag = f"{args.dataset}_class{args.target_class}"
+    tag = f"{args.dataset}_class{args.target_class}" + ("_normalized" if args.normalize else "")
     activations = ("linear", "sigmoid") if args.compare else (args.activation,)
     data_splits = binary_split(data, args.target_class, args.validation_split)
     truth = data_splits[2][1]
     pixels = "pixels / 255" if args.normalize else "raw pixels (0-255)"
     print(f"{args.dataset}: '{target_name}' vs the rest; Flatten -> Dense(1, "
           f"{' | '.join(activations)}) on {pixels}; mean squared error, Adam(learning_rate="
-          f"{args.learning_rate:g}), batch {args.batch_size}, {args.epochs} epochs; engine "
-          f"{args.engine}")
+          f"{args.learning_rate:g}), batch {args.batch_size}, {args.epochs} epoch"
+          f"{'s' * (args.epochs != 1)}; engine {args.engine}")
     print(f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}")
     validation_text = (f"the last {args.validation_split:g} of the training set"
                        if args.validation_split else "the test set, as in the tutorial")
     print(f"data: {data.source}: {len(data.y_train):,} training, {len(data.y_test):,} test "
           f"images; validation: {validation_text}")
     print("classes: " + ", ".join(f"{index} {name}" for index, name in
-                                  enumerate(data.class_names)) + "\n")
+                                  enumerate(data.class_names)))
+    if args.seeds > 1:
+        weight_seeds, data_seeds = run_seeds(args)
+        print(f"seed study: {args.seeds} runs; weight seeds {weight_seeds[0]}..{weight_seeds[-1]}"
+              f", {len(set(data_seeds))} data orders (data seeds {data_seeds[0]}.."
+              f"{data_seeds[-1]}) of up to {np.bincount(data_seeds - data_seeds[0]).max()} runs")
+    print()
 
-    runs, train_seconds = {}, {}
+    results = {}
     for activation in activations:
-        start = time.perf_counter()
-        runs[activation] = train(activation, data_splits, args, data.x_test.shape[1:])
-        train_seconds[activation] = time.perf_counter() - start
-        history = runs[activation][1]
-        if not all(math.isfinite(v) for v in history.loss):
-            return error_line(f"the {activation} neuron's loss became {history.loss[-1]} in "
-                              f"epoch {len(history.loss)}; no figures written (try a smaller "
+        results[activation] = runs = ENGINE_FUNCTIONS[args.engine](
+            activation, data_splits, args, data.x_test.shape[1:])
+        if not np.isfinite(runs.loss[0]).all():  # the report and figures centre on run 0
+            epoch = int(np.argmin(np.isfinite(runs.loss[0])))
+            seed = f" (seed {args.seed})" if args.seeds > 1 else ""
+            return error_line(f"the {activation} neuron's loss became {runs.loss[0, epoch]} in "
+                              f"epoch {epoch + 1}{seed}; no figures written (try a smaller "
                               "--learning-rate)", prog=parser.prog)
 
-    print(epochs_table({a: h for a, (_, h, _) in runs.items()}) + "\n")
-    rows, metrics = [], {}
-    for activation, (_, history, outputs) in runs.items():
-        lines, readings, metrics[activation] = run_report(activation, history, outputs, truth)
+    print((f"First run of the study (seed {args.seed}):\n" if args.seeds > 1 else "")
+          + epochs_table({a: runs.val_accuracy[0] for a, runs in results.items()}) + "\n")
+    rows, first_run = [], {}
+    for activation, runs in results.items():
+        lines, readings, first_run[activation] = run_report(activation, runs, truth,
+                                                            target_name)
         print("\n".join(lines))
         rows += [(f"{activation}, {label}", m) for (_, label), m in
-                 zip(READINGS, readings, strict=True)]
+                 zip(readings_of(activation), readings, strict=True)]
     baseline = baseline_metrics(truth)
     rows.append((f"never '{target_name}' (the baseline)", baseline))
     print(f"\nOn the {len(truth):,} test images ({100 * truth.mean():.1f}% are "
           f"'{target_name}'):")
     print(metrics_table(rows))
 
-    figures = save_figures(args, data, runs, tag, target_name, data_splits[1][1])
+    validation_baseline = baseline_metrics(data_splits[1][1])["accuracy"]
+    metrics = {a: run_metrics(runs, truth, validation_baseline) for a, runs in results.items()}
+    study = {}
+    if args.seeds > 1:
+        print()
+        for activation, runs in results.items():
+            study[activation] = study_summary(runs, metrics[activation])
+            print("\n".join(study_report(activation, study[activation], validation_baseline,
+                                         target_name)))
+        if args.compare:
+            study["paired"] = paired_summary(metrics)
+            difference = functools.partial(distribution_text, unit=" points", decimals=2)
+            print(f"paired, same seeds: sigmoid minus linear final accuracy: "
+                  f"{difference(study['paired']['difference'])}")
+            print(f"  the sigmoid is better in {share_text(study['paired']['sigmoid_better'])}")
+        for activation in activations:
+            dead = np.flatnonzero(metrics[activation]["dead"])
+            live = np.flatnonzero(~metrics[activation]["dead"])
+            for label, chosen in (("a dead", dead), ("a live", live)):
+                if len(chosen):
+                    run = int(chosen[0])
+                    runs = results[activation]
+                    print(f"replay {label} {activation} run alone (run {run}): "
+                          + replay_command(args, run, int(runs.weight_seeds[run]),
+                                           int(runs.data_seeds[run]), activation))
+
+    figures = save_figures(args, data, results, tag, target_name, data_splits[1][1])
+    if args.seeds > 1:
+        figures.append(save_study_figure(args, metrics, tag, target_name, validation_baseline))
     total_seconds = time.perf_counter() - run_start
-    timing = ", ".join(f"{a} {runs[a][1].train_seconds:.1f} s" for a in runs)
-    print(f"\ntraining ({args.engine} engine): {timing}; whole run {total_seconds:.1f} s after "
-          f"{load_seconds:.1f} s loading data; peak memory {peak_rss_mb():.0f} MB")
+    timing = ", ".join(f"{a} {runs.train_seconds:.1f} s" for a, runs in results.items())
+    print(f"\ntraining ({args.engine} engine, {args.seeds} run{'s' * (args.seeds > 1)}): "
+          f"{timing}; whole run {total_seconds:.1f} s after {load_seconds:.1f} s loading data; "
+          f"peak memory {peak_rss_mb():.0f} MB")
     print("figures: " + ", ".join(figures))
     if args.json is not None:
-        config = config_of(args) | {"threads": {"intra_op": intra_op, "inter_op": inter_op}}
+        record_metrics = {"runs": first_run, "baseline": baseline, "target": target_name,
+                          "data_source": data.source}
+        if args.seeds > 1:
+            csv_path = write_runs_csv(csv_path_for(args.json),
+                                      csv_rows(args, results, metrics),
+                                      [*CSV_COLUMNS[:2], *CSV_COLUMNS[2:],
+                                       *(f"val_accuracy_{e + 1}" for e in range(args.epochs)),
+                                       "replay"])
+            print(f"per-run table: {csv_path}")
+            record_metrics |= {"study": study, "csv": csv_path,
+                               "validation_baseline": validation_baseline}
         save_run_record(
-            args.json, script="mnist_perceptron.py", argv=argv, config=config, device=device,
+            args.json, script="mnist_perceptron.py", argv=argv,
+            config=config_of(args) | {"threads": threads.as_record()}, device=device,
             timings={"load_data": load_seconds, "total": total_seconds,
-                     "training": {a: runs[a][1].train_seconds for a in runs},
-                     "training_with_setup": train_seconds},
-            metrics={"runs": metrics, "baseline": baseline, "target": target_name,
-                     "data_source": data.source}, figures=figures)
+                     "training": {a: runs.train_seconds for a, runs in results.items()},
+                     "compile": {a: runs.compile_seconds for a, runs in results.items()}},
+            metrics=record_metrics, figures=figures)
     return 0
 
 

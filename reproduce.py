@@ -1,15 +1,16 @@
 """
 Title: Reproduce the three tutorials in one go and write the reproduction report
-Description: Runs, with the tutorials' settings, the XOR convergence study for the tutorial's
-    three networks, the MNIST perceptron comparison (linear vs sigmoid), the CIFAR-10 Dense
-    network and, with --with-cnn, the chapter's CNN; each script in its own process, its JSON
-    run record collected. Writes REPORT.md: per tutorial, the published figure, the measured one
-    (mean and spread over the seeds run), a verdict with its band, the figures, and the device,
-    versions, data sources and wall time of each part.
-Expected result: about 3 minutes on 2 CPU cores without the CNN (each CNN seed adds about 10);
+Description: Runs every tutorial as a seed study, each script in its own process with its JSON
+    record and per-run CSV kept in runs/: the XOR convergence study (10,000 seeds) for the
+    tutorial's three networks and for binary cross-entropy, the MNIST perceptron (linear vs
+    sigmoid, 1,000 runs on raw pixels, and the normalised pixels as the lever), the CIFAR-10
+    Dense network (10 runs) and, with --with-cnn, the chapter's CNN. Writes REPORT.md: per
+    tutorial, the distributions over the runs with their n, where the published number falls
+    among them, the figures, and the device, versions, data sources and wall time of each part.
+Expected result: about 6 minutes on 2 CPU cores without the CNN (each CNN run adds about 10);
     `--quick` runs the same pipeline with tiny budgets in about a minute.
 
-Usage: python reproduce.py --data-dir ../shared/datasets [--with-cnn] [--seeds 3] [--quick]
+Usage: python reproduce.py --data-dir ../shared/datasets [--with-cnn] [--cifar-runs 30] [--quick]
 """
 
 import argparse
@@ -17,7 +18,6 @@ import datetime
 import math
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -27,173 +27,223 @@ from common.atomic import interrupts_held, write_text_atomic
 from common.cli import check_output_dir, check_output_file, existing_folder, int_in_range
 from common.exits import EXIT_FAILED, EXIT_OK, Interrupted, run_main
 from common.records import package_versions
-from common.script_runs import mean_and_spread, run_script
+from common.script_runs import run_script
+from common.studies import wilson_interval
 
 ROOT = Path(__file__).resolve().parent
-XOR_NETWORKS = ((16,), (16, 16), (32,))
-XOR_BAND = (0.10, 0.90)  # "within band": the published epoch inside the seeds' 10-90% range
-CIFAR_PUBLISHED = {"dense": (0.489, 1.5), "cnn": (0.7183, 3.0)}  # test accuracy, band (points)
-MNIST_SIGMOID = (0.97, 1.5)  # the issue's "about 97%", band in points
-DEFAULTS = dict(seeds=3, xor_seeds=1000, cnn_seeds=1)
-QUICK = dict(seeds=2, xor_seeds=50, cnn_seeds=1, epochs=1, train_limit=5000, test_limit=1000)
+XOR_VARIANTS = (((16,), "mean_squared_error"), ((16, 16), "mean_squared_error"),
+                ((32,), "mean_squared_error"), ((16,), "binary_crossentropy"))
+DEFAULTS = dict(xor_seeds=10_000, mnist_runs=1000, mnist_normalized_runs=200, cifar_runs=10,
+                cnn_runs=1)
+QUICK = dict(xor_seeds=200, mnist_runs=20, mnist_normalized_runs=10, cifar_runs=2, cnn_runs=1,
+             epochs=1, train_limit=5000, test_limit=1000)
+BUDGETS = ("xor_seeds", "mnist_runs", "mnist_normalized_runs", "cifar_runs", "cnn_runs")
 
 
 # ## The plan: which script runs with which flags
 def plan(args):
-    """[(part, label, script, argv, keep_figures)]: the runs, in order."""
+    """[(part, label, script, argv)]: the runs, in order."""
     common = ["--device", args.device]
     if args.data_dir is not None:
         common += ["--data-dir", str(args.data_dir)]
     if args.allow_small_data:
         common += ["--allow-small-data"]
-    epochs = (["--epochs", str(QUICK["epochs"]), "--train-limit", str(QUICK["train_limit"]),
-               "--test-limit", str(QUICK["test_limit"])] if args.quick else [])
+    small = (["--epochs", str(QUICK["epochs"]), "--train-limit", str(QUICK["train_limit"]),
+              "--test-limit", str(QUICK["test_limit"])] if args.quick else [])
     runs = []
-    for hidden in XOR_NETWORKS:
+    for hidden, loss in XOR_VARIANTS:
         arch = "-".join(map(str, (2, *hidden, 1)))
-        runs.append(("xor", f"XOR {arch}, {args.xor_seeds} seeds", "xor_mlp.py",
-                     ["--seeds", str(args.xor_seeds), "--hidden", *map(str, hidden),
-                      "--device", args.device], True))
-    for seed in range(args.seeds):
-        runs.append(("mnist", f"MNIST perceptron compare, seed {seed}", "mnist_perceptron.py",
-                     ["--compare", "--seed", str(seed), *epochs, *common], seed == 0))
-    for seed in range(args.seeds):
-        runs.append(("cifar_dense", f"CIFAR-10 Dense, seed {seed}", "cifar10_dense.py",
-                     ["--seed", str(seed), *epochs, *common], seed == 0))
+        name = arch + (", binary cross-entropy" if loss == "binary_crossentropy" else "")
+        runs.append(("xor", f"XOR {name}, {args.xor_seeds:,} seeds", "xor_mlp.py",
+                     ["--seeds", str(args.xor_seeds), "--hidden", *map(str, hidden), "--loss",
+                      loss, "--device", args.device]))
+    runs.append(("mnist", f"MNIST perceptron, linear vs sigmoid, {args.mnist_runs:,} runs",
+                 "mnist_perceptron.py",
+                 ["--compare", "--seeds", str(args.mnist_runs), *small, *common]))
+    runs.append(("mnist", f"MNIST perceptron, pixels / 255, {args.mnist_normalized_runs:,} runs",
+                 "mnist_perceptron.py", ["--compare", "--normalize", "--seeds",
+                                         str(args.mnist_normalized_runs), *small, *common]))
+    runs.append(("cifar_dense", f"CIFAR-10 Dense, {args.cifar_runs} runs", "cifar10_dense.py",
+                 ["--seeds", str(args.cifar_runs), *small, *common]))
     if args.with_cnn:
-        for seed in range(args.cnn_seeds):
-            runs.append(("cifar_cnn", f"CIFAR-10 CNN, seed {seed}", "cifar10_dense.py",
-                         ["--model", "cnn", "--seed", str(seed), *epochs, *common], seed == 0))
+        runs.append(("cifar_cnn", f"CIFAR-10 CNN, {args.cnn_runs} run(s)", "cifar10_dense.py",
+                     ["--model", "cnn", "--seeds", str(args.cnn_runs), *small, *common]))
     return runs
 
 
-def run_plan(runs, figures_dir, quiet):
+def run_plan(runs, figures_dir, records_dir, quiet):
     """Run each script; {part: [records]}, {part: seconds}, [failures]. A failed run is
     reported and the others go on; Ctrl-C stops the running script and ends the plan."""
     records, seconds, failures = {}, {}, []
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        for index, (part, label, script, argv, keep_figures) in enumerate(runs, 1):
-            if not quiet:
-                print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so "
-                      "far)", file=sys.stderr, flush=True)
-            workdir = Path(scratch) / f"run{index}"
-            workdir.mkdir()
-            run_start = time.perf_counter()
-            try:
-                record = run_script(script, argv, workdir, "record",
-                                    figures_dir=figures_dir if keep_figures else None)
-            except SystemExit as error:
-                failures.append(f"{label}: {error}")
-                print(f"  failed: {error}", file=sys.stderr)
-                continue
-            except KeyboardInterrupt:
-                raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report "
-                                  "and its figures are unchanged (they are replaced only when "
-                                  "every run has ended)") from None
-            records.setdefault(part, []).append(record)
-            seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - run_start
+    for index, (part, label, script, argv) in enumerate(runs, 1):
+        if not quiet:
+            print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so "
+                  "far)", file=sys.stderr, flush=True)
+        run_start = time.perf_counter()
+        try:
+            record = run_script(script, argv, records_dir, f"{index:02d}_{part}",
+                                figures_dir=figures_dir)
+        except SystemExit as error:
+            failures.append(f"{label}: {error}")
+            print(f"  failed: {error}", file=sys.stderr)
+            continue
+        except KeyboardInterrupt:
+            raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report "
+                              "and its figures are unchanged (they are replaced only when "
+                              "every run has ended)") from None
+        record["label"] = label
+        records.setdefault(part, []).append(record)
+        seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - run_start
     return records, seconds, failures
 
 
-def publish_figures(records, staging, figures_dir):
-    """Move the kept runs' figures from `staging` into `figures_dir` (each rename atomic) and
-    point the records at them."""
+def publish(records, staging, figures_dir, records_dir, kept_records_dir):
+    """Move the figures from `staging` into `figures_dir` and the records and per-run CSVs into
+    `kept_records_dir` (each rename atomic), and point the records at them."""
+    moved = {}
+    for source, target in ((staging, figures_dir), (records_dir, kept_records_dir)):
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(source.iterdir()):
+            if path.is_file():
+                os.replace(path, target / path.name)
+                moved[str(path)] = str(target / path.name)
     for part in records.values():
         for record in part:
-            record["figures"] = [str(figures_dir / Path(f).name) if Path(f).parent == staging
-                                 else f for f in record["figures"]]
-    for figure in sorted(staging.iterdir()):
-        os.replace(figure, figures_dir / figure.name)
+            record["figures"] = [moved.get(f, f) for f in record["figures"]]
+            if "csv" in record["metrics"]:
+                record["metrics"]["csv"] = moved.get(record["metrics"]["csv"],
+                                                     record["metrics"]["csv"])
 
 
 # ## Numbers for the report (all read from the scripts' own run records)
-def pct(value):
-    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
+def pct(value, decimals=2):
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.{decimals}f}%"
 
 
-def verdict_in_band(measured, published, band_points):
-    gap = 100 * (measured - published)
-    if math.isnan(gap):
-        return "not measured"
-    word = "reproduced" if abs(gap) <= band_points else "not reproduced"
-    return f"{word} ({gap:+.1f} points; band ±{band_points})"
+def rate(count, n):
+    """'51.4% (48.3-54.5)' : a share with its 95% Wilson interval."""
+    if not n:
+        return "n/a"
+    low, high = wilson_interval(count, n)
+    return f"{100 * count / n:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+
+
+def spread(summary, decimals=2):
+    """'median 96.6% (10-90%: 95.1-97.2%)' from a common.studies.distribution dict."""
+    if not summary or not summary.get("n"):
+        return "n/a"
+    return (f"median {pct(summary['median'], decimals)} (10-90%: "
+            f"{pct(summary['p10'], decimals)} to {pct(summary['p90'], decimals)})")
+
+
+def epoch_text(value):
+    return "never" if value is None or not math.isfinite(value) else f"{value:g}"
 
 
 def xor_rows(records):
     rows = []
     for record in records:
-        study = record["metrics"]["study"]
-        arch = "-".join(map(str, (2, *record["config"]["hidden"], 1)))
-        share = study.get("share_at_or_before_tutorial", math.nan)
-        if study["q1"] <= study["tutorial_epoch"] <= study["q3"]:
-            verdict = "reproduced (published epoch inside the middle half of the seeds)"
-        elif XOR_BAND[0] <= share <= XOR_BAND[1]:
-            verdict = (f"within band (published epoch inside the seeds' "
-                       f"{XOR_BAND[0]:.0%}-{XOR_BAND[1]:.0%} range)")
-        else:
-            verdict = f"not reproduced ({share:.0%} of seeds were as fast: an outlier run)"
-        rows.append(f"| {arch} | epoch {study['tutorial_epoch']} | median {study['median']:g} "
-                    f"(quartiles {study['q1']:g}-{study['q3']:g}); {study['solved']}/"
-                    f"{study['seeds']} reached 100% | {study['seeds']} | {verdict} |")
+        study, config = record["metrics"]["study"], record["config"]
+        arch = "-".join(map(str, (2, *config["hidden"], 1)))
+        loss = "binary cross-entropy" if config.get("loss") == "binary_crossentropy" else "MSE"
+        published = study.get("tutorial_epoch")
+        share = study.get("share_at_or_before_tutorial")
+        deciles = (f"; 10-90%: {epoch_text(study['p10'])}-{epoch_text(study['p90'])}"
+                   if "p10" in study else "")
+        rows.append(
+            f"| {arch}, {loss} | {'epoch ' + str(published) if published else '- (no number)'} "
+            f"| {study['seeds']:,} | {rate(study['solved'], study['seeds'])} | median "
+            f"{epoch_text(study['median'])} (quartiles {epoch_text(study['q1'])}-"
+            f"{epoch_text(study['q3'])}{deciles}) | "
+            f"{pct(share, 1) + ' of seeds' if share is not None else '-'} |")
     return rows
 
 
-def mnist_rows(records):
-    by_model = {}
-    for record in records:
-        for activation, run in record["metrics"]["runs"].items():
-            by_model.setdefault(activation, []).append(run)
-    baseline = records[0]["metrics"]["baseline"]["accuracy"]
+XOR_HEAD = ("| network, loss | published (one unseeded run) | seeds | reached 100% (95% CI) | "
+            "first epoch at 100% | at 100% by the published epoch |\n|---|---|---|---|---|---|")
+
+
+def mnist_rows(record):
+    study, config = record["metrics"]["study"], record["config"]
+    pixels = "pixels / 255" if config.get("normalize") else "raw pixels"
     rows = []
-    linear = by_model.get("linear", [])
-    if linear:
-        final = [run["val_accuracy"][-1] for run in linear]
-        spreads = [run["val_accuracy_spread_points"] for run in linear]
-        mean, sd = mean_and_spread(final)
-        below = sum(v < baseline for v in final)
-        erratic = statistics.fmean(spreads) >= 10
-        verdict = ("reproduced (erratic: epochs spread by "
-                   f"{statistics.fmean(spreads):.0f} points on average; {below}/{len(final)} "
-                   f"final runs below the {pct(baseline)} baseline)"
-                   if erratic and below >= len(final) / 2 else
-                   "not reproduced (accuracy not erratic or not below the baseline)")
-        rows.append(f"| linear `Dense(1)` | low and erratic, below the never-five baseline | "
-                    f"{pct(mean)} ± {100 * sd:.2f} | {len(final)} | {verdict} |")
-    sigmoid = by_model.get("sigmoid", [])
-    if sigmoid:
-        final = [run["val_accuracy"][-1] for run in sigmoid]
-        mean, sd = mean_and_spread(final)
-        dead = sum(abs(v - baseline) < 1e-9 for v in final)
-        verdict = verdict_in_band(mean, *MNIST_SIGMOID)
-        if dead:
-            verdict += f"; {dead} of {len(final)} seeds died at exactly the baseline"
-        rows.append(f"| sigmoid `Dense(1, activation=\"sigmoid\")` | about 97% | "
-                    f"{pct(mean)} ± {100 * sd:.2f} | {len(final)} | {verdict} |")
+    for activation in ("linear", "sigmoid"):
+        if activation not in study:
+            continue
+        s = study[activation]
+        dead = s["dead"]
+        rows.append(
+            f"| {activation}, {pixels} | {s['n']:,} | {rate(dead['count'], dead['n'])} | "
+            f"{spread(s['live_final_accuracy'])} | {spread(s['final_accuracy'])} | "
+            f"{rate(s['below_baseline']['count'], s['below_baseline']['n'])} | "
+            f"{pct(s['epoch_spread_points']['median'], 1).rstrip('%')} points |")
     return rows
 
 
-def cifar_rows(records, model):
-    published, band = CIFAR_PUBLISHED[model]
-    test = [r["metrics"]["test_accuracy"] for r in records]
-    train = [r["metrics"]["train_accuracy"][-1] for r in records]
-    mean, sd = mean_and_spread(test)
-    train_mean, train_sd = mean_and_spread(train)
-    rows = [f"| test accuracy | {pct(published)} | {pct(mean)} ± {100 * sd:.2f} | {len(test)} | "
-            f"{verdict_in_band(mean, published, band)} |"]
-    if model == "dense":
-        rows.insert(0, f"| train accuracy (last epoch) | 51.90% | {pct(train_mean)} ± "
-                       f"{100 * train_sd:.2f} | {len(train)} | (not judged) |")
+MNIST_HEAD = ("| neuron | runs | dead: every test image one class (95% CI) | final accuracy, "
+              "live runs | final accuracy, all runs | below the never-five baseline (95% CI) | "
+              "median spread over the epochs |\n|---|---|---|---|---|---|---|")
+
+
+def mnist_notes(record):
+    study = record["metrics"]["study"]
+    pixels = "pixels / 255" if record["config"].get("normalize") else "raw pixels"
+    notes = []
+    if "paired" in study:
+        paired = study["paired"]
+        better = paired["sigmoid_better"]
+        notes.append(f"- {pixels}, paired (same weights, same order): sigmoid minus linear "
+                     f"final accuracy median {100 * paired['difference']['median']:+.2f} points "
+                     f"(10-90%: {100 * paired['difference']['p10']:+.2f} to "
+                     f"{100 * paired['difference']['p90']:+.2f}); the sigmoid is better in "
+                     f"{rate(better['count'], better['n'])} of runs.")
+    for activation in ("linear", "sigmoid"):
+        split = study.get(activation, {}).get("variance_split")
+        if split and split.get("order_share") is not None:
+            notes.append(f"- {pixels}, {activation}: of the final accuracy's variance, "
+                         f"{100 * split['order_share']:.0f}% comes from the data order and "
+                         f"{100 * (1 - split['order_share']):.0f}% from the initial weights "
+                         f"({split['groups']} orders of {split['per_group']:g} runs).")
+    return notes
+
+
+def cifar_rows(records):
+    rows = []
+    for record in records:
+        metrics = record["metrics"]
+        study = metrics.get("study")
+        published = metrics.get("published", {}).get("test_accuracy")
+        if study:
+            test = study["test_accuracy"]
+            n, mean, sd = test["n"], test["mean"], test["sd"]
+            where = study.get("published_percentile")
+            sampling = study.get("sampling_sd")
+            train = study.get("train_accuracy", {})
+            train_text = f"{pct(train.get('mean'))}" if train else "n/a"
+        else:  # one run: no spread to show
+            n, mean, sd = 1, metrics["test_accuracy"], None
+            where = sampling = None
+            train_text = pct(metrics["train_accuracy"][-1])
+        test_range = (f"{pct(test['min'])} to {pct(test['max'])}" if study else "-")
+        rows.append(
+            f"| {record['config'].get('model', 'dense')} | {pct(published)} | {n} | {pct(mean)}"
+            f"{' ± ' + format(100 * sd, '.2f') if sd is not None and n > 1 else ''} | "
+            f"{test_range} | {pct(where, 0) if where is not None else '-'} | "
+            f"{'± ' + format(100 * sampling, '.2f') if sampling else '-'} | {train_text} |")
     return rows
 
 
-def figure_links(records, report_dir, every_run=False):
-    """Markdown images of the first run's figures (with `every_run`, also the other runs' study
-    figures: the XOR networks)."""
+CIFAR_HEAD = ("| network | published test accuracy | runs | test accuracy, mean ± sd | range | "
+              "published value's percentile among the runs | test set's own sampling sd | "
+              "train accuracy (last epoch), mean |\n|---|---|---|---|---|---|---|---|")
+
+
+def figure_links(records, report_dir):
+    """Markdown images of every figure of the part's records, study figures first."""
+    figures = [f for r in records for f in r["figures"]]
+    figures.sort(key=lambda f: "_study" not in f)
     links = []
-    figures = list(records[0]["figures"])
-    if every_run:
-        figures += [f for r in records[1:] for f in r["figures"] if "_study" in f]
     for figure in figures:
         path = Path(figure)
         try:
@@ -204,8 +254,17 @@ def figure_links(records, report_dir, every_run=False):
     return "\n".join(links)
 
 
-TABLE_HEAD = ("| | published | measured (mean ± sd) | seeds | verdict |\n"
-              "|---|---|---|---|---|")
+def csv_links(records, report_dir):
+    paths = [r["metrics"]["csv"] for r in records if r["metrics"].get("csv")]
+    shown = []
+    for path in paths:
+        try:
+            shown.append(Path(path).resolve().relative_to(report_dir.resolve()).as_posix())
+        except ValueError:
+            shown.append(str(Path(path).resolve()))
+    return ("Per-run tables (one row per run, with its seeds and a command that replays it "
+            "alone; written by this run, not committed): " + ", ".join(f"`{p}`" for p in shown)
+            ) if shown else ""
 
 
 def build_report(records, seconds, failures, args, total_seconds, report_dir):
@@ -217,37 +276,51 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
                     for r in part if r["metrics"].get("data_note")})
     lines = ["# Reproduction report", "",
              f"Written by `python reproduce.py{' --quick' if args.quick else ''}` on "
-             f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; rerunning with the same "
-             "seeds on the same machine gives the same numbers.", "",
-             f"- device: {first.get('device', 'n/a')}",
+             f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC. Every tutorial is a "
+             "seed study: a single run of these tutorials is chaotic (whether the MNIST sigmoid "
+             "neuron dies is decided by float rounding, and one seed's result changes from one "
+             "CPU to another), so the results are distributions over many runs, each with its n. "
+             "Rerunning on the same machine gives the same numbers; on another CPU single runs "
+             "differ and the distributions agree within their intervals.", "",
+             f"- device: {first.get('device', 'n/a')}; platform: {first.get('platform', 'n/a')}",
              "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
              "- data: " + ("; ".join(sources) or "n/a"),
              *(f"- data note (CIFAR-10): {note}" for note in notes),
              "- wall time: " + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
              + f"; total {total_seconds:.0f} s",
-             ""]
+             "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs", ""]
     if args.quick:
         lines += [f"**Quick run**: tiny budgets (one epoch on the first {QUICK['train_limit']:,} "
-                  f"training and {QUICK['test_limit']:,} test images, {args.seeds} seeds, "
-                  f"{args.xor_seeds} XOR networks): a smoke check of the pipeline, not a "
-                  "reproduction.", ""]
+                  f"training and {QUICK['test_limit']:,} test images, {args.mnist_runs} MNIST "
+                  f"and {args.cifar_runs} CIFAR runs, {args.xor_seeds} XOR networks): a smoke "
+                  "check of the pipeline, not a reproduction.", ""]
     if failures:
         lines += ["## Failed runs", ""] + [f"- {failure}" for failure in failures] + [""]
     if "xor" in records:
         lines += ["## XOR (2017 blog): epoch at which accuracy first reaches 100%", "",
-                  "| network | published (one unseeded run) | measured over seeds | seeds | "
-                  "verdict |", "|---|---|---|---|---|", *xor_rows(records["xor"]), "",
-                  figure_links(records["xor"], report_dir, every_run=True), ""]
+                  "Each seed is one run of the tutorial's `model.fit(X, y, epochs=500)` from its "
+                  "own initial weights (full batch: no data order).", "",
+                  XOR_HEAD, *xor_rows(records["xor"]), "",
+                  csv_links(records["xor"], report_dir), "",
+                  figure_links(records["xor"], report_dir), ""]
     if "mnist" in records:
         lines += ["## MNIST \"five or not\" perceptron (ml-class video): final validation "
-                  "accuracy", "", TABLE_HEAD, *mnist_rows(records["mnist"]), "",
+                  "accuracy", "",
+                  "The video gives no accuracy figure. Each run has its own initial weights and "
+                  "its own data order (the runs share 10 orders, so the spread can be split "
+                  "between the two). Validation is the test set, as in the tutorial.", "",
+                  MNIST_HEAD, *(row for r in records["mnist"] for row in mnist_rows(r)), "",
+                  *(note for r in records["mnist"] for note in mnist_notes(r)), "",
+                  csv_links(records["mnist"], report_dir), "",
                   figure_links(records["mnist"], report_dir), ""]
-    for part, title in (("cifar_dense", "CIFAR-10 Dense network (Foster, ch. 2)"),
-                        ("cifar_cnn", "CIFAR-10 CNN (Foster, ch. 2, notebook 02_03)")):
-        if part in records:
-            lines += [f"## {title}", "", TABLE_HEAD,
-                      *cifar_rows(records[part], part.split("_")[1]), "",
-                      figure_links(records[part], report_dir), ""]
+    cifar = [r for part in ("cifar_dense", "cifar_cnn") for r in records.get(part, [])]
+    if cifar:
+        lines += ["## CIFAR-10 (Foster, ch. 2): the Dense network and the CNN", "",
+                  "Each run has its own initial weights and its own data order. Published: the "
+                  "blog's test accuracy for the Dense network (the book notebook's is 48.4%), "
+                  "the book notebook's 71.83% for the CNN.", "",
+                  CIFAR_HEAD, *cifar_rows(cifar), "", csv_links(cifar, report_dir), "",
+                  figure_links(cifar, report_dir), ""]
     return "\n".join(lines)
 
 
@@ -259,24 +332,29 @@ def make_reproduce_parser():
                         help="folder with the datasets, passed to the scripts")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--with-cnn", action="store_true",
-                        help="also run the CNN follow-up (about 10 min a seed on 2 CPU cores)")
-    parser.add_argument("--seeds", type=int_in_range(1, 100), default=None,
-                        help=f"seeds of the MNIST and CIFAR runs (default {DEFAULTS['seeds']}; "
-                             f"--quick {QUICK['seeds']})")
-    parser.add_argument("--xor-seeds", type=int_in_range(2, 100_000), default=None,
-                        help=f"networks of each XOR study (default {DEFAULTS['xor_seeds']})")
-    parser.add_argument("--cnn-seeds", type=int_in_range(1, 100), default=None,
-                        help=f"seeds of the CNN (default {DEFAULTS['cnn_seeds']})")
+                        help="also run the CNN follow-up (about 10 min a run on 2 CPU cores)")
+    sizes = {"xor_seeds": ("networks of each XOR study", 100_000),
+             "mnist_runs": ("runs of the MNIST study on raw pixels (each activation)", 20_000),
+             "mnist_normalized_runs": ("runs of the MNIST study on pixels / 255", 20_000),
+             "cifar_runs": ("runs of the CIFAR-10 Dense study", 1000),
+             "cnn_runs": ("runs of the CNN (--with-cnn)", 1000)}
+    for key, (text, most) in sizes.items():
+        parser.add_argument("--" + key.replace("_", "-"), type=int_in_range(1, most),
+                            default=None, metavar="N",
+                            help=f"{text} (default {DEFAULTS[key]:,}; --quick {QUICK[key]:,})")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny budgets (1 epoch on 5,000 training and 1,000 test images, 2 "
-                             "seeds, 50 XOR networks): a smoke check; writes quick/REPORT.md "
-                             "and quick/figures unless told otherwise")
+                        help="tiny budgets (1 epoch on 5,000 training and 1,000 test images, "
+                             "few runs): a smoke check; writes quick/REPORT.md, quick/figures "
+                             "and quick/runs unless told otherwise")
     parser.add_argument("--allow-small-data", action="store_true",
                         help="pass --allow-small-data to the scripts (small dataset copies)")
     parser.add_argument("--report", type=Path, default=None, metavar="PATH",
                         help="where the report goes (default REPORT.md; quick/REPORT.md)")
     parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
                         help="where the figures go (default figures; quick/figures)")
+    parser.add_argument("--records-dir", type=Path, default=None, metavar="DIR",
+                        help="where the runs' JSON records and per-run CSV tables go (default "
+                             "runs; quick/runs)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -285,29 +363,34 @@ def main(argv=None):
     parser = make_reproduce_parser()
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else DEFAULTS
-    for key in ("seeds", "xor_seeds", "cnn_seeds"):
+    for key in BUDGETS:
         if getattr(args, key) is None:
             setattr(args, key, budget[key])
     out = ROOT / "quick" if args.quick else ROOT
     args.report = args.report or out / "REPORT.md"
     args.figures_dir = args.figures_dir or out / "figures"
+    args.records_dir = args.records_dir or out / "runs"
     check_output_file(parser, "--report", args.report)
     check_output_dir(parser, "--figures-dir", args.figures_dir)
+    check_output_dir(parser, "--records-dir", args.records_dir)
 
     start = time.perf_counter()
     runs = plan(args)
-    # The kept figures land in a staging folder beside figures/ and move in with the report,
-    # so that an interrupted run leaves the previous report and its figures as they were.
+    # Figures and records land in staging folders and move in with the report, so that an
+    # interrupted run leaves the previous report, its figures and records as they were.
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.figures_dir.parent))
+    records_staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.records_dir.parent))
     try:
-        records, seconds, failures = run_plan(runs, staging, args.quiet)
+        records, seconds, failures = run_plan(runs, staging, records_staging, args.quiet)
         total = time.perf_counter() - start
         with interrupts_held():
-            publish_figures(records, staging, args.figures_dir.resolve())
+            publish(records, staging, args.figures_dir.resolve(), records_staging,
+                    args.records_dir.resolve())
             report = build_report(records, seconds, failures, args, total, args.report.parent)
             write_text_atomic(args.report, report + "\n")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(records_staging, ignore_errors=True)
     print(f"report: {args.report} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s)")
     return EXIT_FAILED if failures else EXIT_OK
 

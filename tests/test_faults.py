@@ -15,7 +15,7 @@ from conftest import write_batches, write_fashion_mnist, write_idx, write_mnist_
 import cifar10_dense
 import mnist_perceptron
 import xor_mlp
-from common import data
+from common import data, stacked_neuron
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,8 +68,15 @@ def test_cifar_non_finite_loss_is_exit_1_naming_the_epoch(engine, data_dir, tmp_
 @pytest.mark.parametrize("engine", ["compiled", "fit"])
 def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, data_dir, tmp_path, capsys,
                                                           monkeypatch):
-    monkeypatch.setattr(mnist_perceptron, "build_model",
-                        with_infinite_output_kernel(mnist_perceptron.build_model))
+    initial_weights = stacked_neuron.initial_weights
+
+    def infinite_weights(seeds, features):
+        kernels, biases = initial_weights(seeds, features)
+        return np.full_like(kernels, np.inf), biases
+
+    # both engines start from these initial weights
+    monkeypatch.setattr(mnist_perceptron, "initial_weights", infinite_weights)
+    monkeypatch.setattr(stacked_neuron, "initial_weights", infinite_weights)
     code = mnist_perceptron.main(["--data-dir", str(data_dir), "--allow-small-data", "--compare",
                                   "--epochs", "3", "--engine", engine, *outputs_of(tmp_path)])
     assert_failed_without_outputs(code, capsys, tmp_path, "the linear neuron's loss became",

@@ -16,7 +16,7 @@ import reproduce
 import xor_mlp
 
 ROOT = Path(xor_mlp.__file__).parent
-ZERO_MEANS_SOMETHING = {"--seed", "--validation-split", "--target-class"}
+ZERO_MEANS_SOMETHING = {"--seed", "--data-seed", "--validation-split", "--target-class"}
 
 
 def bench_parser(name):

@@ -180,8 +180,9 @@ def test_sigint_to_reproduce_leaves_the_previous_report_and_no_process(tmp_path)
     (out / "REPORT.md").write_text("the previous report\n")
     (out / "figures" / "xor_2-16-1_boundary.png").write_bytes(b"the previous figure")
     process = start([str(ROOT / "reproduce.py"), "--quick", "--allow-small-data", "--data-dir",
-                     str(data), "--seeds", "1", "--xor-seeds", "2", "--report",
-                     str(out / "REPORT.md"), "--figures-dir", str(out / "figures")], tmp_path)
+                     str(data), "--xor-seeds", "2", "--report", str(out / "REPORT.md"),
+                     "--figures-dir", str(out / "figures"), "--records-dir", str(out / "runs")],
+                    tmp_path)
     wait_for(process.stderr, "[3/")  # two XOR runs have written their figures (staged)
     time.sleep(1.0)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: reproduce and its child
@@ -194,5 +195,6 @@ def test_sigint_to_reproduce_leaves_the_previous_report_and_no_process(tmp_path)
     assert [p.name for p in (out / "figures").iterdir()] == ["xor_2-16-1_boundary.png"]
     assert (out / "figures" / "xor_2-16-1_boundary.png").read_bytes() == b"the previous figure"
     assert leftovers(out) == [] and not list(out.glob(".staging-*"))
+    assert not list((out / "runs").iterdir())  # records move in with the report
     with pytest.raises(ProcessLookupError):  # no child left running in its process group
         os.killpg(process.pid, 0)

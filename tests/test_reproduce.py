@@ -19,40 +19,43 @@ def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
     write_batches(data / "cifar-10-batches-py", per_batch=8, test=12)
     labels = np.tile(np.arange(10, dtype=np.uint8), 4)
     write_mnist_npz(data / "mnist.npz", train=40, test=20, y_train=labels, y_test=labels[:20])
-    report = tmp_path / "out" / "REPORT.md"
+    out = tmp_path / "out"
+    report = out / "REPORT.md"
     finished = subprocess.run(
         [sys.executable, str(ROOT / "reproduce.py"), "--quick", "--allow-small-data",
-         "--data-dir", str(data), "--seeds", "1", "--xor-seeds", "2", "--report", str(report),
-         "--figures-dir", str(tmp_path / "out" / "figures"), "--quiet"],
+         "--data-dir", str(data), "--xor-seeds", "3", "--mnist-runs", "4",
+         "--mnist-normalized-runs", "2", "--cifar-runs", "2", "--report", str(report),
+         "--figures-dir", str(out / "figures"), "--records-dir", str(out / "runs"), "--quiet"],
         capture_output=True, text=True, check=False, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr[-2000:]
     text = report.read_text()
-    for heading in ("## XOR", "## MNIST", "## CIFAR-10 Dense network"):
+    for heading in ("## XOR", "## MNIST", "## CIFAR-10"):
         assert heading in text
     assert "JPEG re-encoding" not in text  # the tiny batches are not the shared copy
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) >= 3 + 2 + 2 + 3  # three XOR networks, two neurons, two CIFAR rows, heads
+    xor = [row for row in rows if row.startswith("| 2-")]
+    mnist = [row for row in rows if row.startswith(("| linear", "| sigmoid"))]
+    cifar = [row for row in rows if row.startswith("| dense")]
+    assert len(xor) == 4 and "binary cross-entropy" in xor[3] and "| 3 |" in xor[0]
+    assert len(mnist) == 4 and "| 4 |" in mnist[0] and "pixels / 255 | 2 |" in mnist[3]
+    assert len(cifar) == 1 and "| 2 |" in cifar[0]
     for row in rows:
         for number in re.findall(r"(-?\d+\.\d+)%", row):
             assert 0 <= float(number) <= 100
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) >= 3 + 4 + 3
+    assert len(links) >= 4 * 2 + 2 * 5 + 4
     for link in links:
         assert is_png(report.parent / link)
+    # the per-run tables are kept beside the records, one per study
+    tables = sorted((out / "runs").glob("*.csv"))
+    assert len(tables) == 4 + 2 + 1
+    assert all(f"`{table.relative_to(out).as_posix()}`" in text for table in tables)
+    assert not list(out.glob(".staging-*"))
 
 
-def test_xor_verdicts_follow_the_band():
-    def record(q1, q3, share, epoch=54):
-        return {"config": {"hidden": [16]},
-                "metrics": {"study": {"tutorial_epoch": epoch, "q1": q1, "q3": q3, "median": 90,
-                                      "solved": 10, "seeds": 10,
-                                      "share_at_or_before_tutorial": share}}}
-
-    inside, band, outlier = reproduce.xor_rows([record(50, 60, 0.3), record(58, 154, 0.23),
-                                                record(58, 154, 0.05)])
-    assert "| reproduced" in inside and "within band" in band and "not reproduced" in outlier
-
-
-def test_in_band_verdict():
-    assert reproduce.verdict_in_band(0.49, 0.489, 1.5).startswith("reproduced")
-    assert reproduce.verdict_in_band(0.46, 0.489, 1.5).startswith("not reproduced")
+def test_shares_carry_their_interval_and_spreads_their_deciles():
+    assert reproduce.rate(0, 0) == "n/a"
+    assert reproduce.rate(514, 1000) == "51.4% (48.3-54.5)"
+    summary = {"n": 3, "median": 0.5, "p10": 0.25, "p90": 0.75}
+    assert reproduce.spread(summary) == "median 50.00% (10-90%: 25.00% to 75.00%)"
+    assert reproduce.spread({"n": 0}) == "n/a"
