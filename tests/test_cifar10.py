@@ -5,8 +5,10 @@ loader is told not to insist on CIFAR-10's 50,000/10,000 counts. The test marked
 the tutorial's network on the real copy and checks the published accuracy.
 """
 
+import csv
 import functools
 import json
+import shlex
 import subprocess
 import sys
 
@@ -160,3 +162,79 @@ def test_limits_take_the_first_images(tmp_path, tiny_cifar):
     record = run(tmp_path, tiny_cifar, "--train-limit", "10", "--test-limit", "5")
     assert np.asarray(record["metrics"]["confusion_matrix"]).sum() == 5
     assert record["config"]["train_limit"] == 10 and record["config"]["test_limit"] == 5
+
+
+# ## Seed studies: --seeds N, --data-seed, the per-run table and the replay of one run
+
+
+def study(tmp_path, data_dir, *extra):
+    record = run(tmp_path, data_dir, "--epochs", "1", *extra)
+    csv_rows = list(csv.DictReader(open(record["metrics"]["csv"])))
+    return record, csv_rows
+
+
+def test_study_writes_table_record_and_figure(tmp_path, tiny_cifar, capsys):
+    record, rows = study(tmp_path, tiny_cifar, "--seeds", "3", "--seed", "5", "--data-seed", "9")
+    out = capsys.readouterr().out
+    assert "Seed study: 3 runs" in out and "percentile" in out and "sampling sd" in out
+    metrics = record["metrics"]
+    assert list(rows[0]) == list(cifar10_dense.CSV_COLUMNS) and len(rows) == 3
+    assert [int(r["weight_seed"]) for r in rows] == [5, 6, 7]
+    assert [int(r["data_seed"]) for r in rows] == [9, 10, 11]
+    assert all("--seed" in r["command"] and "--data-seed" in r["command"] for r in rows)
+    summary = metrics["study"]
+    assert summary["n"] == 3 and summary["test_accuracy"]["n"] == 3
+    assert {"test_loss", "train_accuracy", "published_percentile", "sampling_sd"} <= set(summary)
+    assert len(metrics["runs"]) == 3 and metrics["runs"][0]["weight_seed"] == 5
+    # the first run's single-run keys stay, for reproduce.py
+    assert metrics["test_accuracy"] == metrics["runs"][0]["test_accuracy"]
+    assert len(metrics["train_accuracy"]) == 1 and metrics["data_source"]
+    assert any(f.endswith("cifar10_dense_study.png") for f in record["figures"])
+    assert all(is_png(f) for f in record["figures"]) and len(record["figures"]) == 4
+
+
+def test_replaying_a_run_gives_the_study_numbers(tmp_path, tiny_cifar):
+    """Run 2 trained beside run 1, run 3 alone (the odd one out): each single-run command from
+    the table gives that run's figures to the last bit."""
+    _, rows = study(tmp_path / "study", tiny_cifar, "--seeds", "3")
+    for row in rows[1:]:
+        argv = shlex.split(row["command"])[2:]
+        replay = run(tmp_path / f"run{row['run']}", tiny_cifar, *argv, "--epochs", "1")
+        metrics = replay["metrics"]
+        assert repr(metrics["test_accuracy"]) == row["test_accuracy"]
+        assert repr(metrics["test_loss"]) == row["test_loss"]
+        assert repr(metrics["train_loss"][-1]) == row["train_loss"]
+        assert "study" not in metrics
+
+
+def test_fit_engine_study(tmp_path, tiny_cifar):
+    record, rows = study(tmp_path, tiny_cifar, "--engine", "fit", "--seeds", "2")
+    assert len(rows) == 2 and record["metrics"]["study"]["n"] == 2
+    assert "--engine fit" in rows[0]["command"]
+
+
+def test_run_seeds_count_up_from_seed_and_data_seed():
+    parser = cifar10_dense.make_cifar_parser()
+    weights, order = cifar10_dense.run_seeds(parser.parse_args(["--seed", "4", "--seeds", "3"]))
+    assert list(weights) == [4, 5, 6] and list(order) == [4, 5, 6]  # --data-seed: --seed
+    weights, order = cifar10_dense.run_seeds(parser.parse_args(["--seed", "4", "--seeds", "2",
+                                                                "--data-seed", "0"]))
+    assert list(weights) == [4, 5] and list(order) == [0, 1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0"], "out of range"),
+    (["--seeds", "-1"], "out of range"),
+    (["--seeds", "2.5"], "not a whole number"),
+    (["--data-seed", "-1"], "out of range"),
+    (["--data-seed", "nan"], "not a whole number"),
+    (["--seed", "2147483647", "--seeds", "2"], "would exceed"),
+    (["--data-seed", "2147483646", "--seeds", "3"], "would exceed"),
+    (["--column-blocks", "0"], "out of range"),
+    (["--engine", "fit", "--column-blocks", "1"], "compiled Dense engine only"),
+])
+def test_bad_study_flags_exit_2_before_loading(argv, message, capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(cifar10_dense, "load_cifar10", lambda *a, **k: pytest.fail("loaded"))
+    with pytest.raises(SystemExit) as stop:
+        cifar10_dense.main([*argv, "--figures-dir", str(tmp_path)])
+    assert stop.value.code == 2 and message in capsys.readouterr().err

@@ -163,7 +163,7 @@ def test_script_out_of_memory_in_training_is_exit_1_and_one_line(tmp_path):
     """As a process: MemoryError anywhere after loading ends in run_main's one line."""
     code = ("import sys, mnist_perceptron as m\n"
             "def no_memory(*args, **kwargs):\n    raise MemoryError\n"
-            "m.train = no_memory\n"
+            "m.ENGINE_FUNCTIONS[m.COMPILED] = no_memory\n"
             "from common.exits import run_main\nsys.exit(run_main(m.main, sys.argv[1:]))\n")
     folder = tmp_path / "data"
     write_mnist_npz(folder / "mnist.npz", train=20, test=10)
