@@ -306,9 +306,14 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
     if "mnist" in records:
         lines += ["## MNIST \"five or not\" perceptron (ml-class video): final validation "
                   "accuracy", "",
-                  "The video gives no accuracy figure. Each run has its own initial weights and "
-                  "its own data order (the runs share 10 orders, so the spread can be split "
-                  "between the two). Validation is the test set, as in the tutorial.", "",
+                  "The video gives no accuracy figure. Each run has its own initial weights; "
+                  "the runs of a study share its data orders ("
+                  + ", ".join(f"{r['metrics']['study'][a]['data_orders']} orders for "
+                              f"{r['metrics']['study'][a]['n']:,} runs"
+                              for r in records["mnist"] for a in ("sigmoid",)
+                              if a in r["metrics"]["study"])
+                  + "), so the spread can be split between order and weights. Validation is the "
+                  "test set, as in the tutorial.", "",
                   MNIST_HEAD, *(row for r in records["mnist"] for row in mnist_rows(r)), "",
                   *(note for r in records["mnist"] for note in mnist_notes(r)), "",
                   csv_links(records["mnist"], report_dir), "",
