@@ -5,14 +5,15 @@ Tutorial: a 2017 blog post (after a 2016 Keras XOR post): four customer segments
 Description: Reproduces the tutorial's model exactly, reports the epoch at which accuracy first
     reaches 100% beside the published one, and with --seeds N asks whether that single unseeded
     run was typical by training N seeded networks at once (see common/stacked.py).
-Expected result: every default run reaches 100% well within 500 epochs. Over 1,000 seeds the
-    2-16-1 network reaches 100% in 99% of runs (median about epoch 96); the tutorial's epoch 54
-    was a faster-than-typical draw. README.md has the measured tables.
+Expected result: every default run reaches 100% well within 500 epochs. Over 10,000 seeds the
+    2-16-1 network reaches 100% in 99% of runs (median epoch 96, quartiles 57-152); the
+    tutorial's epoch 54 was a faster-than-typical draw. README.md has the measured tables.
 
 Usage: python xor_mlp.py [--hidden 16 16] [--loss binary_crossentropy] [--seeds 1000]
 """
 
 import itertools
+import os
 import sys
 import time
 
@@ -21,6 +22,7 @@ import numpy as np
 from common.backend import keras, layers, tf
 from common.cli import check_output_paths, config_of, float_in_range, int_in_range, make_parser
 from common.device import select_device_or_exit
+from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, ThreadPlan, configure_threads
 from common.exits import error_line, run_main
 from common.figures import new_figure, save_figure
 from common.progress import Progress
@@ -34,6 +36,7 @@ from common.stacked import (
     network,
     train_stacked,
 )
+from common.studies import csv_path_for, wilson_interval, write_runs_csv
 
 # ## The data: four customer segments -> loyal customer?
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
@@ -42,7 +45,7 @@ X = [[0, 0], [1, 0], [0, 1], [1, 1]]
 Y = [0, 1, 1, 0]
 
 
-# ## The model: the tutorial's, unchanged (it is also what `--engine keras` trains)
+# ## The model: the tutorial's, unchanged (it is also what `--engine fit` trains)
 def build_model(hidden=(16,), loss="mean_squared_error", learning_rate=1e-3):
     model = keras.Sequential(
         [keras.Input(shape=(2,))]
@@ -62,7 +65,7 @@ TUTORIAL_NOTE = {(16,): "the text also says 55"}
 
 # ## Defaults: the tutorial's settings (the run record stores the values actually used)
 DEFAULTS = dict(hidden=[16], loss="mean_squared_error", learning_rate=1e-3, epochs=500,
-                seeds=1, engine="stacked")
+                seeds=1, engine=COMPILED)
 MAX_SEEDS = 100_000
 MAX_UNITS = 4096
 MAX_LAYERS = 32
@@ -94,7 +97,8 @@ def budget_problem(hidden, seeds, epochs):
     return None
 
 
-# ## Training: the tutorial's spelling (one model.fit per seed) and the stacked one
+# ## Training: the tutorial's spelling (--engine fit: one model.fit per seed) and the compiled
+# engine (all seeds as one XLA-compiled computation, common/stacked.py)
 def fit_tutorial(weights, *, hidden, loss, learning_rate, epochs, callbacks=()):
     """The tutorial's spelling for one network: build_model, then model.fit(X, y, epochs=...)
     with its defaults, starting from `weights` (one network's [W1, b1, ...], as in a stack)."""
@@ -106,8 +110,8 @@ def fit_tutorial(weights, *, hidden, loss, learning_rate, epochs, callbacks=()):
     return model, history.history
 
 
-def train_keras(params, *, epochs, loss, learning_rate, hidden, progress=None):
-    """One model.fit per network of the stack `params`. Returns what the stacked engine
+def train_fit(params, *, epochs, loss, learning_rate, hidden, progress=None):
+    """One model.fit per network of the stack `params`. Returns what the compiled engine
     returns: final params, loss history (N, epochs), accuracy history (N, epochs)."""
     finals, losses, accuracies = [], [], []
     for index in range(params[0].shape[0]):
@@ -127,23 +131,42 @@ def train_keras(params, *, epochs, loss, learning_rate, hidden, progress=None):
     return final_params, np.array(losses, "float32"), np.array(accuracies, "float32")
 
 
-def train(args):
-    """Train networks for seeds args.seed .. args.seed + args.seeds - 1 with the chosen engine.
-    Returns (final params, loss history, accuracy history, training seconds)."""
-    seeds = range(args.seed, args.seed + args.seeds)
+def compiled_thread_plan(device, cores=None):
+    """The compiled engine's threads on `device`. On a CPU: one thread per TensorFlow op and
+    one compiled call per core at a time (train_stacked's workers); measured faster on 2 cores
+    than one call split over both (README, Performance)."""
+    cores = int(cores or os.cpu_count() or 1)
+    return ThreadPlan(1, cores) if device.startswith("CPU") else ThreadPlan(0, 0)
+
+
+def workers_for(plan, cores=None):
+    """Compiled calls to run at a time under the thread plan in effect: one per core when each
+    op is single-threaded, else one (its ops already use every core)."""
+    return int(cores or os.cpu_count() or 1) if plan.intra_op == 1 else 1
+
+
+def train(args, workers=1):
+    """Train networks for seeds args.seed .. args.seed + args.seeds - 1 with the chosen engine
+    (`workers`: compiled calls at a time). Returns a common.engines.Runs."""
+    seeds = np.arange(args.seed, args.seed + args.seeds)
     initial = glorot_uniform_stack([2, *args.hidden, 1], seeds)
-    if args.engine == "keras":
+    if args.engine == FIT:
         progress = Progress(args.seeds * args.epochs, "epochs (model.fit)",
                             enabled=not args.quiet)
         start = time.perf_counter()
-        final, loss, accuracy = train_keras(initial, epochs=args.epochs, loss=args.loss,
-                                            learning_rate=args.learning_rate,
-                                            hidden=args.hidden, progress=progress)
-        return final, loss, accuracy, time.perf_counter() - start
+        final, loss, accuracy = train_fit(initial, epochs=args.epochs, loss=args.loss,
+                                          learning_rate=args.learning_rate,
+                                          hidden=args.hidden, progress=progress)
+        return Runs(weight_seeds=seeds, data_seeds=None, loss=loss, accuracy=accuracy,
+                    params=final, train_seconds=time.perf_counter() - start)
     progress = Progress(args.seeds, "networks trained", enabled=not args.quiet and args.seeds > 1)
     run = train_stacked(X, Y, initial, epochs=args.epochs, loss=args.loss,
-                        learning_rate=args.learning_rate, on_chunk=progress.update)
-    return run.params, run.loss, run.accuracy, run.train_seconds
+                        learning_rate=args.learning_rate, workers=workers,
+                        on_chunk=progress.update)
+    return Runs(weight_seeds=seeds, data_seeds=None, loss=run.loss, accuracy=run.accuracy,
+                params=run.params, train_seconds=run.train_seconds,
+                compile_seconds=run.compile_seconds,
+                extra={"chunk_size": run.chunk_size, "workers": run.workers})
 
 
 # ## What the run shows
@@ -157,13 +180,18 @@ def summarize_study(epochs_to_100, tutorial_epoch):
     def quantile(q):  # an observed epoch (no interpolation), or inf for 'never'
         return float(np.quantile(censored, q, method="inverted_cdf"))
 
+    low, high = wilson_interval(int(solved.sum()), n)
     summary = {
         "seeds": n,
         "solved": int(solved.sum()),
         "success_rate": float(solved.mean()),
+        "success_rate_low": low,  # 95% Wilson interval of the success rate
+        "success_rate_high": high,
         "median": quantile(0.5),
         "q1": quantile(0.25),
         "q3": quantile(0.75),
+        "p10": quantile(0.1),
+        "p90": quantile(0.9),
         "min": float(np.nanmin(epochs_to_100)) if solved.any() else np.inf,
         "max_solved": float(np.nanmax(epochs_to_100)) if solved.any() else np.inf,
         "tutorial_epoch": tutorial_epoch,
@@ -216,9 +244,12 @@ def study_report(summary, args):
     lines = [
         f"Convergence study: {n} seeds ({args.seed}..{args.seed + n - 1}), "
         f"{architecture(args.hidden)}, {args.loss}, {epochs} epochs",
-        f"  reached 100% accuracy: {summary['solved']}/{n} ({100 * summary['success_rate']:.1f}%)",
+        f"  reached 100% accuracy: {summary['solved']}/{n} ({100 * summary['success_rate']:.1f}%;"
+        f" 95% CI {100 * summary['success_rate_low']:.1f}-"
+        f"{100 * summary['success_rate_high']:.1f}%)",
         f"  epochs to 100%: median {_epoch_text(summary['median'], epochs)}, "
         f"quartiles {_epoch_text(summary['q1'], epochs)}-{_epoch_text(summary['q3'], epochs)}, "
+        f"10-90% {_epoch_text(summary['p10'], epochs)}-{_epoch_text(summary['p90'], epochs)}, "
         f"range {_epoch_text(summary['min'], epochs)}-{_epoch_text(summary['max_solved'], epochs)}"
         " (among seeds that got there)",
         f"  {tutorial_text(args.hidden, args.loss)}",
@@ -227,6 +258,52 @@ def study_report(summary, args):
         lines.append(f"  seeds at 100% by epoch {summary['tutorial_epoch']}: "
                      f"{100 * summary['share_at_or_before_tutorial']:.1f}%")
     return "\n".join(lines)
+
+
+def replay_command(args, seed):
+    """The single-run command that trains network `seed` of a study alone, with its numbers."""
+    flags = [f"--seed {seed}"]
+    if args.hidden != DEFAULTS["hidden"]:
+        flags.append("--hidden " + " ".join(map(str, args.hidden)))
+    for name in ("loss", "learning_rate", "epochs", "engine"):
+        if getattr(args, name) != DEFAULTS[name]:
+            flags.append(f"--{name.replace('_', '-')} {getattr(args, name)}")
+    if args.deterministic:
+        flags.append("--deterministic")
+    return "python xor_mlp.py " + " ".join(flags)
+
+
+CSV_COLUMNS = ("seed", "epoch_to_100", "final_loss", "final_accuracy", "diverged", "min_loss",
+               *(f"output_{a}{b}" for a, b in X), "replay")
+
+
+def stacked_outputs(params):
+    """Each network's outputs on the four segments: (N, 4). NumPy, for tables."""
+    h = np.broadcast_to(np.asarray(X, np.float32), (params[0].shape[0], len(X), 2))
+    n_layers = len(params) // 2
+    for layer in range(n_layers):
+        z = h @ params[2 * layer] + params[2 * layer + 1]
+        h = np.maximum(z, 0) if layer < n_layers - 1 else 1 / (1 + np.exp(-z))
+    return h[..., 0]
+
+
+def csv_rows(args, runs, epochs_to_100, diverged):
+    """One row per network of the study: its seed, when it reached 100%, how it ended."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = stacked_outputs(runs.params)
+        min_loss = np.nanmin(np.where(np.isfinite(runs.loss), runs.loss, np.nan), axis=1) \
+            if runs.loss.shape[1] else np.full(len(runs), np.nan)
+    rows = []
+    for index, seed in enumerate(runs.weight_seeds):
+        epoch = epochs_to_100[index]
+        row = {"seed": int(seed), "epoch_to_100": None if np.isnan(epoch) else int(epoch),
+               "final_loss": float(runs.loss[index, -1]),
+               "final_accuracy": float(runs.accuracy[index, -1]),
+               "diverged": bool(diverged[index]), "min_loss": float(min_loss[index]),
+               "replay": replay_command(args, int(seed))}
+        row |= {f"output_{a}{b}": float(outputs[index, k]) for k, (a, b) in enumerate(X)}
+        rows.append(row)
+    return rows
 
 
 # ## Figures
@@ -280,7 +357,8 @@ def plot_study(epochs_to_100, summary, epochs, title, path):
         if summary["tutorial_epoch"] is not None:
             ax.axvline(summary["tutorial_epoch"], color="k", ls=":",
                        label=f"tutorial {summary['tutorial_epoch']}")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     hist_ax.set(xlabel="first epoch at 100% accuracy", ylabel="seeds",
                 title=f"{title}: {summary['solved']}/{summary['seeds']} seeds reached 100%")
     cdf_ax.set(xlabel="epoch", ylabel="seeds at 100% by then (%)", ylim=(0, 100),
@@ -304,10 +382,9 @@ def make_xor_parser():
                         metavar="N",
                         help="train this many networks (seeds --seed, --seed+1, ...) and "
                              "report the convergence study")
-    parser.add_argument("--engine", choices=("stacked", "keras"), default=DEFAULTS["engine"],
-                        help="'stacked' trains all seeds as one computation; 'keras' runs the "
-                             "tutorial's model.fit once per seed (same initial weights, same "
-                             "numbers, about 20 s per 500 epochs)")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"],
+                        help=ENGINE_HELP + " (same initial weights, same numbers; model.fit "
+                             "takes about 20 s per network of 500 epochs)")
     return parser
 
 
@@ -319,6 +396,8 @@ def main(argv=None):
         parser.error(problem)
     check_output_paths(parser, args)
     device = select_device_or_exit(parser, args.device)
+    threads = configure_threads(compiled_thread_plan(device) if args.engine == COMPILED
+                                else ThreadPlan(0, 0))
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
     arch, tutorial_epoch = architecture(args.hidden), published_epoch(args.hidden, args.loss)
@@ -327,7 +406,9 @@ def main(argv=None):
           f"{args.learning_rate:g}), {args.epochs} epochs, full batch; engine {args.engine}")
     print(f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}\n")
 
-    params, loss, accuracy, train_seconds = train(args)
+    runs = train(args, workers=workers_for(threads) if args.engine == COMPILED else 1)
+    params, loss, accuracy, train_seconds = runs.params, runs.loss, runs.accuracy, \
+        runs.train_seconds
 
     diverged = ~np.isfinite(loss).all(axis=1)
     if diverged[0]:  # the report and figures centre on the first network: none to show
@@ -360,14 +441,24 @@ def main(argv=None):
         metrics = {"first_seed": metrics, "study": summary,
                    "epochs_to_100": epochs_to_100.tolist()}
         print()
+    if args.json is not None and args.seeds > 1:
+        metrics["csv"] = write_runs_csv(csv_path_for(args.json),
+                                        csv_rows(args, runs, epochs_to_100, diverged),
+                                        CSV_COLUMNS)
     total_seconds = time.perf_counter() - run_start
+    compiled = (f"; compiling {runs.compile_seconds:.1f} s, {runs.extra['workers']} x "
+                f"{runs.extra['chunk_size']} networks at a time") if args.engine == COMPILED else ""
     print(f"training: {train_seconds:.2f} s for {args.seeds} x {args.epochs} epochs "
-          f"({args.engine} engine); whole run {total_seconds:.1f} s")
+          f"({args.engine} engine{compiled}); whole run {total_seconds:.1f} s")
     print("figures: " + ", ".join(figures))
+    if "csv" in metrics:
+        print(f"per-seed table: {metrics['csv']}")
     if args.json is not None:
         save_run_record(
-            args.json, script="xor_mlp.py", argv=argv, config=config_of(args), device=device,
-            timings={"training": train_seconds, "total": total_seconds},
+            args.json, script="xor_mlp.py", argv=argv,
+            config=config_of(args) | {"threads": threads.as_record()}, device=device,
+            timings={"training": train_seconds, "compile": runs.compile_seconds,
+                     "total": total_seconds},
             metrics=metrics, figures=figures)
     return 0
 

@@ -83,7 +83,7 @@ def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, data_dir, tmp_
                                   "in epoch 1")
 
 
-@pytest.mark.parametrize("engine", ["stacked", "keras"])
+@pytest.mark.parametrize("engine", ["compiled", "fit"])
 def test_xor_non_finite_loss_is_exit_1_naming_the_epoch(engine, tmp_path, capsys, monkeypatch):
     real_stack = xor_mlp.glorot_uniform_stack
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xor_mlp
+from common import stacked as stacked_module
 from common.stacked import (
     epochs_to_full_accuracy,
     glorot_uniform_stack,
@@ -53,14 +54,36 @@ def test_seed_0_crosses_into_full_accuracy_within_the_test_budget():
     assert run.accuracy[0, 0] < 1.0
 
 
-def test_networks_are_independent_of_stack_and_chunking():
+@pytest.mark.parametrize("chunk_size, workers", [(4, 1), (3, 2), (None, 2)])
+def test_networks_are_independent_of_stack_and_chunking(chunk_size, workers):
+    # Each network is its own lanes of every op: where it sits in a chunk, how big the chunk is
+    # (the last one is padded) and how many chunks train at once change no number.
     seeds = range(10)
     stacked = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], seeds),
-                            epochs=60, chunk_size=4)
+                            epochs=60, chunk_size=chunk_size, workers=workers)
     alone = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [7]), epochs=60)
-    np.testing.assert_allclose(stacked.loss[7], alone.loss[0], rtol=1e-6)
+    np.testing.assert_array_equal(stacked.loss[7], alone.loss[0])
     np.testing.assert_array_equal(stacked.accuracy[7], alone.accuracy[0])
+    for mine, single in zip(network(stacked.params, 7), network(alone.params, 0), strict=True):
+        np.testing.assert_array_equal(mine, single)
     assert stacked.loss.shape == stacked.accuracy.shape == (10, 60)
+
+
+def test_epochs_beyond_one_compiled_block_continue_the_same_run(monkeypatch):
+    # Runs longer than BLOCK_EPOCHS take several compiled calls; Adam's step count carries on.
+    initial = glorot_uniform_stack([2, 4, 1], [0, 1])
+    whole = train_stacked(xor_mlp.X, xor_mlp.Y, initial, epochs=25)
+    monkeypatch.setattr(stacked_module, "BLOCK_EPOCHS", 10)
+    blocks = train_stacked(xor_mlp.X, xor_mlp.Y, initial, epochs=25)
+    np.testing.assert_allclose(blocks.loss, whole.loss, rtol=1e-6)
+    np.testing.assert_array_equal(blocks.accuracy, whole.accuracy)
+
+
+def test_chunk_size_for():
+    assert stacked_module.chunk_size_for([2, 16, 1], 10_000, workers=2) == 1000
+    assert stacked_module.chunk_size_for([2, 16, 1], 10, workers=2) == 5
+    assert stacked_module.chunk_size_for([2, 16, 1], 1) == 1
+    assert stacked_module.chunk_size_for([2, 4096, 1], 100) == 50  # <= CHUNK_WEIGHTS (61)
 
 
 def test_glorot_stack_shapes_and_bounds():

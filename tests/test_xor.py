@@ -1,5 +1,6 @@
 """xor_mlp.py: the printed report, the convergence study, figures, run record, bad inputs."""
 
+import csv
 import json
 import re
 import subprocess
@@ -12,6 +13,7 @@ from conftest import is_png
 
 import xor_mlp
 from common.backend import tf
+from common.engines import ENGINES, Runs
 from common.stacked import epochs_to_full_accuracy, glorot_uniform_stack, train_stacked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +80,69 @@ def test_study_summary_matches_per_seed_epochs(tmp_path, capsys):
     assert record["metrics"]["first_seed"]["final_loss"] == pytest.approx(single.loss[0, -1])
 
 
+def test_study_writes_a_per_seed_csv_beside_the_record(tmp_path, capsys):
+    code, out, record = run_main(tmp_path, capsys, "--seeds", "20", "--epochs", "60",
+                                 "--seed", "5", "--hidden", "8")
+    assert code == 0
+    csv_path = tmp_path / "run.csv"
+    assert record["metrics"]["csv"] == str(csv_path)
+    assert f"per-seed table: {csv_path}" in out
+    with csv_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(xor_mlp.CSV_COLUMNS)
+    assert len(rows) == 20 and [int(r["seed"]) for r in rows] == list(range(5, 25))
+    # The table agrees with the record: epochs to 100% (empty = never), the first seed's figures.
+    epochs = [None if r["epoch_to_100"] == "" else int(r["epoch_to_100"]) for r in rows]
+    assert epochs == record["metrics"]["epochs_to_100"]
+    first = record["metrics"]["first_seed"]
+    assert float(rows[0]["final_loss"]) == pytest.approx(first["final_loss"], rel=1e-6)
+    assert float(rows[0]["final_accuracy"]) == first["final_accuracy"]
+    assert [float(rows[0][f"output_{a}{b}"]) for a, b in xor_mlp.X] == pytest.approx(
+        list(first["outputs"].values()), abs=1e-5)
+    assert all(r["diverged"] == "0" for r in rows)
+    assert rows[3]["replay"] == "python xor_mlp.py --seed 8 --hidden 8 --epochs 60"
+    study = record["metrics"]["study"]
+    for key in ("seeds", "solved", "success_rate", "median", "q1", "q3", "min", "max_solved",
+                "tutorial_epoch", "p10", "p90", "success_rate_low", "success_rate_high"):
+        assert key in study
+    assert study["success_rate_low"] <= study["success_rate"] <= study["success_rate_high"]
+
+
+def test_single_run_writes_no_csv(tmp_path, capsys):
+    code, out, record = run_main(tmp_path, capsys, "--epochs", "5")
+    assert code == 0 and "csv" not in record["metrics"] and "per-seed table" not in out
+    assert not (tmp_path / "run.csv").exists()
+
+
+def test_engine_names_and_both_engines_return_runs():
+    parser = xor_mlp.make_xor_parser()
+    assert parser.parse_args([]).engine == "compiled" and set(ENGINES) == {"compiled", "fit"}
+    runs = {engine: xor_mlp.train(parser.parse_args(["--engine", engine, "--epochs", "30",
+                                                     "--seeds", "2", "--seed", "3", "--quiet"]))
+            for engine in ENGINES}
+    for result in runs.values():
+        assert isinstance(result, Runs) and result.data_seeds is None
+        assert result.weight_seeds.tolist() == [3, 4]
+        assert result.loss.shape == result.accuracy.shape == (2, 30)
+        assert result.train_seconds > 0
+    np.testing.assert_allclose(runs["compiled"].loss, runs["fit"].loss, rtol=1e-3, atol=1e-5)
+    np.testing.assert_array_equal(runs["compiled"].accuracy, runs["fit"].accuracy)
+
+
+@pytest.mark.parametrize("old_name", ["stacked", "keras"])
+def test_old_engine_names_are_usage_errors(old_name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        xor_mlp.main(["--engine", old_name])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_summarize_study_censors_unsolved_seeds():
     summary = xor_mlp.summarize_study(np.array([10.0, 20.0, np.nan, 40.0]), tutorial_epoch=20)
     assert summary["solved"] == 3 and summary["success_rate"] == 0.75
+    assert (summary["p10"], summary["p90"]) == (10, np.inf)
+    assert (summary["success_rate_low"], summary["success_rate_high"]) == pytest.approx(
+        (0.3006, 0.9544), abs=1e-4)
     assert (summary["q1"], summary["median"], summary["q3"]) == (10, 20, 40)
     assert summary["min"] == 10 and summary["max_solved"] == 40
     assert summary["share_at_or_before_tutorial"] == 0.5
