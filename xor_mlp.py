@@ -22,7 +22,7 @@ import numpy as np
 from common.backend import keras, layers, tf
 from common.cli import check_output_paths, config_of, float_in_range, int_in_range, make_parser
 from common.device import select_device_or_exit
-from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, ThreadPlan, configure_threads
+from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
 from common.exits import error_line, run_main
 from common.figures import new_figure, save_figure
 from common.progress import Progress
@@ -129,14 +129,6 @@ def train_fit(params, *, epochs, loss, learning_rate, hidden, progress=None):
         accuracies.append(history["binary_accuracy"])
     final_params = [np.stack(parts) for parts in zip(*finals, strict=True)]
     return final_params, np.array(losses, "float32"), np.array(accuracies, "float32")
-
-
-def compiled_thread_plan(device, cores=None):
-    """The compiled engine's threads on `device`. On a CPU: one thread per TensorFlow op and
-    one compiled call per core at a time (train_stacked's workers); measured faster on 2 cores
-    than one call split over both (README, Performance)."""
-    cores = int(cores or os.cpu_count() or 1)
-    return ThreadPlan(1, cores) if device.startswith("CPU") else ThreadPlan(0, 0)
 
 
 def workers_for(plan, cores=None):
@@ -396,8 +388,9 @@ def main(argv=None):
         parser.error(problem)
     check_output_paths(parser, args)
     device = select_device_or_exit(parser, args.device)
-    threads = configure_threads(compiled_thread_plan(device) if args.engine == COMPILED
-                                else ThreadPlan(0, 0))
+    # One compiled call per core at a time (train_stacked's workers), each op single-threaded:
+    # measured faster on 2 cores than one call split over both (README, Performance).
+    threads = setup("parallel_calls", args.engine, device)
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
     arch, tutorial_epoch = architecture(args.hidden), published_epoch(args.hidden, args.loss)

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import xor_mlp  # noqa: E402
 from common.cli import check_output_file, config_of, int_in_range  # noqa: E402
 from common.device import select_device_or_exit  # noqa: E402
-from common.engines import configure_threads  # noqa: E402
+from common.engines import COMPILED, setup  # noqa: E402
 from common.exits import run_main  # noqa: E402
 from common.records import build_run_record, write_run_record  # noqa: E402
 from common.stacked import glorot_uniform_stack, network, train_stacked  # noqa: E402
@@ -61,7 +61,7 @@ def main(argv=None):
     if problem:
         parser.error(problem)
     device = select_device_or_exit(parser, args.device)
-    threads = configure_threads(xor_mlp.compiled_thread_plan(device))
+    threads = setup("parallel_calls", COMPILED, device)
     workers = xor_mlp.workers_for(threads)
     arch = xor_mlp.architecture(args.hidden)
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))

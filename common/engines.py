@@ -56,8 +56,9 @@ class ThreadPlan:
 
 # Measured on 2 cores (README, Performance): the tiny single-run perceptron is per-op overhead
 # (one thread, no hand-offs); the split Dense path runs one column block per core; stacked
-# studies are large matmuls that want every core in one op.
-WORKLOADS = ("default", "tiny", "split_dense", "stacked")
+# studies are large matmuls that want every core in one op; "parallel_calls" runs one compiled
+# call per core at a time (the XOR study's workers), each op single-threaded.
+WORKLOADS = ("default", "tiny", "split_dense", "stacked", "parallel_calls")
 
 
 def thread_plan(workload, engine, device, cores=None):
@@ -70,6 +71,8 @@ def thread_plan(workload, engine, device, cores=None):
         return ThreadPlan(0, 0)
     if workload == "tiny":
         return ThreadPlan(1, 1)
+    if workload == "parallel_calls":
+        return ThreadPlan(1, cores)
     blocks = max(1, min(cores, 4))  # capped at 4 so blocks stay large enough to pay off
     return ThreadPlan(1, blocks, blocks)
 

@@ -82,28 +82,7 @@ class HistoryRecorder(keras.callbacks.Callback):
             self.report(epoch + 1, record)
 
 
-# ## Threads and feeding
-
-
-def configure_threads(intra_op, inter_op):
-    """Ask for TensorFlow's thread pool sizes (0 = TensorFlow's default) and return the sizes in
-    effect. They can only change before TensorFlow's first operation; later (a second run in
-    the same process) the pools stay as they are, which changes speed, not results."""
-    threading = tf.config.threading
-    try:
-        threading.set_intra_op_parallelism_threads(intra_op)
-        threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError:  # already initialised
-        pass
-    return (threading.get_intra_op_parallelism_threads(),
-            threading.get_inter_op_parallelism_threads())
-
-
-def split_plan(cores):
-    """(intra-op threads, inter-op threads, column blocks) for the split Dense path: one block
-    per core. Measured on 2 cores only; capped at 4 so blocks stay large enough to pay off."""
-    blocks = max(1, min(int(cores or 1), 4))
-    return 1, blocks, blocks
+# ## Feeding
 
 
 def as_tensor(array):

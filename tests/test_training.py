@@ -1,10 +1,12 @@
 """The compiled trainer computes what model.fit computes (same weights, losses and accuracies),
 on both its paths, and its helpers behave."""
 
+import os
+
 import numpy as np
 import pytest
 
-from common import training
+from common import engines, training
 from common.backend import keras, layers
 from common.training import (
     CompiledTrainer,
@@ -12,7 +14,6 @@ from common.training import (
     as_tensor,
     dense_stack,
     make_evaluator,
-    split_plan,
 )
 
 
@@ -194,7 +195,12 @@ def test_as_tensor_shares_aligned_memory_and_copies_otherwise():
 
 
 def test_split_plan():
+    def split_plan(cores):  # (intra-op, inter-op, column blocks) of the split Dense path
+        plan = engines.thread_plan("split_dense", engines.COMPILED, "CPU", cores=cores)
+        return plan.intra_op, plan.inter_op, plan.column_blocks
+
     assert split_plan(2) == (1, 2, 2)
     assert split_plan(1) == (1, 1, 1)
     assert split_plan(64) == (1, 4, 4)
-    assert split_plan(None) == (1, 1, 1)
+    blocks = min(os.cpu_count() or 1, 4)  # no count given: this machine's
+    assert split_plan(None) == (1, blocks, blocks)
