@@ -429,7 +429,8 @@ def main(argv=None):
         if diverged.any():
             print(f"  {diverged.sum()} seeds diverged (non-finite loss); counted as not reaching "
                   "100%")
-        figures.append(plot_study(epochs_to_100, summary, args.epochs, f"{arch} MLP",
+        loss_name = "" if args.loss == "mean_squared_error" else ", binary cross-entropy"
+        figures.append(plot_study(epochs_to_100, summary, args.epochs, f"{arch} MLP{loss_name}",
                                   args.figures_dir / f"{tag}_study.png"))
         metrics = {"first_seed": metrics, "study": summary,
                    "epochs_to_100": epochs_to_100.tolist()}
