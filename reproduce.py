@@ -24,11 +24,16 @@ import time
 from pathlib import Path
 
 from common.atomic import interrupts_held, write_text_atomic
+from common.claims import CLAIMS, SOURCE_NAMES, SOURCES, claims_for, published_values
 from common.cli import check_output_dir, check_output_file, existing_folder, int_in_range
-from common.exits import EXIT_FAILED, EXIT_OK, Interrupted, run_main
+from common.data import DATASETS, DataError, build_datasets, find_make_datasets, preflight
+from common.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, run_main
+from common.provenance import cpu_text
 from common.records import package_versions
+from common.run_cache import RunCache, code_version, files_digest, run_key
 from common.script_runs import run_script
 from common.studies import wilson_interval
+from common.verdicts import NOT_COMPARABLE, Compare, judge
 
 ROOT = Path(__file__).resolve().parent
 XOR_VARIANTS = (((16,), "mean_squared_error"), ((16, 16), "mean_squared_error"),
@@ -38,6 +43,11 @@ DEFAULTS = dict(xor_seeds=10_000, mnist_runs=1000, mnist_normalized_runs=200, ci
 QUICK = dict(xor_seeds=200, mnist_runs=20, mnist_normalized_runs=10, cifar_runs=2, cnn_runs=1,
              epochs=1, train_limit=5000, test_limit=1000)
 BUDGETS = ("xor_seeds", "mnist_runs", "mnist_normalized_runs", "cifar_runs", "cnn_runs")
+
+
+def count(number, noun):
+    """'1 seed', '10,000 seeds'."""
+    return f"{number:,} {noun}{'s' * (number != 1)}"
 
 
 # ## The plan: which script runs with which flags
@@ -54,48 +64,114 @@ def plan(args):
     for hidden, loss in XOR_VARIANTS:
         arch = "-".join(map(str, (2, *hidden, 1)))
         name = arch + (", binary cross-entropy" if loss == "binary_crossentropy" else "")
-        runs.append(("xor", f"XOR {name}, {args.xor_seeds:,} seeds", "xor_mlp.py",
+        runs.append(("xor", f"XOR {name}, {count(args.xor_seeds, 'seed')}", "xor_mlp.py",
                      ["--seeds", str(args.xor_seeds), "--hidden", *map(str, hidden), "--loss",
                       loss, "--device", args.device]))
-    runs.append(("mnist", f"MNIST perceptron, linear vs sigmoid, {args.mnist_runs:,} runs",
+    runs.append(("mnist", f"MNIST perceptron, linear vs sigmoid, {count(args.mnist_runs, 'run')}",
                  "mnist_perceptron.py",
                  ["--compare", "--seeds", str(args.mnist_runs), *small, *common]))
-    runs.append(("mnist", f"MNIST perceptron, pixels / 255, {args.mnist_normalized_runs:,} runs",
+    runs.append(("mnist", "MNIST perceptron, pixels / 255, "
+                 f"{count(args.mnist_normalized_runs, 'run')}",
                  "mnist_perceptron.py", ["--compare", "--normalize", "--seeds",
                                          str(args.mnist_normalized_runs), *small, *common]))
-    runs.append(("cifar_dense", f"CIFAR-10 Dense, {args.cifar_runs} runs", "cifar10_dense.py",
+    runs.append(("cifar_dense", f"CIFAR-10 Dense, {count(args.cifar_runs, 'run')}",
+                 "cifar10_dense.py",
                  ["--seeds", str(args.cifar_runs), *small, *common]))
     if args.with_cnn:
-        runs.append(("cifar_cnn", f"CIFAR-10 CNN, {args.cnn_runs} run(s)", "cifar10_dense.py",
-                     ["--model", "cnn", "--seeds", str(args.cnn_runs), *small, *common]))
+        for order, name in (("lrelu-bn", "LeakyReLU -> BN (first notebook version)"),
+                            ("bn-lrelu", "BN -> LeakyReLU (later version)")):
+            runs.append(("cifar_cnn", f"CIFAR-10 CNN, {name}, "
+                         f"{count(args.cnn_runs, 'run')}", "cifar10_dense.py",
+                         ["--model", "cnn", "--block-order", order, "--seeds",
+                          str(args.cnn_runs), *small, *common]))
     return runs
 
 
-def run_plan(runs, figures_dir, records_dir, quiet):
-    """Run each script; {part: [records]}, {part: seconds}, [failures]. A failed run is
-    reported and the others go on; Ctrl-C stops the running script and ends the plan."""
-    records, seconds, failures = {}, {}, []
+# ## Before anything trains: every dataset the plan needs, found and valid
+PLAN_DATASETS = {"mnist_perceptron.py": "mnist", "cifar10_dense.py": "cifar10"}
+
+
+def prepare_datasets(runs, args):
+    """[problem lines] for the datasets the plan's scripts read ([] when all are ready).
+    Missing ones are built by make-datasets where the data folder has one (idempotent), else
+    fetched as Keras does on first use; then each is checked (files read, shapes, counts)."""
+    names = sorted({PLAN_DATASETS[script] for _, _, script, _ in runs
+                    if script in PLAN_DATASETS})
+    try:
+        missing = [name for name in names if DATASETS[name].find(args.data_dir) is None]
+    except DataError as error:  # $TUTORIALS_DATA_DIR names no folder
+        return [str(error)]
+    script = find_make_datasets(args.data_dir) if missing else None
+    if script is not None:
+        if not args.quiet:
+            print(f"building the datasets with {script} (about 30 s, once)", file=sys.stderr,
+                  flush=True)
+        ok, message = build_datasets(script.parent)
+        if not ok:
+            return [message]
+    elif missing:  # no builder here: Keras downloads them, as a script would on first use
+        for name in missing:
+            try:
+                DATASETS[name].load(args.data_dir)
+            except DataError as error:
+                return [f"{DATASETS[name].title}: {error}"]
+    return preflight(names, args.data_dir, allow_small_data=args.allow_small_data)
+
+
+def data_digests(runs, data_dir):
+    """{script: {file: sha256}} of the data each script of the plan reads (part of its cache
+    key: other bytes, other results)."""
+    digests = {}
+    for _, _, script, _ in runs:
+        name = PLAN_DATASETS.get(script)
+        if name is not None and script not in digests:
+            found = DATASETS[name].find(data_dir)
+            digests[script] = files_digest(found) if found is not None else {}
+    return digests
+
+
+def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, reuse=True):
+    """Run each script, or take its finished run from `cache` (a common.run_cache.RunCache;
+    None: run everything; `reuse` False: run everything, still storing each finished run);
+    {part: [records]}, {part: seconds}, [failures], runs reused. A
+    failed run is reported and the others go on; Ctrl-C stops the running script and ends the
+    plan (every run finished before it stays in the cache)."""
+    records, seconds, failures, reused = {}, {}, [], 0
     start = time.perf_counter()
     for index, (part, label, script, argv) in enumerate(runs, 1):
-        if not quiet:
-            print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so "
-                  "far)", file=sys.stderr, flush=True)
-        run_start = time.perf_counter()
-        try:
-            record = run_script(script, argv, records_dir, f"{index:02d}_{part}",
-                                figures_dir=figures_dir)
-        except SystemExit as error:
-            failures.append(f"{label}: {error}")
-            print(f"  failed: {error}", file=sys.stderr)
-            continue
-        except KeyboardInterrupt:
-            raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report "
-                              "and its figures are unchanged (they are replaced only when "
-                              "every run has ended)") from None
-        record["label"] = label
+        name = f"{index:02d}_{part}"
+        key = run_key(script, argv, code_version(script) if cache else None,
+                      (digests or {}).get(script, {}))
+        record = cache.load(key, figures_dir, records_dir, name) if cache and reuse else None
+        if record is not None:
+            reused += 1
+            if not quiet:
+                print(f"[{index}/{len(runs)}] {label}: reused from the cache", file=sys.stderr,
+                      flush=True)
+        else:
+            if not quiet:
+                print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so "
+                      "far)", file=sys.stderr, flush=True)
+            run_start = time.perf_counter()
+            try:
+                record = run_script(script, argv, records_dir, name, figures_dir=figures_dir)
+            except SystemExit as error:
+                failures.append(f"{label}: {error}")
+                print(f"  failed: {error}", file=sys.stderr)
+                continue
+            except KeyboardInterrupt:
+                raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report "
+                                  "and its figures are unchanged (they are replaced only when "
+                                  f"every run has ended); {index - 1} finished run"
+                                  f"{'s' * (index != 2)} kept in the cache: rerun the same "
+                                  "command to go on") from None
+            record["label"] = label
+            record["plan_seconds"] = time.perf_counter() - run_start
+            if cache is not None:
+                cache.store(key, record)
         records.setdefault(part, []).append(record)
-        seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - run_start
-    return records, seconds, failures
+        seconds[part] = seconds.get(part, 0.0) + record["plan_seconds"]
+    return records, seconds, failures, reused
 
 
 def publish(records, staging, figures_dir, records_dir, kept_records_dir):
@@ -211,32 +287,120 @@ def mnist_notes(record):
 def cifar_rows(records):
     rows = []
     for record in records:
-        metrics = record["metrics"]
+        metrics, config = record["metrics"], record["config"]
         study = metrics.get("study")
-        published = metrics.get("published", {}).get("test_accuracy")
+        published = ", ".join(f"{pct(value, 2)} ({source})" for value, source in
+                              published_values(claims_for("cifar10", config), "test_accuracy"))
+        name = config.get("model", "dense") + (f" ({config['block_order']})"
+                                               if config.get("model") == "cnn" else "")
         if study:
-            test = study["test_accuracy"]
-            n, mean, sd = test["n"], test["mean"], test["sd"]
-            where = study.get("published_percentile")
-            sampling = study.get("sampling_sd")
-            train = study.get("train_accuracy", {})
-            train_text = f"{pct(train.get('mean'))}" if train else "n/a"
+            test, train = study["test_accuracy"], study["train_accuracy"]
+            cells = (f"{test['n']} | {pct(test['mean'])}"
+                     + (f" ± {100 * test['sd']:.2f}" if test["n"] > 1 else "")
+                     + f" | {pct(test['min'])} to {pct(test['max'])} | "
+                     f"± {100 * study['sampling_sd']:.2f} | {pct(train['mean'])}")
         else:  # one run: no spread to show
-            n, mean, sd = 1, metrics["test_accuracy"], None
-            where = sampling = None
-            train_text = pct(metrics["train_accuracy"][-1])
-        test_range = (f"{pct(test['min'])} to {pct(test['max'])}" if study else "-")
-        rows.append(
-            f"| {record['config'].get('model', 'dense')} | {pct(published)} | {n} | {pct(mean)}"
-            f"{' ± ' + format(100 * sd, '.2f') if sd is not None and n > 1 else ''} | "
-            f"{test_range} | {pct(where, 0) if where is not None else '-'} | "
-            f"{'± ' + format(100 * sampling, '.2f') if sampling else '-'} | {train_text} |")
+            cells = (f"1 | {pct(metrics['test_accuracy'])} | - | - | "
+                     f"{pct(metrics['train_accuracy'][-1])}")
+        rows.append(f"| {name} | {published or '-'} | {cells} |")
     return rows
 
 
 CIFAR_HEAD = ("| network | published test accuracy | runs | test accuracy, mean ± sd | range | "
-              "published value's percentile among the runs | test set's own sampling sd | "
-              "train accuracy (last epoch), mean |\n|---|---|---|---|---|---|---|---|")
+              "test set's own sampling sd | train accuracy (last epoch), mean |\n"
+              "|---|---|---|---|---|---|---|")
+
+
+# ## The claims table: every claim of the registry, with the verdict its study gave
+def cross_study_verdicts(records):
+    """Verdicts of the claims that compare two studies (common.verdicts.Compare): judged here,
+    where both studies' records are, with the same judge as the scripts."""
+    every = [r for part in records.values() for r in part]
+    verdicts = {}
+    for claim in CLAIMS:
+        if not isinstance(claim.rule, Compare):
+            continue
+        record, values = _claim_values(every, claim.setting, claim.quantity)
+        _, reference = _claim_values(every, claim.rule.reference, claim.quantity)
+        if record is not None and reference is not None:
+            verdicts[claim.id] = judge(claim, values, record["config"], reference=reference)
+    return verdicts
+
+
+def _claim_values(records, setting, quantity):
+    """(record, its per-run values of `quantity`) of the first record run in `setting`; a
+    value stored as null (JSON has no infinity) is a run that never got there."""
+    for record in records:
+        values = record["metrics"].get("claim_values", {}).get(quantity)
+        if values is not None and all(_matches(record["config"].get(key), want)
+                                      for key, want in setting.items()):
+            return record, [math.inf if v is None else v for v in values]
+    return None, None
+
+
+def _matches(have, want):
+    return (list(have) == list(want) if isinstance(want, list) and isinstance(have, list)
+            else have == want)
+
+
+def gathered_verdicts(records):
+    """{claim id: verdict}: each claim's verdict from the record that measured it in the
+    tutorial's setting (else the first record that measured it at all)."""
+    verdicts = {}
+    for part in records.values():
+        for record in part:
+            for verdict in record["metrics"].get("verdicts", []):
+                held = verdicts.get(verdict["id"])
+                if held is None or (held["verdict"] == NOT_COMPARABLE
+                                    and verdict["verdict"] != NOT_COMPARABLE):
+                    verdicts[verdict["id"]] = verdict
+    return verdicts | cross_study_verdicts(records)
+
+
+def _cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def claims_table(records, with_cnn):
+    """The claims table (one row per registry claim) and, under it, the rules and sources the
+    rows refer to by number."""
+    verdicts = gathered_verdicts(records)
+    rules, sources = {}, {}
+    lines = ["| claim (quoted) | source | measured (n: runs) | verdict | rule |",
+             "|---|---|---|---|---|"]
+    for claim in CLAIMS:
+        verdict = verdicts.get(claim.id)
+        rule = rules.setdefault(claim.rule.text(claim), len(rules) + 1)
+        source = sources.setdefault(claim.source, len(sources) + 1)
+        if verdict is None:
+            measured = "-"
+            judged = ("not in this run (add `--with-cnn`)" if claim.id.startswith("cifar.cnn")
+                      and not with_cnn else "not measured by this run")
+        else:
+            measured = f"{_cell(claim.measure)}: {_cell(verdict['measured'])}"
+            judged = f"**{verdict['verdict']}**: {_cell(verdict['detail'])}"
+        lines.append(f"| {_cell(claim.quote)} | {SOURCE_NAMES[claim.source]} [S{source}] | "
+                     f"{measured} | {judged} | R{rule} |")
+    lines += ["", "Rules (`common/verdicts.py`):", ""]
+    lines += [f"- R{number}: {text}" for text, number in rules.items()]
+    lines += ["", "Sources:", ""]
+    lines += [f"- S{number}: {SOURCES[key]}" for key, number in sources.items()]
+    return lines
+
+
+def provenance_lines(records):
+    """The machine and the dataset files (sha256) behind the records."""
+    every = [r for part in records.values() for r in part]
+    cpus = sorted({cpu_text(r["machine"]["cpu"]) for r in every if r.get("machine")})
+    gpus = sorted({g for r in every for g in (r.get("machine") or {}).get("gpus", [])})
+    files = {}
+    for record in every:
+        files |= record.get("data_files") or {}
+    lines = [f"- CPU: {'; '.join(cpus) or 'n/a'}" + (f"; GPU: {', '.join(gpus)}" if gpus
+                                                     else "; no GPU used")]
+    lines += [f"- data file `{name}`: sha256 `{digest}`" for name, digest in sorted(
+        files.items())]
+    return lines
 
 
 def figure_links(records, report_dir):
@@ -267,6 +431,38 @@ def csv_links(records, report_dir):
             ) if shown else ""
 
 
+def findings(records):
+    """What the studies found beyond the tutorials' claims, as measured (from the records)."""
+    lines = []
+    for record in records.get("mnist", []):
+        sigmoid = record["metrics"]["study"].get("sigmoid")
+        if sigmoid:
+            pixels = ("pixels / 255 (the tutorial's \"data preparation\" lever)"
+                      if record["config"].get("normalize") else "raw pixels")
+            dead = sigmoid["dead"]
+            why = (" (every test image read as not-5: the saturated float32 sigmoid's "
+                   "gradient is exactly zero)" if dead["count"] else "")
+            lines.append(f"- MNIST sigmoid neuron on {pixels}: {rate(dead['count'], dead['n'])} "
+                         f"of {dead['n']:,} runs die{why}; live runs end at "
+                         f"{spread(sigmoid['live_final_accuracy'])}.")
+    for record in records.get("xor", []):
+        study = record["metrics"]["study"]
+        if study.get("right_at_start"):
+            arch = "-".join(map(str, (2, *record["config"]["hidden"], 1)))
+            loss = "" if record["config"]["loss"] == "mean_squared_error" else ", BCE"
+            lines.append(f"- XOR {arch}{loss}: {study['right_at_start']:,} of {study['seeds']:,} "
+                         "networks were already right before training (100% in epoch 1, whose "
+                         "accuracy Keras measures before the update); they count as epoch 1.")
+    for record in records.get("cifar_dense", []):
+        study = record["metrics"].get("study")
+        if study:
+            lines.append(f"- CIFAR-10 Dense: over {study['n']} runs the test accuracy's sd is "
+                         f"{100 * study['test_accuracy']['sd']:.2f} points; the test set's own "
+                         f"sampling noise (sqrt(p(1-p)/n)) is {100 * study['sampling_sd']:.2f} "
+                         "points: a single run's accuracy cannot be read more finely than that.")
+    return lines
+
+
 def build_report(records, seconds, failures, args, total_seconds, report_dir):
     first = next(iter(next(iter(records.values())))) if records else {}
     versions = package_versions()
@@ -281,21 +477,36 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
              "neuron dies is decided by float rounding, and one seed's result changes from one "
              "CPU to another), so the results are distributions over many runs, each with its n. "
              "Rerunning on the same machine gives the same numbers; on another CPU single runs "
-             "differ and the distributions agree within their intervals.", "",
-             f"- device: {first.get('device', 'n/a')}; platform: {first.get('platform', 'n/a')}",
-             "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-             "- data: " + ("; ".join(sources) or "n/a"),
-             *(f"- data note (CIFAR-10): {note}" for note in notes),
-             "- wall time: " + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
-             + f"; total {total_seconds:.0f} s",
-             "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs", ""]
+             "differ and the distributions agree within their intervals.", ""]
     if args.quick:
         lines += [f"**Quick run**: tiny budgets (one epoch on the first {QUICK['train_limit']:,} "
                   f"training and {QUICK['test_limit']:,} test images, {args.mnist_runs} MNIST "
                   f"and {args.cifar_runs} CIFAR runs, {args.xor_seeds} XOR networks): a smoke "
                   "check of the pipeline, not a reproduction.", ""]
     if failures:
-        lines += ["## Failed runs", ""] + [f"- {failure}" for failure in failures] + [""]
+        lines += ["## Failed runs", "",
+                  f"This report is partial: {len(failures)} of the runs failed, so it was "
+                  "written beside the last complete report, which it does not replace.", ""]
+        lines += [f"- {failure}" for failure in failures] + [""]
+    lines += ["## The tutorials' claims", "",
+              "Every claim of the registry (`common/claims.py`): the tutorial's words, where they "
+              "are, what this run measured (n: runs), the verdict and the rule that gave it.", "",
+              *claims_table(records, args.with_cnn), ""]
+    found = findings(records)
+    if found:
+        lines += ["## Findings beyond the claims", "", *found, ""]
+    lines += ["## Where these numbers come from", "",
+              f"- device: {first.get('device', 'n/a')}; platform: {first.get('platform', 'n/a')}",
+              *provenance_lines(records),
+              "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+              "- data: " + ("; ".join(sources) or "n/a"),
+              *(f"- data note (CIFAR-10): {note}" for note in notes),
+              "- wall time (a run reused from the cache counts the time it took when it ran): "
+              + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
+              + f"; total {total_seconds:.0f} s",
+              "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs",
+              "- single runs can change from one CPU to another (rounding decides them); the "
+              "distributions are what repeats", ""]
     if "xor" in records:
         lines += ["## XOR (2017 blog): epoch at which accuracy first reaches 100%", "",
                   "Each seed is one run of the tutorial's `model.fit(X, y, epochs=500)` from its "
@@ -321,18 +532,22 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
     cifar = [r for part in ("cifar_dense", "cifar_cnn") for r in records.get(part, [])]
     if cifar:
         lines += ["## CIFAR-10 (Foster, ch. 2): the Dense network and the CNN", "",
-                  "Each run has its own initial weights and its own data order. Published: the "
-                  "blog's test accuracy for the Dense network (the book notebook's is 48.4%), "
-                  "the book notebook's 71.83% for the CNN.", "",
+                  "Each run has its own initial weights and its own data order. The published "
+                  "values are the registry's (blog and book notebook for the Dense network; for "
+                  "the CNN, the notebook version whose block order the run used).", "",
                   CIFAR_HEAD, *cifar_rows(cifar), "", csv_links(cifar, report_dir), "",
                   figure_links(cifar, report_dir), ""]
     return "\n".join(lines)
 
 
+def partial(folder):
+    return folder.with_name(folder.name + ".partial")
+
+
 # ## Command line
 def make_reproduce_parser():
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0]
-                                     .removeprefix("Title: "))
+    parser = argparse.ArgumentParser(prog="reproduce.py", description=__doc__.strip()
+                                     .splitlines()[0].removeprefix("Title: "))
     parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR",
                         help="folder with the datasets, passed to the scripts")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
@@ -360,6 +575,11 @@ def make_reproduce_parser():
     parser.add_argument("--records-dir", type=Path, default=None, metavar="DIR",
                         help="where the runs' JSON records and per-run CSV tables go (default "
                              "runs; quick/runs)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="run everything again, not reusing the finished runs kept in "
+                             "RECORDS_DIR/cache (a rerun of the same command otherwise reuses "
+                             "them: keyed by script, arguments, code version and data "
+                             "checksums); each new run is kept there as it finishes")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -381,22 +601,43 @@ def main(argv=None):
 
     start = time.perf_counter()
     runs = plan(args)
+    problems = prepare_datasets(runs, args)
+    if problems:
+        for problem in problems:
+            print(f"{parser.prog}: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.quiet:
+        print(f"datasets ready ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     # Figures and records land in staging folders and move in with the report, so that an
     # interrupted run leaves the previous report, its figures and records as they were.
+    for folder in (args.figures_dir.parent, args.records_dir.parent):
+        folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.figures_dir.parent))
     records_staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.records_dir.parent))
     try:
-        records, seconds, failures = run_plan(runs, staging, records_staging, args.quiet)
+        records, seconds, failures, reused = run_plan(
+            runs, staging, records_staging, args.quiet, RunCache(args.records_dir / "cache"),
+            data_digests(runs, args.data_dir), reuse=not args.fresh)
         total = time.perf_counter() - start
+        # A failed run never replaces the last complete report: the partial one, its figures
+        # and records go beside them (REPORT.partial.md, figures.partial/, runs.partial/).
+        report_path, figures_dir, records_dir = (
+            (args.report, args.figures_dir, args.records_dir) if not failures else
+            (args.report.with_suffix(".partial.md"), partial(args.figures_dir),
+             partial(args.records_dir)))
         with interrupts_held():
-            publish(records, staging, args.figures_dir.resolve(), records_staging,
-                    args.records_dir.resolve())
-            report = build_report(records, seconds, failures, args, total, args.report.parent)
-            write_text_atomic(args.report, report + "\n")
+            publish(records, staging, figures_dir.resolve(), records_staging,
+                    records_dir.resolve())
+            report = build_report(records, seconds, failures, args, total, report_path.parent)
+            write_text_atomic(report_path, report + "\n")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(records_staging, ignore_errors=True)
-    print(f"report: {args.report} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s)")
+    print(f"report: {report_path} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s"
+          + (f"; {count(reused, 'finished run')} reused from {args.records_dir / 'cache'}"
+             if reused else "") + ")"
+          + (f"; {len(failures)} failed, so {args.report} and {args.figures_dir} are unchanged"
+             if failures else ""))
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -20,11 +20,12 @@ import time
 import numpy as np
 
 from common.backend import keras, layers, tf
+from common.claims import claims_for
 from common.cli import check_output_paths, config_of, float_in_range, int_in_range, make_parser
 from common.device import select_device_or_exit
 from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
 from common.exits import error_line, run_main
-from common.figures import new_figure, save_figure
+from common.figures import epochs_text, integer_epochs, new_figure, save_figure, settings_suffix
 from common.progress import Progress
 from common.records import save_run_record
 from common.seeding import set_seed
@@ -37,6 +38,7 @@ from common.stacked import (
     train_stacked,
 )
 from common.studies import csv_path_for, wilson_interval, write_runs_csv
+from common.verdicts import claims_report, judge_all
 
 # ## The data: four customer segments -> loyal customer?
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
@@ -59,10 +61,6 @@ def build_model(hidden=(16,), loss="mean_squared_error", learning_rate=1e-3):
 # is one full-batch step on the four examples.
 
 
-# ## Published figures: epoch at which accuracy first reached 100% (single unseeded runs)
-TUTORIAL_EPOCH = {(16,): 54, (16, 16): 11, (32,): 86}
-TUTORIAL_NOTE = {(16,): "the text also says 55"}
-
 # ## Defaults: the tutorial's settings (the run record stores the values actually used)
 DEFAULTS = dict(hidden=[16], loss="mean_squared_error", learning_rate=1e-3, epochs=500,
                 seeds=1, engine=COMPILED)
@@ -71,6 +69,9 @@ MAX_UNITS = 4096
 MAX_LAYERS = 32
 MAX_SEED_EPOCHS = 50_000_000  # the per-epoch histories kept: 2 x 4 bytes each, 400 MB at most
 MAX_STUDY_WEIGHTS = 50_000_000  # seeds x weights: 200 MB a copy, and training holds about five
+# Settings that change a run's numbers beyond the network and loss (already in the file name):
+# each that differs from DEFAULTS gets its part in the figures' names ('_epochs60_lr0.01').
+NAMED_SETTINGS = ("epochs", "learning_rate", "engine")
 
 
 def architecture(hidden):
@@ -162,9 +163,20 @@ def train(args, workers=1):
 
 
 # ## What the run shows
-def summarize_study(epochs_to_100, tutorial_epoch):
+def epochs_staying_at_full_accuracy(accuracy):
+    """Epoch (1-based) from which accuracy stays at 100% to the end, per network; NaN where it
+    is not at 100% at the end."""
+    below = accuracy < 1.0
+    last_below = np.where(below.any(axis=1), accuracy.shape[1] - below[:, ::-1].argmax(axis=1),
+                          0)
+    return np.where(below[:, -1], np.nan, last_below + 1.0)
+
+
+def summarize_study(epochs_to_100, tutorial_epoch, stays_from=None):
     """Success rate and quantiles of epochs-to-100% over all seeds. A seed that never reached
-    100% counts as slower than every seed that did (censored), so quantiles can be 'never'."""
+    100% counts as slower than every seed that did (censored), so quantiles can be 'never'.
+    A network at 100% in epoch 1 was right before training: Keras's epoch-1 accuracy is that of
+    the forward pass before the first update (counted apart as right_at_start)."""
     n = len(epochs_to_100)
     solved = ~np.isnan(epochs_to_100)
     censored = np.where(solved, epochs_to_100, np.inf)
@@ -187,7 +199,11 @@ def summarize_study(epochs_to_100, tutorial_epoch):
         "min": float(np.nanmin(epochs_to_100)) if solved.any() else np.inf,
         "max_solved": float(np.nanmax(epochs_to_100)) if solved.any() else np.inf,
         "tutorial_epoch": tutorial_epoch,
+        "right_at_start": int((epochs_to_100 == 1).sum()),
     }
+    if stays_from is not None:
+        stays = np.where(np.isnan(stays_from), np.inf, stays_from)
+        summary["stays_median"] = float(np.quantile(stays, 0.5, method="inverted_cdf"))
     if tutorial_epoch is not None:
         # Share of seeds at least as fast as the tutorial's run: how lucky was it?
         summary["share_at_or_before_tutorial"] = float((censored <= tutorial_epoch).mean())
@@ -198,25 +214,28 @@ def _epoch_text(value, epochs):
     return f"never (>{epochs})" if not np.isfinite(value) else f"{int(value)}"
 
 
-def published_epoch(hidden, loss):
-    """The tutorial's epoch-to-100% for this variant, or None (it published only MSE runs)."""
-    return TUTORIAL_EPOCH.get(tuple(hidden)) if loss == "mean_squared_error" else None
+def published_claim(config):
+    """The registry's claim of an epoch-to-100% for this variant, or None (none published)."""
+    return next((c for c in claims_for("xor", config) if c.quantity == "epoch_to_100"
+                 and c.value is not None), None)
 
 
-def tutorial_text(hidden, loss):
-    epoch = published_epoch(hidden, loss)
-    if epoch is None:
+def tutorial_text(claim):
+    if claim is None:
         return "tutorial: no published figure for this variant"
-    note = TUTORIAL_NOTE.get(tuple(hidden))
-    return f"tutorial: {epoch}, a single unseeded run" + (f"; {note}" if note else "")
+    return f"tutorial: {claim.value:g}, a single unseeded run" + (
+        f"; {claim.note}" if claim.note else "")
 
 
-def single_run_report(params, loss, accuracy, args):
+def single_run_report(params, loss, accuracy, args, claim):
     first = epochs_to_full_accuracy(accuracy[None])[0]
     outputs = mlp_forward(params, X).reshape(-1)
+    # Keras's epoch-1 accuracy is measured in the forward pass before the first update
+    at_start = ("; already right before training (epoch 1's accuracy is measured before its "
+                "update)" if first == 1 else "")
     lines = [
         f"First epoch at 100% accuracy: {_epoch_text(first, args.epochs):<12}"
-        f"({tutorial_text(args.hidden, args.loss)})",
+        f"({tutorial_text(claim)}{at_start})",
         f"Final loss (epoch {args.epochs}): {loss[-1]:.4f}    "
         f"final accuracy: {100 * accuracy[-1]:.0f}%",
         "",
@@ -231,11 +250,11 @@ def single_run_report(params, loss, accuracy, args):
     return "\n".join(lines), metrics
 
 
-def study_report(summary, args):
+def study_report(summary, args, claim):
     n, epochs = summary["seeds"], args.epochs
     lines = [
         f"Convergence study: {n} seeds ({args.seed}..{args.seed + n - 1}), "
-        f"{architecture(args.hidden)}, {args.loss}, {epochs} epochs",
+        f"{architecture(args.hidden)}, {args.loss}, {epochs_text(epochs)}",
         f"  reached 100% accuracy: {summary['solved']}/{n} ({100 * summary['success_rate']:.1f}%;"
         f" 95% CI {100 * summary['success_rate_low']:.1f}-"
         f"{100 * summary['success_rate_high']:.1f}%)",
@@ -244,7 +263,12 @@ def study_report(summary, args):
         f"10-90% {_epoch_text(summary['p10'], epochs)}-{_epoch_text(summary['p90'], epochs)}, "
         f"range {_epoch_text(summary['min'], epochs)}-{_epoch_text(summary['max_solved'], epochs)}"
         " (among seeds that got there)",
-        f"  {tutorial_text(args.hidden, args.loss)}",
+        f"  already right before training (100% in epoch 1, measured before its update): "
+        f"{summary['right_at_start']}/{n}; counted as epoch 1, the tutorial's meaning of the "
+        "first epoch at 100%"
+        + (f"; accuracy stays at 100% from epoch {_epoch_text(summary['stays_median'], epochs)}"
+           " (median)" if "stays_median" in summary else ""),
+        f"  {tutorial_text(claim)}",
     ]
     if "share_at_or_before_tutorial" in summary:
         lines.append(f"  seeds at 100% by epoch {summary['tutorial_epoch']}: "
@@ -323,6 +347,7 @@ def plot_history(loss, accuracy, first, tutorial_epoch, title, path):
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, color="tab:blue", label="loss")
     ax.set(xlabel="epoch", ylabel="loss", title=title)
+    integer_epochs(ax.xaxis)
     ax2 = ax.twinx()
     ax2.step(epochs, 100 * accuracy, where="post", color="tab:orange", label="accuracy")
     ax2.set(ylabel="binary accuracy (%)", ylim=(-5, 105))
@@ -343,6 +368,7 @@ def plot_study(epochs_to_100, summary, epochs, title, path):
     cdf_ax.plot(cdf_x, 100 * (np.nan_to_num(epochs_to_100, nan=np.inf)[:, None] <= cdf_x)
                 .mean(axis=0), color="tab:blue")
     for ax in (hist_ax, cdf_ax):
+        integer_epochs(ax.xaxis)
         if np.isfinite(summary["median"]):
             ax.axvline(summary["median"], color="tab:green", ls="--",
                        label=f"median {int(summary['median'])}")
@@ -380,6 +406,62 @@ def make_xor_parser():
     return parser
 
 
+def claim_values(epochs_to_100):
+    """{quantity: per-seed values} the registry's XOR claims are judged on (never: infinite)."""
+    return {"epoch_to_100": np.where(np.isnan(epochs_to_100), np.inf, epochs_to_100),
+            "reached_100": ~np.isnan(epochs_to_100)}
+
+
+def summarize(args, runs):
+    """Everything the run reports and saves, computed once: the first network's report, the
+    study (several seeds) and the registry's verdicts."""
+    config = config_of(args)
+    claims, claim = claims_for("xor", config), published_claim(config)
+    diverged = ~np.isfinite(runs.loss).all(axis=1)
+    epochs_to_100 = epochs_to_full_accuracy(runs.accuracy)
+    report, first_seed = single_run_report(network(runs.params, 0), runs.loss[0],
+                                           runs.accuracy[0], args, claim)
+    summary = None
+    if args.seeds > 1:
+        summary = summarize_study(epochs_to_100, claim.value if claim else None,
+                                  epochs_staying_at_full_accuracy(runs.accuracy))
+        summary["diverged"] = int(diverged.sum())
+    return {"config": config, "claims": claims, "claim": claim, "diverged": diverged,
+            "epochs_to_100": epochs_to_100, "report": report, "first_seed": first_seed,
+            "study": summary,
+            "verdicts": judge_all(claims, claim_values(epochs_to_100), config)}
+
+
+def report_text(args, results):
+    parts = ([f"Seed {args.seed} (the first of the study):"] if args.seeds > 1 else [])
+    parts.append(results["report"] + "\n")
+    if results["study"] is not None:
+        parts.append(study_report(results["study"], args, results["claim"]))
+        if results["diverged"].any():
+            parts.append(f"  {results['diverged'].sum()} seeds diverged (non-finite loss); "
+                         "counted as not reaching 100%")
+        parts.append("")
+    claims = claims_report(results["verdicts"], results["claims"])
+    return "\n".join(parts + (claims + [""] if claims else []))
+
+
+def save_figures(args, runs, results, tag):
+    arch, loss, accuracy = architecture(args.hidden), runs.loss, runs.accuracy
+    epochs_to_100, claim = results["epochs_to_100"], results["claim"]
+    figures = [
+        plot_boundary(network(runs.params, 0),
+                      f"{arch} MLP after {epochs_text(args.epochs)} (seed {args.seed})",
+                      args.figures_dir / f"{tag}_boundary.png"),
+        plot_history(loss[0], accuracy[0], epochs_to_100[0], claim.value if claim else None,
+                     f"{arch} MLP, seed {args.seed}", args.figures_dir / f"{tag}_history.png"),
+    ]
+    if results["study"] is not None:
+        loss_name = "" if args.loss == "mean_squared_error" else ", binary cross-entropy"
+        figures.append(plot_study(epochs_to_100, results["study"], args.epochs,
+                                  f"{arch} MLP{loss_name}", args.figures_dir / f"{tag}_study.png"))
+    return figures
+
+
 def main(argv=None):
     parser = make_xor_parser()
     args = parser.parse_args(argv)
@@ -393,56 +475,39 @@ def main(argv=None):
     threads = setup("parallel_calls", args.engine, device)
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
-    arch, tutorial_epoch = architecture(args.hidden), published_epoch(args.hidden, args.loss)
-    tag = f"xor_{arch}" + ("" if args.loss == "mean_squared_error" else "_bce")
+    arch = architecture(args.hidden)
+    tag = (f"xor_{arch}" + ("" if args.loss == "mean_squared_error" else "_bce")
+           + settings_suffix(args, DEFAULTS, NAMED_SETTINGS))
     print(f"XOR / loyal customers: {arch} MLP, {args.loss}, Adam(learning_rate="
-          f"{args.learning_rate:g}), {args.epochs} epochs, full batch; engine {args.engine}")
+          f"{args.learning_rate:g}), {epochs_text(args.epochs)}, full batch; engine "
+          f"{args.engine}")
     print(f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}\n")
 
     runs = train(args, workers=workers_for(threads) if args.engine == COMPILED else 1)
-    params, loss, accuracy, train_seconds = runs.params, runs.loss, runs.accuracy, \
-        runs.train_seconds
-
-    diverged = ~np.isfinite(loss).all(axis=1)
-    if diverged[0]:  # the report and figures centre on the first network: none to show
-        epoch = int(np.argmin(np.isfinite(loss[0]))) + 1
-        return error_line(f"the loss became {loss[0, epoch - 1]} at epoch {epoch} (seed "
+    if not np.isfinite(runs.loss[0]).all():  # the report and figures centre on the first
+        epoch = int(np.argmin(np.isfinite(runs.loss[0]))) + 1
+        return error_line(f"the loss became {runs.loss[0, epoch - 1]} at epoch {epoch} (seed "
                           f"{args.seed}); no figures written (try a smaller --learning-rate)",
                           prog=parser.prog)
+    results = summarize(args, runs)
+    print(report_text(args, results))
 
-    epochs_to_100 = epochs_to_full_accuracy(accuracy)
-    first_network = network(params, 0)
-    report, metrics = single_run_report(first_network, loss[0], accuracy[0], args)
-    if args.seeds > 1:
-        print(f"Seed {args.seed} (the first of the study):")
-    print(report + "\n")
-    figures = [
-        plot_boundary(first_network, f"{arch} MLP after {args.epochs} epochs (seed {args.seed})",
-                      args.figures_dir / f"{tag}_boundary.png"),
-        plot_history(loss[0], accuracy[0], epochs_to_100[0], tutorial_epoch,
-                     f"{arch} MLP, seed {args.seed}", args.figures_dir / f"{tag}_history.png"),
-    ]
-    if args.seeds > 1:
-        summary = summarize_study(epochs_to_100, tutorial_epoch)
-        summary["diverged"] = int(diverged.sum())
-        print(study_report(summary, args))
-        if diverged.any():
-            print(f"  {diverged.sum()} seeds diverged (non-finite loss); counted as not reaching "
-                  "100%")
-        loss_name = "" if args.loss == "mean_squared_error" else ", binary cross-entropy"
-        figures.append(plot_study(epochs_to_100, summary, args.epochs, f"{arch} MLP{loss_name}",
-                                  args.figures_dir / f"{tag}_study.png"))
-        metrics = {"first_seed": metrics, "study": summary,
-                   "epochs_to_100": epochs_to_100.tolist()}
-        print()
-    if args.json is not None and args.seeds > 1:
-        metrics["csv"] = write_runs_csv(csv_path_for(args.json),
-                                        csv_rows(args, runs, epochs_to_100, diverged),
-                                        CSV_COLUMNS)
+    figures = save_figures(args, runs, results, tag)
+    metrics = results["first_seed"] | {"verdicts": results["verdicts"]}
+    if results["study"] is not None:
+        metrics = {"first_seed": results["first_seed"], "study": results["study"],
+                   "epochs_to_100": results["epochs_to_100"].tolist(),
+                   "verdicts": results["verdicts"],
+                   "claim_values": claim_values(results["epochs_to_100"])}
+        if args.json is not None:
+            metrics["csv"] = write_runs_csv(
+                csv_path_for(args.json),
+                csv_rows(args, runs, results["epochs_to_100"], results["diverged"]),
+                CSV_COLUMNS)
     total_seconds = time.perf_counter() - run_start
     compiled = (f"; compiling {runs.compile_seconds:.1f} s, {runs.extra['workers']} x "
                 f"{runs.extra['chunk_size']} networks at a time") if args.engine == COMPILED else ""
-    print(f"training: {train_seconds:.2f} s for {args.seeds} x {args.epochs} epochs "
+    print(f"training: {runs.train_seconds:.2f} s for {args.seeds} x {epochs_text(args.epochs)} "
           f"({args.engine} engine{compiled}); whole run {total_seconds:.1f} s")
     print("figures: " + ", ".join(figures))
     if "csv" in metrics:
@@ -450,8 +515,8 @@ def main(argv=None):
     if args.json is not None:
         save_run_record(
             args.json, script="xor_mlp.py", argv=argv,
-            config=config_of(args) | {"threads": threads.as_record()}, device=device,
-            timings={"training": train_seconds, "compile": runs.compile_seconds,
+            config=results["config"] | {"threads": threads.as_record()}, device=device,
+            timings={"training": runs.train_seconds, "compile": runs.compile_seconds,
                      "total": total_seconds},
             metrics=metrics, figures=figures)
     return 0

@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from common.cli import check_output_file, existing_folder, int_in_range  # noqa: E402
-from common.exits import run_main  # noqa: E402
-from common.records import build_run_record, write_run_record  # noqa: E402
-from common.script_runs import run_script  # noqa: E402
+from common.cli import check_output_file, existing_folder, int_in_range
+from common.exits import run_main
+from common.records import build_run_record, write_run_record
+from common.script_runs import run_script
 
 TARGETS = {"seconds_per_run_10": 18.0, "seconds_per_run_30": 16.0, "peak_rss_mb": 1500.0,
            "time_ratio": 0.25, "distribution_min_fit_runs": 10}

@@ -29,13 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from common.cli import check_output_file, existing_folder, int_in_range  # noqa: E402
-from common.exits import run_main  # noqa: E402
-from common.records import build_run_record, write_run_record  # noqa: E402
-from common.script_runs import run_script  # noqa: E402
-from common.studies import Z_95, share, share_text  # noqa: E402
+from common.cli import check_output_file, existing_folder, int_in_range
+from common.exits import run_main
+from common.records import build_run_record, write_run_record
+from common.script_runs import run_script
+from common.studies import Z_95, share, share_text
 
 TARGETS = {"study_seconds_per_1000": 60.0, "speedup": 500.0}
 MIN_FIT_RUNS_FOR_DISTRIBUTION = 30

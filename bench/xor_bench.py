@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import xor_mlp  # noqa: E402
-from common.cli import check_output_file, config_of, int_in_range  # noqa: E402
-from common.device import select_device_or_exit  # noqa: E402
-from common.engines import COMPILED, setup  # noqa: E402
-from common.exits import run_main  # noqa: E402
-from common.records import build_run_record, write_run_record  # noqa: E402
-from common.stacked import glorot_uniform_stack, network, train_stacked  # noqa: E402
+import xor_mlp
+from common.cli import check_output_file, config_of, int_in_range
+from common.device import select_device_or_exit
+from common.engines import COMPILED, setup
+from common.exits import run_main
+from common.records import build_run_record, write_run_record
+from common.stacked import glorot_uniform_stack, network, train_stacked
 
 TARGET_SECONDS = 1.0
 TARGET = dict(seeds=10_000, epochs=500, hidden=[16])

@@ -30,6 +30,12 @@ def written_files():
     return list(_written)
 
 
+def note_written(path):
+    """Remember `path` as completed, for a writer that publishes by its own atomic rename
+    (a folder of TensorBoard logs, common/keras_outputs.py)."""
+    _written.append(str(path))
+
+
 def _hold(signum, frame):
     _held["pending"] = True
 
@@ -71,6 +77,7 @@ def atomic_path(path, suffix=".tmp"):
     tmp = None
     try:
         with interrupts_held():
+            path.parent.mkdir(parents=True, exist_ok=True)  # made when first written to
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
             os.close(fd)
         yield Path(tmp)

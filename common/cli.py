@@ -5,6 +5,7 @@ the run at once with argparse's usage line, one line saying what is wrong, and e
 """
 
 import argparse
+import contextlib
 import math
 import os
 import tempfile
@@ -85,12 +86,19 @@ def _writable_dir_problem(folder):
     """None if files can be created in `folder` (creating it if needed), else what is wrong."""
     if folder.exists() and not folder.is_dir():
         return f"{folder} exists and is not a folder"
+    # Folders made for the check are removed after it: a run that stops before writing
+    # anything leaves no empty folder behind (writers create theirs when they write).
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
         return f"cannot write in {folder}: {error.strerror or error}"
+    finally:
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
     return None
 
 

@@ -5,11 +5,15 @@ import numpy as np
 
 matplotlib.use("Agg")  # no display on servers and CI; must precede pyplot
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-from common.atomic import atomic_path  # noqa: E402
+from common.atomic import atomic_path
 
 DPI = 100  # small PNGs that still read well on a README page
+CAPTION_FONTSIZE = 7
+IMAGE_SIDE = 1.0  # inches per image of a predictions figure
+TITLE_BAND = 0.35  # inches above a predictions figure's grid for its title
 
 
 def new_figure(ncols=1, nrows=1, size=(6.0, 4.5)):
@@ -29,19 +33,37 @@ def save_figure(fig, path):
 def image_predictions_figure(images, predicted, actual, class_names, title, *, columns=10,
                              cmap=None):
     """A row (or grid) of images, each captioned with its predicted and actual class; wrong
-    predictions in red. `images`: uint8 (n, H, W[, C])."""
+    predictions in red. `images`: uint8 (n, H, W[, C]). Each column is as wide as the widest
+    caption and each row leaves room for its captions, so long class names ('not Ankle boot')
+    never run into the next panel."""
     rows = -(-len(images) // columns)
-    fig, axes = new_figure(columns, rows, size=(1.25 * columns, 1.55 * rows + 0.4))
+    fig, axes = new_figure(columns, rows)
+    captions = []
     for index, ax in enumerate(getattr(axes, "flat", [axes])):
         ax.axis("off")
         if index >= len(images):
             continue
         ax.imshow(images[index], cmap=cmap, interpolation="nearest")
         right = predicted[index] == actual[index]
-        ax.set_title(f"pred = {class_names[predicted[index]]}\nact = "
-                     f"{class_names[actual[index]]}", fontsize=7,
-                     color="black" if right else "red")
+        captions.append(ax.set_title(
+            f"pred = {class_names[predicted[index]]}\nact = {class_names[actual[index]]}",
+            fontsize=CAPTION_FONTSIZE, color="black" if right else "red"))
     fig.suptitle(title, fontsize=9)
+    # Text sizes in inches do not depend on the figure's: measure the captions, then lay the
+    # grid out around them (image side, column pitch, caption band, all in inches).
+    renderer = fig.canvas.get_renderer()
+    extents = [caption.get_window_extent(renderer) for caption in captions]
+    caption_width = max((e.width for e in extents), default=0) / fig.dpi
+    caption_band = max((e.height for e in extents), default=0) / fig.dpi + 0.15
+    pitch = max(IMAGE_SIDE + 0.1, caption_width + 0.15)
+    width = columns * pitch
+    height = rows * (IMAGE_SIDE + caption_band) + TITLE_BAND + 0.05
+    fig.set_size_inches(width, height)
+    fig.subplots_adjust(left=(pitch - IMAGE_SIDE) / 2 / width,
+                        right=1 - (pitch - IMAGE_SIDE) / 2 / width,
+                        bottom=0.05 / height, top=1 - (TITLE_BAND + caption_band) / height,
+                        wspace=(pitch - IMAGE_SIDE) / IMAGE_SIDE,
+                        hspace=caption_band / IMAGE_SIDE)
     return fig
 
 
@@ -77,8 +99,50 @@ def epoch_curves_figure(series, title, *, references=()):
         for (value, label), style in zip(panel_references, ("--", ":", "-."), strict=False):
             ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
         ax.set_xlabel("epoch")
+        integer_epochs(ax.xaxis)
         ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def integer_epochs(axis):
+    """Ticks only at whole epochs on `axis` (an Axis: ax.xaxis): a 3-epoch run shows 1, 2, 3,
+    not 1.25, 1.5, ..."""
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def epochs_text(count):
+    """'1 epoch', '10 epochs': for titles and lines that count epochs."""
+    return f"{count} epoch{'s' * (count != 1)}"
+
+
+# Short file-name parts of the settings a quick experiment changes: a flag (True) is named by
+# its part alone, a choice (--engine fit) by its value, a number by its part and value.
+SETTING_NAMES = {"normalize": "normalized", "epochs": "epochs", "learning_rate": "lr",
+                 "batch_size": "batch", "validation_split": "val", "train_limit": "train",
+                 "test_limit": "test"}
+
+
+def settings_suffix(args, defaults, keys):
+    """'_epochs3_lr0.01_fit': one part for each setting in `keys` (attributes of `args`, in
+    that order) whose value differs from `defaults` (a key missing there defaults to None, as
+    --train-limit's 'all'), '' for the tutorial's settings. Figures of a quick experiment get
+    names of their own and never overwrite those of the tutorial's setting. Seeds are not
+    settings: a study's figures say their seeds."""
+    parts = []
+    for key in keys:
+        value = getattr(args, key)
+        if value == defaults.get(key):
+            continue
+        name = SETTING_NAMES.get(key, key.replace("_", "-"))
+        if isinstance(value, bool):
+            parts.append(name)
+        elif isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, float):
+            parts.append(f"{name}{value:g}")
+        else:
+            parts.append(f"{name}{value}")
+    return "".join(f"_{part}" for part in parts)

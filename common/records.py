@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import write_text_atomic
+from common.provenance import machine_description
 
 PACKAGES = ("tensorflow", "keras", "numpy", "matplotlib")
 
@@ -52,8 +53,12 @@ def _finite_or_none(value):
     return value
 
 
-def build_run_record(*, script, config, device, timings, metrics, figures=(), argv=None):
-    """`argv`: the arguments the run was given (default: this process's command line)."""
+def build_run_record(*, script, config, device, timings, metrics, figures=(), argv=None,
+                     data_files=None):
+    """`argv`: the arguments the run was given (default: this process's command line).
+    `data_files`: {dataset file (a name relative to the data folder, or its path): sha256 hex}
+    of the files the run read (a Dataset's `files`), so a record says which bytes it measured.
+    Every record also holds "machine": the CPU (model, cores, vector extensions) and GPUs."""
     record = {
         "script": script,
         "argv": list(sys.argv[1:] if argv is None else argv),
@@ -61,6 +66,8 @@ def build_run_record(*, script, config, device, timings, metrics, figures=(), ar
         "device": device,
         "versions": package_versions(),
         "platform": platform.platform(),
+        "machine": machine_description(),
+        "data_files": dict(data_files or {}),
         "finished_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "timings_s": timings,
         "peak_rss_mb": peak_rss_mb(),

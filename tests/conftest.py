@@ -1,5 +1,8 @@
-"""Shared test set-up: the opt-in real-data tests, and 'no tests' never failing a run."""
+"""Shared test set-up: the opt-in real-data tests, the tiny datasets every other test reads
+(fixtures tiny_cifar_dir, tiny_mnist_dir, tiny_data_dir; writers write_tiny_datasets,
+write_batches, write_mnist_npz, ...), and 'no tests' never failing a run."""
 
+import builtins
 import os
 import pickle
 from pathlib import Path
@@ -27,8 +30,61 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def data_dir(request):
+def real_data_dir(request):
+    """The folder with the real datasets, for tests marked `data` (skipped without it)."""
     return Path(request.config.getoption("--data-dir"))
+
+
+# ## Tiny datasets in the real formats, written per test: the data every other test reads
+
+
+@pytest.fixture
+def tiny_cifar_dir(tmp_path):
+    """A --data-dir holding tiny CIFAR-10 batches: 5 x 8 training and 12 test images."""
+    return write_tiny_datasets(tmp_path / "data", mnist=None, fashion=None)
+
+
+@pytest.fixture
+def tiny_mnist_dir(tmp_path):
+    """A --data-dir holding a tiny mnist.npz (80 training, 40 test images, every class in
+    both, so fives exist) and tiny Fashion-MNIST files (40 and 20)."""
+    return write_tiny_datasets(tmp_path / "data", cifar=None)
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path):
+    """A --data-dir holding all three tiny datasets (as tiny_cifar_dir and tiny_mnist_dir)."""
+    return write_tiny_datasets(tmp_path / "data")
+
+
+@pytest.fixture
+def no_keras_cache(tmp_path, monkeypatch):
+    """No dataset outside the test's own folders: an empty Keras cache and no
+    TUTORIALS_DATA_DIR."""
+    from common import data
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+
+
+@pytest.fixture
+def count_opens(monkeypatch):
+    """count_opens(folder) -> the list, filled as the test runs, of the names of files under
+    `folder` opened through open() (as test_faults.py counts a run's reads of the data)."""
+
+    def start(folder):
+        opened = []
+        real_open = builtins.open
+
+        def counting_open(file, *args, **kwargs):
+            if isinstance(file, (str, Path)) and Path(file).is_relative_to(folder):
+                opened.append(Path(file).name)
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", counting_open)
+        return opened
+
+    return start
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -88,3 +144,47 @@ def write_mnist_npz(path, train=12, test=6, seed=0, **overrides):
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     return path
+
+
+def write_tiny_datasets(folder, cifar=(8, 12), mnist=(80, 40), fashion=(40, 20)):
+    """The three datasets in the layout make-datasets builds, with few images: CIFAR-10
+    batches of (images per training batch, test images), mnist.npz and Fashion-MNIST of
+    (training, test) images; None leaves a dataset out. MNIST's labels run through every class
+    in order, its test labels shuffled."""
+    if cifar:
+        write_batches(folder / "cifar-10-batches-py", per_batch=cifar[0], test=cifar[1])
+    if mnist:
+        train, test = mnist
+        labels = np.resize(np.arange(10, dtype=np.uint8), train)
+        test_labels = np.random.default_rng(0).permutation(labels[:test])
+        write_mnist_npz(folder / "mnist.npz", train=train, test=test, y_train=labels,
+                        y_test=test_labels)
+    if fashion:
+        write_fashion_mnist(folder / "fashion-mnist", train=fashion[0], test=fashion[1])
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def read_tensorboard_scalars(log_dir):
+    """{(run folder relative to log_dir, tag): [(step, value), ...]} of the scalars in the
+    TensorBoard event files under `log_dir`, read back with TensorFlow alone. A tag counts as
+    a scalar as TensorBoard decides it: a simple_value, or rank-0 tensors whose metadata names
+    the scalars plugin."""
+    from common.backend import tf
+
+    values, plugins = {}, {}
+    for path in sorted(Path(log_dir).rglob("events.out.tfevents.*")):
+        folder = path.parent.relative_to(log_dir).as_posix()
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                key = (folder, value.tag)
+                if value.HasField("tensor"):  # TF 2: a tensor; the metadata says what it is
+                    plugins.setdefault(key, value.metadata.plugin_data.plugin_name)
+                    number = tf.make_ndarray(value.tensor)
+                    number = float(number) if number.shape == () else None
+                else:
+                    plugins.setdefault(key, "scalars")
+                    number = value.simple_value
+                values.setdefault(key, []).append((event.step, number))
+    return {key: steps for key, steps in values.items() if plugins[key] == "scalars"}

@@ -12,7 +12,15 @@ from conftest import is_png
 
 from common.atomic import atomic_path, write_text_atomic
 from common.cli import check_output_paths, float_in_range, int_in_range, make_parser
-from common.figures import new_figure, plt, save_figure
+from common.figures import (
+    epoch_curves_figure,
+    epochs_text,
+    image_predictions_figure,
+    new_figure,
+    plt,
+    save_figure,
+    settings_suffix,
+)
 from common.progress import Progress
 from common.records import build_run_record, write_run_record
 
@@ -66,21 +74,32 @@ def test_run_record_is_strict_json(tmp_path):
     assert loaded["versions"]["keras"].startswith("3.")
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "abc", "1.5", "1001"])
+# The range types every numeric flag uses (test_flags.py checks that each flag does, and its
+# bounds): what no bounds let through.
+@pytest.mark.parametrize("text", ["0", "-1", "abc", "1.5", "1001", "nan", "inf", "1e30",
+                                  "1000000000000", ""])
 def test_int_in_range_rejects(text):
     with pytest.raises(argparse.ArgumentTypeError):
         int_in_range(1, 1000)(text)
 
 
-@pytest.mark.parametrize("text", ["0", "-1e-3", "nan", "inf", "-inf", "x", "2e6"])
+@pytest.mark.parametrize("text", ["0", "-1", "-1e-3", "nan", "-nan", "inf", "-inf", "x", "2e6",
+                                  "1e30", ""])
 def test_float_in_range_rejects(text):
     with pytest.raises(argparse.ArgumentTypeError):
         float_in_range(0, 1e6)(text)
 
 
+@pytest.mark.parametrize("text", ["-1e-9", "-1", "nan", "inf", "0.95"])
+def test_float_in_range_with_zero_allowed_still_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        float_in_range(0, 0.9, low_inclusive=True)(text)
+
+
 def test_number_types_accept():
-    assert int_in_range(1, 10)("10") == 10
-    assert float_in_range(0, 1)("1e-3") == 1e-3
+    assert int_in_range(1, 10)("10") == 10 and int_in_range(0, 9)("0") == 0
+    assert float_in_range(0, 1)("1e-3") == 1e-3 and float_in_range(0, 1)("1") == 1.0
+    assert float_in_range(0, 0.9, low_inclusive=True)("0") == 0.0
 
 
 def _parse(tmp_path, *extra):
@@ -88,10 +107,13 @@ def _parse(tmp_path, *extra):
     return parser, parser.parse_args(["--figures-dir", str(tmp_path / "figs"), *extra])
 
 
-def test_output_paths_created_when_fine(tmp_path):
-    parser, args = _parse(tmp_path, "--json", str(tmp_path / "rec.json"))
+def test_output_paths_checked_without_leaving_folders(tmp_path):
+    parser, args = _parse(tmp_path, "--json", str(tmp_path / "rec" / "rec.json"))
+    args.figures_dir = tmp_path / "new" / "figs"
     check_output_paths(parser, args)
-    assert (tmp_path / "figs").is_dir()
+    # the folders made for the check are gone: a run that stops before its first output
+    # leaves no empty folder (atomic_path makes them when it writes)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("case", ["figures-is-file", "figures-under-file", "json-is-dir"])
@@ -131,3 +153,61 @@ def test_progress_off_terminal_prints_sparse_lines():
     quiet = io.StringIO()
     Progress(3, "x", stream=quiet, enabled=False).update(3)
     assert quiet.getvalue() == ""
+
+
+def test_run_with_the_tutorials_settings_keeps_the_plain_name():
+    defaults = {"epochs": 10, "learning_rate": 1e-3, "engine": "compiled", "normalize": False}
+    args = argparse.Namespace(**defaults, train_limit=None, seed=7)
+    assert settings_suffix(args, defaults, ("normalize", "epochs", "learning_rate", "engine",
+                                            "train_limit")) == ""
+
+
+def test_every_changed_setting_names_itself_in_order():
+    defaults = {"normalize": False, "epochs": 10, "learning_rate": 1e-3, "batch_size": 32,
+                "validation_split": 0.0, "engine": "compiled"}
+    args = argparse.Namespace(normalize=True, epochs=3, learning_rate=0.01, batch_size=64,
+                              validation_split=0.1, engine="fit", train_limit=1_000_000,
+                              test_limit=None, seed=5)
+    keys = ("normalize", "epochs", "learning_rate", "batch_size", "validation_split", "engine",
+            "train_limit", "test_limit")
+    assert settings_suffix(args, defaults, keys) == (
+        "_normalized_epochs3_lr0.01_batch64_val0.1_fit_train1000000")
+    # only the keys asked for, in their order (the scripts never ask for seeds)
+    assert settings_suffix(args, defaults, ("engine", "epochs")) == "_fit_epochs3"
+
+
+def test_epochs_are_counted_in_words():
+    assert (epochs_text(1), epochs_text(2)) == ("1 epoch", "2 epochs")
+
+
+def test_epoch_curves_tick_whole_epochs_only():
+    fig = epoch_curves_figure({"loss": {"train": [1.0, 0.6, 0.5]},
+                               "accuracy": {"train": [0.2, 0.4, 0.5]}}, "three epochs")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)
+
+
+def test_long_class_names_fit_their_panels():
+    """Fashion-MNIST's 'not Ankle boot' captions: no caption runs into another caption or
+    into another panel's image."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (32, 28, 28), dtype=np.uint8)
+    predicted, actual = rng.integers(0, 2, 32), rng.integers(0, 2, 32)
+    fig = image_predictions_figure(images, predicted, actual, ("not Ankle boot", "Ankle boot"),
+                                   "Fashion-MNIST, 'Ankle boot' vs the rest", columns=8,
+                                   cmap="gray")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.images]
+    captions = [ax.title.get_window_extent(renderer) for ax in axes]
+    pictures = [ax.images[0].get_window_extent(renderer) for ax in axes]
+    for index, caption in enumerate(captions):
+        for other in range(len(axes)):
+            if other != index:
+                assert not caption.overlaps(captions[other]), (index, other)
+                assert not caption.overlaps(pictures[other]), (index, other)
+    plt.close(fig)

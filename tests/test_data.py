@@ -4,8 +4,12 @@ Default tests write tiny CIFAR-10 batch files in the real format (pickled dicts 
 uint8 rows of R, G, B planes); the test marked `data` reads the real copy.
 """
 
+import hashlib
 import os
 import pickle
+import socket
+import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,12 +19,6 @@ from common import data
 from common.data import DataError, find_cifar10, load_cifar10, load_cifar10_batches
 
 TINY = (5 * 4, 6)  # 4 images per training batch, 6 test images
-
-
-@pytest.fixture
-def no_keras_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
 
 
 def test_reads_tiny_batches_in_keras_layout(tmp_path):
@@ -130,9 +128,127 @@ def test_wrong_counts_are_caught(tmp_path):
         load_cifar10_batches(folder)
 
 
+# ## Checksums of the files read, each file opened once
+
+
+def sha256_of(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_files_are_the_sha256_of_each_batch_read_once(tmp_path, count_opens, no_keras_cache):
+    folder = write_batches(tmp_path / "cifar-10-batches-py")
+    opened = count_opens(tmp_path)
+    ds = load_cifar10(tmp_path, expected_counts=TINY)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    assert ds.files == {f"cifar-10-batches-py/{name}": sha256_of(folder / name)
+                        for name in names}
+    assert sorted(opened) == sorted(names)  # each once: hashed from the bytes parsed
+    assert ds.head(2, 3).files == ds.files
+    assert load_cifar10_batches(folder, expected_counts=TINY).files == ds.files  # direct call
+
+
+def test_files_are_named_relative_to_the_folder_searched(tmp_path, monkeypatch, no_keras_cache):
+    keras_home = tmp_path / "keras"
+    write_batches(keras_home / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py")
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    ds = load_cifar10(expected_counts=TINY)
+    assert "cifar-10-batches-py-target/cifar-10-batches-py/test_batch" in ds.files
+    bare = write_batches(tmp_path / "just-batches")  # the batches directly in --data-dir
+    assert "test_batch" in load_cifar10(bare, expected_counts=TINY).files
+    assert str(bare / "test_batch") not in load_cifar10(bare, expected_counts=TINY).files
+
+
+def test_preflight_check_reads_without_building(tmp_path):
+    folder = write_batches(tmp_path / "cifar-10-batches-py")
+    data.check_cifar10_batches(folder, expected_counts=TINY)
+    with pytest.raises(DataError, match="expected 50000"):
+        data.check_cifar10_batches(folder)
+    (folder / "data_batch_5").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="data_batch_5"):
+        data.check_cifar10_batches(folder, expected_counts=None)
+
+
+# ## A failed download says why; a bad $TUTORIALS_DATA_DIR is a usage error
+
+
+def _name_resolution_failure(name):
+    """What Keras raises offline: a bare Exception, raised while handling urllib's URLError."""
+    try:
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+    except urllib.error.URLError as error:
+        message = f"URL fetch failure on https://example/{name}: {error.errno} -- {error.reason}"
+        raise Exception(message)  # noqa: B904 (as Keras does: only the context is kept)
+
+
+def _refused(name):
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+def _not_found_on_server(name):
+    try:
+        raise urllib.error.HTTPError("https://example/x", 404, "Not Found", {}, None)
+    except urllib.error.HTTPError as error:
+        message = f"URL fetch failure on https://example/x: {error.code} -- {error.msg}"
+        raise Exception(message)  # noqa: B904 (as Keras does: only the context is kept)
+
+
+def _corrupted(name):
+    raise ValueError("Incomplete or corrupted file detected.\nThe sha256 does not match")
+
+
+@pytest.mark.parametrize("download, says", [
+    (_name_resolution_failure, "(no network: gaierror: [Errno -3] Temporary failure in name "
+                               "resolution)"),
+    (_refused, "(no network: ConnectionRefusedError: [Errno 111] Connection refused)"),
+    (_not_found_on_server, "(the server answered HTTP 404 Not Found)"),
+    (_corrupted, "(ValueError: Incomplete or corrupted file detected. The sha256 does not "
+                 "match)"),
+])
+def test_failed_download_says_why(tmp_path, monkeypatch, no_keras_cache, download, says):
+    monkeypatch.setattr(data, "_download", download)
+    with pytest.raises(DataError) as error:
+        load_cifar10(tmp_path / "nowhere")
+    message = str(error.value)
+    assert says in message and "\n" not in message, message
+    assert "(Exception)" not in message
+
+
+def test_keras_message_alone_still_reads_as_no_network():
+    error = Exception("URL fetch failure on https://x/mnist.npz: None -- [Errno 101] Network is "
+                      "unreachable")
+    assert data.download_failure_reason(error) == (
+        "no network: [Errno 101] Network is unreachable")
+    assert len(data.download_failure_reason(Exception("x" * 1000))) <= 200
+
+
+@pytest.mark.parametrize("make, says", [(lambda path: None, "does not exist"),
+                                        (lambda path: path.write_text("x"), "is not a folder")])
+def test_data_dir_variable_naming_no_folder_is_a_usage_error(tmp_path, monkeypatch,
+                                                             no_keras_cache, make, says):
+    def no_download(name):
+        raise AssertionError("searched past a bad $TUTORIALS_DATA_DIR and downloaded")
+
+    monkeypatch.setattr(data, "_download", no_download)
+    write_batches(tmp_path / "empty-keras-home" / "datasets" / "cifar-10-batches-py")
+    wrong = tmp_path / "typo"
+    make(wrong)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(wrong))
+    with pytest.raises(DataError) as error:  # not read from Keras's cache behind its back
+        load_cifar10(expected_counts=TINY)
+    assert error.value.exit_code == 2
+    assert f"${data.DATA_DIR_ENV}: {wrong} {says}" in str(error.value)
+    # An explicit folder (--data-dir, checked by argparse) takes the variable's place.
+    assert load_cifar10(tmp_path / "empty-keras-home" / "datasets", expected_counts=TINY).files
+    monkeypatch.setenv(data.DATA_DIR_ENV, "")  # set but empty: not used, as before
+    assert load_cifar10(expected_counts=TINY).files
+
+
 @pytest.mark.data
-def test_real_cifar10(data_dir):
-    ds = load_cifar10(data_dir)
+def test_real_cifar10(real_data_dir):
+    ds = load_cifar10(real_data_dir)
     assert ds.x_train.shape == (50_000, 32, 32, 3) and ds.x_test.shape == (10_000, 32, 32, 3)
     assert np.bincount(ds.y_train).tolist() == [5000] * 10
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
+    assert ds.files["cifar-10-batches-py/test_batch"] == sha256_of(
+        real_data_dir / "cifar-10-batches-py" / "test_batch")
+    assert len(ds.files) == 6

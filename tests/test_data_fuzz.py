@@ -6,6 +6,7 @@ before anything is read)."""
 
 import datetime
 import gzip
+import hashlib
 import importlib
 import os
 import pickle
@@ -40,8 +41,9 @@ def damaged(raw, data):
 
 
 def loads_or_data_error(load, path):
-    """The loader either succeeds (a flip may leave a file valid) with checked arrays, or raises
-    DataError that names the file; anything else fails the test."""
+    """The loader either succeeds (a flip may leave a file valid) with checked arrays and the
+    damaged file's own checksum in `files`, or raises DataError that names the file; anything
+    else fails the test."""
     try:
         dataset = load()
     except DataError as error:
@@ -51,6 +53,7 @@ def loads_or_data_error(load, path):
         assert images.dtype == np.uint8 and labels.dtype == np.uint8
         assert images.shape[1:] in ((28, 28), (32, 32, 3)) and len(images) == len(labels) > 0
         assert labels.max() <= 9
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in dataset.files.values()
 
 
 @FUZZ

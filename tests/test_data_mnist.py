@@ -1,6 +1,9 @@
 """common/data.py for MNIST (mnist.npz, no pickles) and Fashion-MNIST (gzip'd idx files)."""
 
 import gzip
+import hashlib
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +19,6 @@ from common.data import (
     load_mnist_npz,
     read_idx,
 )
-
-
-@pytest.fixture
-def no_keras_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
 
 
 def test_reads_tiny_mnist_npz(tmp_path):
@@ -170,10 +167,69 @@ def test_download_is_checked_too(tmp_path, monkeypatch, no_keras_cache):
         load_mnist(tmp_path / "nowhere", expected_counts=None)
 
 
+# ## Checksums of the files read, each file opened once
+
+
+def sha256_of(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_mnist_files_hold_the_npz_sha256_read_once(tmp_path, count_opens, no_keras_cache):
+    path = write_mnist_npz(tmp_path / "mnist.npz")
+    opened = count_opens(tmp_path)
+    ds = load_mnist(tmp_path, expected_counts=None)
+    assert ds.files == {"mnist.npz": sha256_of(path)} and opened == ["mnist.npz"]
+    assert ds.head(3, 2).files == ds.files
+    assert load_mnist_npz(path, expected_counts=None).files == ds.files
+
+
+@pytest.mark.parametrize("layout", ["fashion-mnist", "."])
+def test_fashion_files_hold_each_idx_sha256_read_once(tmp_path, count_opens, no_keras_cache,
+                                                      layout):
+    folder = write_fashion_mnist(tmp_path / layout)
+    opened = count_opens(tmp_path)
+    ds = load_fashion_mnist(tmp_path, expected_counts=None)
+    prefix = "" if layout == "." else f"{layout}/"
+    assert ds.files == {f"{prefix}{name}": sha256_of(folder / name)
+                        for name in data.FASHION_MNIST_FILES}
+    assert sorted(opened) == sorted(data.FASHION_MNIST_FILES)
+    assert ds.head(1, 1).files == ds.files
+
+
+def test_downloaded_files_are_hashed_from_the_keras_cache(tmp_path, monkeypatch,
+                                                          no_keras_cache):
+    cache = tmp_path / "empty-keras-home" / "datasets"
+
+    def keras_download(name):  # as Keras does: the file lands in its cache, arrays come back
+        path = write_mnist_npz(cache / "mnist.npz")
+        with np.load(path) as archive:
+            return (archive["x_train"], archive["y_train"]), (archive["x_test"],
+                                                              archive["y_test"])
+
+    monkeypatch.setattr(data, "_download", keras_download)
+    ds = load_mnist(tmp_path / "nowhere", expected_counts=None)
+    assert ds.source == "keras download (mnist)"
+    assert ds.files == {"mnist.npz": sha256_of(cache / "mnist.npz")}
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file at all" * 10,
+                                     pickle.dumps({"x_train": [1, 2, 3]}),
+                                     b"\x93NUMPY" + b"\x00" * 100])
+def test_a_file_that_is_no_archive_says_so(tmp_path, content):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="not an npz archive") as error:
+        load_mnist_npz(path, expected_counts=None)
+    assert str(path) in str(error.value) and "pickled" not in str(error.value)
+
+
 @pytest.mark.data
-def test_real_mnist_and_fashion_mnist(data_dir):
-    mnist = load_mnist(data_dir)
+def test_real_mnist_and_fashion_mnist(real_data_dir):
+    mnist = load_mnist(real_data_dir)
+    assert mnist.files == {"mnist.npz": sha256_of(real_data_dir / "mnist.npz")}
     assert mnist.x_train.shape == (60_000, 28, 28) and mnist.x_test.shape == (10_000, 28, 28)
     assert abs(np.mean(mnist.y_test == 5) - 0.0892) < 1e-4  # 892 fives in the test set
-    fashion = load_fashion_mnist(data_dir)
+    fashion = load_fashion_mnist(real_data_dir)
     assert np.bincount(fashion.y_train).tolist() == [6000] * 10
+    assert sorted(fashion.files) == sorted(f"fashion-mnist/{name}"
+                                           for name in data.FASHION_MNIST_FILES)

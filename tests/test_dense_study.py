@@ -47,6 +47,7 @@ def fit_reference(weight_seed, data_seed, images, labels, epochs):
 CALM_SEEDS = ([4, 5], [8, 9])
 
 
+@pytest.mark.slow
 def test_same_numbers_as_model_fit_over_210_steps():
     """650 images: 20 batches of 32 and a short one of 10, 10 epochs = 210 Adam steps; two runs
     side by side, first kernels in 2 column blocks, each against its own model.fit from the same

@@ -2,7 +2,6 @@
 engines, memory that runs out while loading (a real MemoryError under an address-space limit),
 and a dataset read once per run, never twice."""
 
-import builtins
 import pickle
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_batches, write_fashion_mnist, write_idx, write_mnist_npz
+from conftest import write_idx, write_mnist_npz
 
 import cifar10_dense
 import mnist_perceptron
@@ -18,16 +17,6 @@ import xor_mlp
 from common import data, stacked_neuron
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    folder = tmp_path / "data"
-    write_batches(folder / "cifar-10-batches-py", per_batch=8, test=12)
-    labels = np.tile(np.arange(10, dtype=np.uint8), 8)
-    write_mnist_npz(folder / "mnist.npz", train=80, test=40, y_train=labels, y_test=labels[:40])
-    write_fashion_mnist(folder / "fashion-mnist", train=40, test=20)
-    return folder
 
 
 def outputs_of(tmp_path):
@@ -55,19 +44,19 @@ def with_infinite_output_kernel(build):
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fit"])
-def test_cifar_non_finite_loss_is_exit_1_naming_the_epoch(engine, data_dir, tmp_path, capsys,
-                                                          monkeypatch):
-    monkeypatch.setitem(cifar10_dense.BUILDERS, "dense",
+def test_cifar_non_finite_loss_is_exit_1_naming_the_epoch(engine, tiny_data_dir, tmp_path,
+                                                          capsys, monkeypatch):
+    monkeypatch.setattr(cifar10_dense, "build_dense",
                         with_infinite_output_kernel(cifar10_dense.build_dense))
-    code = cifar10_dense.main(["--data-dir", str(data_dir), "--allow-small-data", "--epochs",
-                               "3", "--engine", engine, *outputs_of(tmp_path)])
+    code = cifar10_dense.main(["--data-dir", str(tiny_data_dir), "--allow-small-data",
+                               "--epochs", "3", "--engine", engine, *outputs_of(tmp_path)])
     assert_failed_without_outputs(code, capsys, tmp_path, "the loss became nan in epoch 1",
                                   "no figures written")
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fit"])
-def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, data_dir, tmp_path, capsys,
-                                                          monkeypatch):
+def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, tiny_data_dir, tmp_path,
+                                                          capsys, monkeypatch):
     initial_weights = stacked_neuron.initial_weights
 
     def infinite_weights(seeds, features):
@@ -77,8 +66,9 @@ def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, data_dir, tmp_
     # both engines start from these initial weights
     monkeypatch.setattr(mnist_perceptron, "initial_weights", infinite_weights)
     monkeypatch.setattr(stacked_neuron, "initial_weights", infinite_weights)
-    code = mnist_perceptron.main(["--data-dir", str(data_dir), "--allow-small-data", "--compare",
-                                  "--epochs", "3", "--engine", engine, *outputs_of(tmp_path)])
+    code = mnist_perceptron.main(["--data-dir", str(tiny_data_dir), "--allow-small-data",
+                                  "--compare", "--epochs", "3", "--engine", engine,
+                                  *outputs_of(tmp_path)])
     assert_failed_without_outputs(code, capsys, tmp_path, "the linear neuron's loss became",
                                   "in epoch 1")
 
@@ -148,13 +138,13 @@ def test_data_too_big_for_memory_is_not_enough_memory(loader, tmp_path):
     assert str(path) in said
 
 
-def test_script_out_of_memory_while_loading_is_exit_1_and_one_line(data_dir, tmp_path, capsys,
-                                                                   monkeypatch):
+def test_script_out_of_memory_while_loading_is_exit_1_and_one_line(tiny_data_dir, tmp_path,
+                                                                   capsys, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError
 
     monkeypatch.setattr(data, "aligned_empty", no_memory)
-    code = cifar10_dense.main(["--data-dir", str(data_dir), "--allow-small-data",
+    code = cifar10_dense.main(["--data-dir", str(tiny_data_dir), "--allow-small-data",
                                *outputs_of(tmp_path)])
     assert_failed_without_outputs(code, capsys, tmp_path, "not enough memory to load CIFAR-10")
 
@@ -187,19 +177,11 @@ def test_script_out_of_memory_in_training_is_exit_1_and_one_line(tmp_path):
     ("mnist_perceptron.py", ["--compare"]),
     ("mnist_perceptron.py", ["--compare", "--dataset", "fashion_mnist"]),
 ])
-def test_each_data_file_is_read_once(script, argv, data_dir, tmp_path, monkeypatch):
-    opened = []
-    real_open = builtins.open
-
-    def counting_open(file, *args, **kwargs):
-        if isinstance(file, (str, Path)) and Path(file).is_relative_to(data_dir):
-            opened.append(Path(file).name)
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "open", counting_open)
+def test_each_data_file_is_read_once(script, argv, tiny_data_dir, tmp_path, count_opens):
+    opened = count_opens(tiny_data_dir)
     main = {"cifar10_dense.py": cifar10_dense.main, "mnist_perceptron.py": mnist_perceptron.main}
-    assert main[script](["--data-dir", str(data_dir), "--allow-small-data", "--epochs", "1",
-                         "--quiet", *argv, *outputs_of(tmp_path)]) == 0
+    assert main[script](["--data-dir", str(tiny_data_dir), "--allow-small-data", "--epochs",
+                         "1", "--quiet", *argv, *outputs_of(tmp_path)]) == 0
     assert opened, "the counter saw no data file: it would not notice a second read"
     assert sorted(opened) == sorted(set(opened)), opened
     expected = {"cifar10_dense.py": 6, "mnist_perceptron.py": 1 if "fashion_mnist" not in argv

@@ -1,9 +1,12 @@
-"""Every numeric flag of every entry point (the three scripts, reproduce.py, the benchmarks)
-rejects zero (where zero means nothing), negative, NaN, infinite and absurdly large values with
-argparse's usage line and exit code 2; and output paths that cannot be written are caught before
-anything runs."""
+"""Every numeric flag of every entry point (the three scripts, reproduce.py, the benchmarks) is
+a range type (common.cli.int_in_range / float_in_range, whose own tests in test_common.py reject
+NaN, infinities and text) with bounds that rule out zero (where zero means nothing), negative
+and absurdly large values, enforced with argparse's usage line and exit code 2; and output paths
+that cannot be written are caught before anything runs."""
 
 import importlib.util
+import inspect
+import math
 import os
 from pathlib import Path
 
@@ -14,6 +17,8 @@ import cifar10_dense
 import mnist_perceptron
 import reproduce
 import xor_mlp
+from common.cli import existing_folder
+from common.keras_outputs import keras_file
 
 ROOT = Path(xor_mlp.__file__).parent
 ZERO_MEANS_SOMETHING = {"--seed", "--data-seed", "--validation-split", "--target-class"}
@@ -36,35 +41,56 @@ PARSERS = {
 }
 
 
+RANGE_TYPES = {"int_in_range.<locals>.parse": "integer", "float_in_range.<locals>.parse": "number"}
+PATH_TYPES = {Path, existing_folder, keras_file}
+
+
 def numeric_flags(make):
-    actions = make()._actions
-    for action in actions:
-        assert action.type not in (int, float), (
-            f"{action.option_strings}: a bare int/float type accepts NaN or negatives; use "
+    """[(flag, the range type's declared bounds, default)] of every flag of the parser that takes
+    a number; fails if a flag taking a value is neither a choice, a path nor a range type (a
+    bare int/float would accept NaN or negatives, no type at all any text)."""
+    flags = []
+    for action in make()._actions:
+        if action.nargs == 0 or action.choices is not None or action.type in PATH_TYPES:
+            continue  # switches, --help, choices; paths: test_unwritable_outputs_... below
+        kind = RANGE_TYPES.get(getattr(action.type, "__qualname__", None))
+        assert kind and action.type.__module__ == "common.cli", (
+            f"{action.option_strings}: takes a value of type {action.type!r}; a number must use "
             "common.cli.int_in_range / float_in_range")
-    return [(action.option_strings[-1], action.type.__name__, action.default)
-            for action in actions if getattr(action.type, "__name__", "") in ("integer", "number")]
+        bounds = inspect.getclosurevars(action.type).nonlocals
+        flags.append((action.option_strings[-1], {"kind": kind, **bounds}, action.default))
+    return flags
 
 
-CASES = []
-for script, make in PARSERS.items():
-    flags = numeric_flags(make)
+def just_outside(bounds):
+    """The value just below the low end and just above the high end of a range type."""
+    low, high = bounds["low"], bounds["high"]
+    if bounds["kind"] == "integer":
+        return str(low - 1), str(high + 1)
+    below = math.nextafter(low, -math.inf) if bounds["low_inclusive"] else low
+    return repr(float(below)), repr(math.nextafter(high, math.inf))
+
+
+@pytest.mark.parametrize("script", PARSERS)
+def test_every_numeric_flag_has_sane_bounds_that_argparse_enforces(script, capsys):
+    """One walk over the parser's flags: each number has a range type (else numeric_flags
+    fails), bounds that rule out negatives, zero where zero means nothing and absurdly large
+    values, and argparse rejects the value just outside each end with its usage line and exit
+    code 2. What the range types reject inside a parse (NaN, inf, text) is test_common.py's."""
+    flags = numeric_flags(PARSERS[script])
     assert flags, f"{script}: no numeric flags found"
-    for flag, kind, _ in flags:
-        bad = ["-1", "nan", "inf", "1e30" if kind == "number" else "1000000000000"]
-        if flag not in ZERO_MEANS_SOMETHING:
-            bad.append("0")
-        CASES += [pytest.param(script, flag, value, id=f"{script} {flag} {value}")
-                  for value in bad]
-
-
-@pytest.mark.parametrize("script, flag, value", CASES)
-def test_numeric_flag_rejects(script, flag, value, capsys):
-    with pytest.raises(SystemExit) as stop:
-        PARSERS[script]().parse_args([flag, value])
-    err = capsys.readouterr().err
-    assert stop.value.code == 2
-    assert err.startswith("usage:") and f"argument {flag}" in err, err
+    for flag, bounds, _ in flags:
+        assert bounds["low"] >= 0, (flag, bounds)
+        zero_accepted = bounds["low"] == 0 and (bounds["kind"] == "integer"
+                                                or bounds["low_inclusive"])
+        assert zero_accepted == (flag in ZERO_MEANS_SOMETHING), (flag, bounds)
+        assert bounds["high"] < (1e12 if bounds["kind"] == "integer" else 1e30), (flag, bounds)
+        for value in just_outside(bounds):
+            with pytest.raises(SystemExit) as stop:
+                PARSERS[script]().parse_args([flag, value])
+            err = capsys.readouterr().err
+            assert stop.value.code == 2, (flag, value)
+            assert err.startswith("usage:") and f"argument {flag}" in err, err
 
 
 @pytest.mark.parametrize("script", PARSERS)
@@ -126,8 +152,10 @@ def entry_point(script, monkeypatch):
 @pytest.mark.parametrize("script, flag, wants", [
     ("xor_mlp.py", "--figures-dir", "folder"), ("xor_mlp.py", "--json", "file"),
     ("cifar10_dense.py", "--figures-dir", "folder"), ("cifar10_dense.py", "--json", "file"),
-    ("cifar10_dense.py", "--save-model", "file"),
+    ("cifar10_dense.py", "--save-model", "file"), ("cifar10_dense.py", "--tensorboard", "folder"),
     ("mnist_perceptron.py", "--figures-dir", "folder"), ("mnist_perceptron.py", "--json", "file"),
+    ("mnist_perceptron.py", "--save-model", "file"),
+    ("mnist_perceptron.py", "--tensorboard", "folder"),
     ("reproduce.py", "--figures-dir", "folder"), ("reproduce.py", "--report", "file"),
     ("bench/xor_bench.py", "--json", "file"), ("bench/cifar10_bench.py", "--json", "file"),
     ("bench/mnist_bench.py", "--json", "file"),

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_batches, write_mnist_npz
+from conftest import write_tiny_datasets
 
 from common import atomic, exits
 
@@ -106,11 +106,9 @@ def test_run_main_lets_other_errors_through():
 # ## Real SIGINTs to real processes
 
 
-def tiny_data(folder):
+def write_long_training_datasets(folder):
     """CIFAR batches and an mnist.npz large enough that 1,000 epochs take a while."""
-    write_batches(folder / "cifar-10-batches-py", per_batch=100, test=20)
-    write_mnist_npz(folder / "mnist.npz", train=3000, test=40)
-    return folder
+    return write_tiny_datasets(folder, cifar=(100, 20), mnist=(3000, 40), fashion=None)
 
 
 def start(argv, cwd):
@@ -147,8 +145,9 @@ SCRIPTS = {  # script: (its arguments, a line on stdout just before or in traini
 }
 
 
+@pytest.mark.slow
 def test_sigint_mid_training_exits_130_and_writes_nothing(tmp_path):
-    data = tiny_data(tmp_path / "data")
+    data = write_long_training_datasets(tmp_path / "data")
     started = {}
     for script, (argv, marker) in SCRIPTS.items():
         out = tmp_path / script.removesuffix(".py")
@@ -170,11 +169,12 @@ def test_sigint_mid_training_exits_130_and_writes_nothing(tmp_path):
         assert lines[-1] == (f"{script}: interrupted; nothing was written (figures, records "
                              "and models are written when a run finishes)")
         assert not (out / "run.json").exists() and not (out / "model.keras").exists()
-        assert not list((out / "figures").iterdir()) and leftovers(out) == []
+        assert not (out / "figures").exists() and leftovers(out) == []  # not even a folder
 
 
+@pytest.mark.slow
 def test_sigint_to_reproduce_leaves_the_previous_report_and_no_process(tmp_path):
-    data = tiny_data(tmp_path / "data")
+    data = write_long_training_datasets(tmp_path / "data")
     out = tmp_path / "out"
     (out / "figures").mkdir(parents=True)
     (out / "REPORT.md").write_text("the previous report\n")
@@ -195,6 +195,9 @@ def test_sigint_to_reproduce_leaves_the_previous_report_and_no_process(tmp_path)
     assert [p.name for p in (out / "figures").iterdir()] == ["xor_2-16-1_boundary.png"]
     assert (out / "figures" / "xor_2-16-1_boundary.png").read_bytes() == b"the previous figure"
     assert leftovers(out) == [] and not list(out.glob(".staging-*"))
-    assert not list((out / "runs").iterdir())  # records move in with the report
+    # records move in with the report; the two finished runs are kept in the run cache
+    assert [p.name for p in (out / "runs").iterdir()] == ["cache"]
+    assert len([p for p in (out / "runs" / "cache").iterdir()
+                if not p.name.startswith(".")]) == 2
     with pytest.raises(ProcessLookupError):  # no child left running in its process group
         os.killpg(process.pid, 0)

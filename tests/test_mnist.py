@@ -5,28 +5,27 @@ import csv
 import functools
 import json
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import is_png, write_fashion_mnist, write_mnist_npz
+from conftest import is_png, read_tensorboard_scalars, write_mnist_npz
 
 import mnist_perceptron
 from common import data
+from common.backend import keras
+from common.figures import plt
+from common.studies import share
 
 
 @pytest.fixture
-def tiny_data(tmp_path, monkeypatch):
-    """A folder with a tiny mnist.npz and Fashion-MNIST files the script will accept."""
-    folder = tmp_path / "data"
-    rng = np.random.default_rng(0)
-    labels = np.tile(np.arange(10, dtype=np.uint8), 8)  # every class, so fives exist
-    write_mnist_npz(folder / "mnist.npz", train=80, test=40, y_train=labels,
-                    y_test=rng.permutation(labels[:40]))
-    write_fashion_mnist(folder / "fashion-mnist", train=40, test=20)
+def accepted_tiny_mnist_dir(tiny_mnist_dir, monkeypatch):
+    """conftest's tiny_mnist_dir (mnist.npz and Fashion-MNIST files with few images), which the
+    script accepts without --allow-small-data: its loaders do not insist on the real counts."""
     for name, loader in (("mnist", data.load_mnist), ("fashion_mnist", data.load_fashion_mnist)):
         monkeypatch.setitem(mnist_perceptron.LOADERS, name,
                             functools.partial(loader, expected_counts=None))
-    return folder
+    return tiny_mnist_dir
 
 
 def run(tmp_path, data_dir, *extra):
@@ -82,8 +81,8 @@ def test_grid_has_both_classes_and_follows_the_seed():
     assert list(picks) == list(mnist_perceptron.prediction_grid_indices(truth, 2, 32))
 
 
-def test_compare_run_on_tiny_mnist(tmp_path, tiny_data, capsys):
-    record = run(tmp_path, tiny_data, "--compare")
+def test_compare_run_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
+    record = run(tmp_path, accepted_tiny_mnist_dir, "--compare")
     out = capsys.readouterr().out
     assert "linear val accuracy" in out and "sigmoid val accuracy" in out
     assert "(the tutorial's reading)" in out and "(the baseline)" in out
@@ -102,23 +101,155 @@ def test_compare_run_on_tiny_mnist(tmp_path, tiny_data, capsys):
                                                           "sigmoid"),
                                    ("--validation-split", "0.25")],
                          ids=["fit", "normalize-sigmoid", "validation-split"])
-def test_single_runs(tmp_path, tiny_data, extra):
-    record = run(tmp_path, tiny_data, *extra)
+def test_single_runs(tmp_path, accepted_tiny_mnist_dir, extra, monkeypatch):
+    shown_with = {}
+    real_weights_figure = mnist_perceptron.weights_figure
+
+    def weights_figure(weights, train_images, title):
+        shown_with["train_images"] = train_images
+        return real_weights_figure(weights, train_images, title)
+
+    monkeypatch.setattr(mnist_perceptron, "weights_figure", weights_figure)
+    record = run(tmp_path, accepted_tiny_mnist_dir, *extra)
     (metrics,) = record["metrics"]["runs"].values()
     assert len(metrics["val_accuracy"]) == 2
     assert all(0 <= r["accuracy"] <= 1 for r in metrics["readings"])
+    # the weight image's never-lit pixels come from the images the neuron trained on
+    assert len(shown_with["train_images"]) == (60 if "--validation-split" in extra else 80)
+    # settings other than the tutorial's name themselves (run() adds --epochs 2)
+    suffix = {"--engine": "_epochs2_fit_", "--normalize": "_normalized_epochs2_",
+              "--validation-split": "_epochs2_val0.25_"}[extra[0]]
+    assert record["figures"] and all(f"/mnist_class5{suffix}" in f for f in record["figures"])
 
 
-def test_fashion_mnist_exercise(tmp_path, tiny_data, capsys):
-    record = run(tmp_path, tiny_data, "--dataset", "fashion_mnist", "--target-class", "9")
+@pytest.mark.parametrize("extra, saved", [
+    ((), {"linear": "model.keras"}),
+    (("--engine", "fit", "--activation", "sigmoid"), {"sigmoid": "model.keras"}),
+    (("--compare", "--seeds", "3"), {"linear": "model_linear.keras",
+                                     "sigmoid": "model_sigmoid.keras"})],
+    ids=["compiled", "fit", "compare-study"])
+def test_saved_models_are_compiled_and_evaluate_as_the_run(tmp_path, accepted_tiny_mnist_dir,
+                                                           extra, saved):
+    """Every engine saves the tutorial's compiled neuron (--compare: both, a study: its first
+    run); loaded, model.evaluate on the test set gives the run's last validation loss and
+    accuracy (validation is the test set, as in the tutorial)."""
+    record = run(tmp_path, accepted_tiny_mnist_dir, *extra, "--save-model",
+                 str(tmp_path / "out" / "model.keras"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(saved.values())
+    tiny = data.load_mnist(accepted_tiny_mnist_dir, expected_counts=None)
+    for activation, name in saved.items():
+        loaded = keras.models.load_model(tmp_path / "out" / name)
+        assert loaded.layers[-1].activation.__name__ == activation
+        assert loaded.loss == "mse" and type(loaded.optimizer).__name__ == "Adam"
+        loss, accuracy = loaded.evaluate(tiny.x_test, (tiny.y_test == 5).astype("float32"),
+                                         verbose=0)
+        first_run = record["metrics"]["runs"][activation]
+        assert accuracy == pytest.approx(first_run["val_accuracy"][-1], abs=1e-6)
+        assert loss == pytest.approx(first_run["val_loss"][-1], rel=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "fit"])
+def test_tensorboard_logs_hold_each_neurons_epochs(tmp_path, accepted_tiny_mnist_dir, engine):
+    """--tensorboard writes one folder per neuron with the tags of Keras's TensorBoard
+    callback, holding the run's per-epoch figures, for either engine."""
+    log_dir = tmp_path / "tb"
+    record = run(tmp_path, accepted_tiny_mnist_dir, "--compare", "--engine", engine,
+                 "--tensorboard", str(log_dir))
+    scalars = read_tensorboard_scalars(log_dir)
+    assert set(scalars) == {(f"{activation}/{folder}", tag)
+                            for activation in ("linear", "sigmoid")
+                            for folder, tag in (("train", "epoch_loss"),
+                                                ("train", "epoch_accuracy"),
+                                                ("train", "epoch_learning_rate"),
+                                                ("validation", "epoch_loss"),
+                                                ("validation", "epoch_accuracy"))}
+    for activation, first_run in record["metrics"]["runs"].items():
+        for (folder, tag), expected in [
+                (("train", "epoch_loss"), first_run["train_loss"]),
+                (("train", "epoch_accuracy"), first_run["train_accuracy"]),
+                (("train", "epoch_learning_rate"), [1e-3, 1e-3]),
+                (("validation", "epoch_loss"), first_run["val_loss"]),
+                (("validation", "epoch_accuracy"), first_run["val_accuracy"])]:
+            steps, values = zip(*scalars[f"{activation}/{folder}", tag], strict=True)
+            assert steps == (0, 1)  # Keras's callback: step = epoch - 1
+            assert values == pytest.approx(expected, abs=1e-5), (activation, folder, tag)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tb")] == []
+
+
+def test_fashion_mnist_exercise(tmp_path, accepted_tiny_mnist_dir, capsys, monkeypatch):
+    titles = {}
+    real_save_figure = mnist_perceptron.save_figure
+
+    def save_figure(fig, path):
+        titles[Path(path).name] = fig.get_suptitle()
+        return real_save_figure(fig, path)
+
+    monkeypatch.setattr(mnist_perceptron, "save_figure", save_figure)
+    record = run(tmp_path, accepted_tiny_mnist_dir, "--dataset", "fashion_mnist",
+                 "--target-class", "9")
     assert record["metrics"]["target"] == "Ankle boot"
     out = capsys.readouterr().out
     assert "'Ankle boot' vs the rest" in out and "classes: 0 T-shirt/top, 1 Trouser" in out
     assert all("fashion_mnist_class9" in f for f in record["figures"])
+    # every figure's title names the dataset and the task
+    assert len(titles) == 3 and all("Fashion-MNIST, 'Ankle boot' vs the rest" in title
+                                    for title in titles.values())
+    assert titles["fashion_mnist_class9_epochs2_linear_predictions.png"].startswith(
+        "Fashion-MNIST, 'Ankle boot' vs the rest: the linear neuron")
 
 
-def test_study_on_tiny_mnist(tmp_path, tiny_data, capsys):
-    record = run(tmp_path, tiny_data, "--compare", "--seeds", "6", "--data-orders", "2")
+def framed_training_images(count=200, border=3):
+    """Training images whose `border` outer pixels are 0 in every image; one pixel just inside
+    is lit in a single image (0.5% of them), every other inner pixel in all."""
+    rng = np.random.default_rng(4)
+    images = np.zeros((count, 28, 28), np.uint8)
+    images[:, border:-border, border:-border] = rng.integers(1, 256, (count, 28 - 2 * border,
+                                                                      28 - 2 * border))
+    images[1:, border, border] = 0
+    frame = np.ones((28, 28), bool)
+    frame[border:-border, border:-border] = False
+    return images, frame
+
+
+def inner_limit(kernel, frame):
+    """The colour limit from the inner pixels alone (without the barely lit one)."""
+    well_lit = ~frame
+    well_lit[3, 3] = False  # lit in 1 of 200 images: below MIN_LIT_SHARE, clipped
+    return np.percentile(np.abs(kernel[well_lit]), 99)
+
+
+def framed_kernel(frame):
+    """Small learnt weights inside; large random ones on the frame and the rarely lit pixel."""
+    rng = np.random.default_rng(5)
+    kernel = rng.normal(0, 0.01, (28, 28))
+    kernel[frame] = rng.choice([-1, 1], frame.sum()) * rng.uniform(5, 10, frame.sum())
+    kernel[3, 3] = 50.0
+    return kernel.reshape(784, 1), kernel
+
+
+def test_weight_colour_scale_comes_from_the_pixels_training_moves():
+    images, frame = framed_training_images()
+    column, kernel = framed_kernel(frame)
+    never_lit, limit = mnist_perceptron.weight_colour_scale(column, images)
+    assert np.array_equal(never_lit, frame)
+    assert limit == pytest.approx(inner_limit(kernel, frame))
+    assert limit < 0.05  # not the frame's 5-10, nor the barely trained pixel's 50
+
+
+def test_weight_image_greys_out_never_lit_pixels_and_scales_to_the_rest():
+    images, frame = framed_training_images()
+    column, kernel = framed_kernel(frame)
+    fig = mnist_perceptron.weights_figure({"linear neuron": column}, images, "title")
+    (image,) = fig.axes[0].images
+    limit = inner_limit(kernel, frame)
+    assert image.get_clim() == pytest.approx((-limit, limit))
+    assert np.array_equal(np.ma.getmaskarray(image.get_array()), frame)
+    plt.close(fig)
+
+
+def test_study_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
+    record = run(tmp_path, accepted_tiny_mnist_dir, "--compare", "--seeds", "6",
+                 "--data-orders", "2")
     out = capsys.readouterr().out
     study = record["metrics"]["study"]
     for activation in ("linear", "sigmoid"):
@@ -141,16 +272,21 @@ def test_study_on_tiny_mnist(tmp_path, tiny_data, capsys):
         ("0", "0"), ("1", "0"), ("2", "0"), ("3", "1"), ("4", "1"), ("5", "1")]
     assert [f for f in record["figures"] if f.endswith("_study.png")]
     assert all(is_png(f) for f in record["figures"])
+    # tiny data: every claim is "not comparable", each naming the image counts
+    assert record["metrics"]["verdicts"] and all(
+        v["verdict"] == "not comparable" and "train-images" in v["detail"]
+        for v in record["metrics"]["verdicts"])
+    assert len(record["metrics"]["claim_values"]["sigmoid_better"]) == 6
 
 
-def test_a_study_run_replays_alone_from_its_printed_command(tmp_path, tiny_data):
-    record = run(tmp_path / "study", tiny_data, "--activation", "sigmoid", "--seeds", "5",
-                 "--data-orders", "2", "--seed", "3")
+def test_a_study_run_replays_alone_from_its_printed_command(tmp_path, accepted_tiny_mnist_dir):
+    record = run(tmp_path / "study", accepted_tiny_mnist_dir, "--activation", "sigmoid",
+                 "--seeds", "5", "--data-orders", "2", "--seed", "3")
     row = list(csv.DictReader(open(record["metrics"]["csv"])))[4]
     command = shlex.split(row["replay"])
     assert command[:2] == ["python", "mnist_perceptron.py"] and "--seeds" not in command
     assert ["--seed", "7", "--data-seed", "4"] == command[command.index("--seed"):][:4]
-    replay = run(tmp_path / "replay", tiny_data, *command[2:])
+    replay = run(tmp_path / "replay", accepted_tiny_mnist_dir, *command[2:])
     alone = replay["metrics"]["runs"]["sigmoid"]
     assert alone["val_accuracy"] == [float(row["val_accuracy_1"]), float(row["val_accuracy_2"])]
     assert alone["readings"][0]["tp"] == int(row["tp"]) and alone["dead"] == bool(int(
@@ -186,11 +322,25 @@ def test_pickled_npz_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.data
-def test_real_mnist_study_tells_the_tutorials_story(tmp_path, data_dir):
+def test_real_mnist_study_tells_the_tutorials_story(tmp_path, real_data_dir):
     # One run's fate is decided by rounding; 40 runs are not.
-    study = run(tmp_path, data_dir, "--compare", "--epochs", "10", "--seeds", "40",
-                "--data-orders", "4")["metrics"]["study"]
+    record = run(tmp_path, real_data_dir, "--compare", "--epochs", "10", "--seeds", "40",
+                 "--data-orders", "4")
+    study = record["metrics"]["study"]
     assert study["sigmoid"]["live_final_accuracy"]["median"] > 0.95  # the fix works...
     assert study["sigmoid"]["dead"]["count"] > 0  # ...when the neuron does not die
     assert study["linear"]["below_baseline"]["share"] > 0.5
     assert study["paired"]["sigmoid_better"]["share"] > 0.5
+    verdicts = {v["id"]: v for v in record["metrics"]["verdicts"]}
+    assert verdicts["mnist.linear_low"]["verdict"] == "holds" and verdicts[
+        "mnist.linear_low"]["n"] == 40
+    assert verdicts["mnist.sigmoid_improves"]["verdict"] == "holds"
+    assert record["data_files"]["mnist.npz"] and record["machine"]["cpu"]["model"]
+    # Two disjoint halves of the study (weights 0-19 on orders 0-1, 20-39 on orders 2-3)
+    # agree within their 95% intervals: the distribution repeats where single runs do not.
+    rows = [r for r in csv.DictReader(open(record["metrics"]["csv"]))
+            if r["activation"] == "sigmoid"]
+    halves = [share([r["dead"] == "1" for r in rows[:20]]),
+              share([r["dead"] == "1" for r in rows[20:]])]
+    assert halves[0]["low"] <= halves[1]["high"] and halves[1]["low"] <= halves[0]["high"]
+

@@ -5,9 +5,7 @@ runs are compared. A different seed must change the numbers, so the comparison c
 import json
 import re
 
-import numpy as np
 import pytest
-from conftest import write_batches, write_fashion_mnist, write_mnist_npz
 
 import cifar10_dense
 import mnist_perceptron
@@ -16,16 +14,6 @@ import xor_mlp
 # What may differ between two runs of the same seed: how long things took, memory, the date.
 TIMED = re.compile(r"\d+(\.\d+)? (s|MB)\b")
 VOLATILE_RECORD_KEYS = ("timings_s", "peak_rss_mb", "finished_utc")
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    write_batches(folder / "cifar-10-batches-py", per_batch=8, test=12)
-    labels = np.tile(np.arange(10, dtype=np.uint8), 8)
-    write_mnist_npz(folder / "mnist.npz", train=80, test=40, y_train=labels, y_test=labels[:40])
-    write_fashion_mnist(folder / "fashion-mnist", train=40, test=20)
-    return folder
 
 
 RUNS = {
@@ -54,10 +42,11 @@ def run_once(main, argv, out, capsys):
     return printed, record, figures
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RUNS)
-def test_same_seed_same_output_record_and_figures(name, data_dir, tmp_path, capsys):
+def test_same_seed_same_output_record_and_figures(name, tiny_data_dir, tmp_path, capsys):
     main, argv = RUNS[name]
-    argv = [a.format(data=data_dir) for a in argv]
+    argv = [a.format(data=tiny_data_dir) for a in argv]
     first = run_once(main, [*argv, "--seed", "3"], tmp_path, capsys)
     second = run_once(main, [*argv, "--seed", "3"], tmp_path, capsys)
     assert first[0] == second[0]  # printed numbers

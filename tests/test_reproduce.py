@@ -1,24 +1,27 @@
 """reproduce.py end to end on tiny data written by the test: the report's tables, numbers and
 figures; plus the verdict rules."""
 
+import argparse
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-import numpy as np
-from conftest import is_png, write_batches, write_mnist_npz
+import pytest
+from conftest import is_png, write_tiny_datasets
 
 import reproduce
+from common.claims import CLAIMS
 
 ROOT = Path(reproduce.__file__).parent
 
 
+@pytest.mark.slow
 def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
-    data = tmp_path / "data"
-    write_batches(data / "cifar-10-batches-py", per_batch=8, test=12)
-    labels = np.tile(np.arange(10, dtype=np.uint8), 4)
-    write_mnist_npz(data / "mnist.npz", train=40, test=20, y_train=labels, y_test=labels[:20])
+    data = write_quick_plan_datasets(tmp_path / "data")
     out = tmp_path / "out"
     report = out / "REPORT.md"
     finished = subprocess.run(
@@ -34,14 +37,14 @@ def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
     assert "JPEG re-encoding" not in text  # the tiny batches are not the shared copy
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     xor = [row for row in rows if row.startswith("| 2-")]
-    mnist = [row for row in rows if row.startswith(("| linear", "| sigmoid"))]
+    mnist = [row for row in rows if row.startswith(("| linear, ", "| sigmoid, "))]
     cifar = [row for row in rows if row.startswith("| dense")]
     assert len(xor) == 4 and "binary cross-entropy" in xor[3] and "| 3 |" in xor[0]
     assert len(mnist) == 4 and "| 4 |" in mnist[0] and "pixels / 255 | 2 |" in mnist[3]
     assert len(cifar) == 1 and "| 2 |" in cifar[0]
     for row in rows:
-        for number in re.findall(r"(-?\d+\.\d+)%", row):
-            assert 0 <= float(number) <= 100
+        for number in re.findall(r"(?<!\d)(-?\d+\.\d+)%", row):  # "43.9-100.0%": a range
+            assert 0 <= float(number) <= 100, row
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) >= 4 * 2 + 2 * 5 + 4
     for link in links:
@@ -51,6 +54,13 @@ def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
     assert len(tables) == 4 + 2 + 1
     assert all(f"`{table.relative_to(out).as_posix()}`" in text for table in tables)
     assert not list(out.glob(".staging-*"))
+    # the report opens with the claims table: every registry claim, one row each
+    claims_at = text.index("## The tutorials' claims")
+    assert claims_at < text.index("## XOR")
+    for claim in CLAIMS:
+        assert claim.quote.replace("|", "\\|") in text
+    assert "not comparable" in text and "R1:" in text and "S1:" in text
+    assert "sha256" in text and "CPU:" in text
 
 
 def test_shares_carry_their_interval_and_spreads_their_deciles():
@@ -59,3 +69,178 @@ def test_shares_carry_their_interval_and_spreads_their_deciles():
     summary = {"n": 3, "median": 0.5, "p10": 0.25, "p90": 0.75}
     assert reproduce.spread(summary) == "median 50.00% (10-90%: 25.00% to 75.00%)"
     assert reproduce.spread({"n": 0}) == "n/a"
+
+
+# ## Before anything trains: datasets built, found and checked
+def write_quick_plan_datasets(folder):
+    """What the quick plan reads: tiny CIFAR-10 batches and a tiny mnist.npz (40 and 20)."""
+    return write_tiny_datasets(folder, mnist=(40, 20), fashion=None)
+
+
+def quick_argv(data, out, *extra):
+    return ["--quick", "--allow-small-data", "--data-dir", str(data), "--xor-seeds", "3",
+            "--mnist-runs", "4", "--mnist-normalized-runs", "2", "--cifar-runs", "2",
+            "--report", str(out / "REPORT.md"), "--figures-dir", str(out / "figures"),
+            "--records-dir", str(out / "runs"), "--quiet", *extra]
+
+
+def fake_make_datasets(folder, body):
+    script = folder / "make-datasets"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+
+
+def test_missing_datasets_are_built_by_make_datasets_then_checked(tmp_path, capsys):
+    """A fresh machine: ../shared/datasets holds only make-datasets. The plan builds them."""
+    built = write_quick_plan_datasets(tmp_path / "built")
+    data = tmp_path / "shared"
+    data.mkdir()
+    fake_make_datasets(data, f'cp -r "{built}"/* "$(dirname "$0")"/')
+    problems = reproduce.prepare_datasets(reproduce.plan(reproduce.make_reproduce_parser()
+                                                         .parse_args(quick_argv(data, tmp_path))),
+                                          argparse.Namespace(data_dir=data, quiet=True,
+                                                             allow_small_data=True))
+    assert problems == [] and (data / "mnist.npz").is_file()
+
+
+@pytest.mark.parametrize("case", ["builder fails", "broken file"])
+def test_preflight_stops_the_plan_with_exit_2_and_writes_nothing(tmp_path, capsys, case):
+    data = tmp_path / "shared"
+    data.mkdir()
+    if case == "builder fails":
+        fake_make_datasets(data, "echo 'FAIL: no network' >&2; exit 1")
+    else:
+        write_quick_plan_datasets(data)
+        (data / "mnist.npz").write_bytes(b"not a zip at all")
+    out = tmp_path / "out"
+    assert reproduce.main(quick_argv(data, out)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("reproduce.py: error: ") for line in err)
+    assert ("make-datasets" in err[0]) if case == "builder fails" else ("MNIST" in err[0]
+                                                                        and "npz" in err[0])
+    assert not out.exists() or not any(out.iterdir())  # nothing run, nothing written
+    assert not list(tmp_path.glob("**/.staging-*"))
+
+
+@pytest.mark.slow
+def test_a_failed_run_leaves_the_last_complete_report_alone(tmp_path, capsys, monkeypatch):
+    data = write_quick_plan_datasets(tmp_path / "data")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "REPORT.md").write_text("the last complete report\n")
+    real = reproduce.run_script
+
+    def cifar_fails(script, argv, *args, **kwargs):
+        if script == "cifar10_dense.py":
+            raise SystemExit("cifar10_dense.py (07_cifar_dense) failed (exit 1): broken")
+        return real(script, argv, *args, **kwargs)
+
+    monkeypatch.setattr(reproduce, "run_script", cifar_fails)
+    assert reproduce.main(quick_argv(data, out)) == 1
+    assert (out / "REPORT.md").read_text() == "the last complete report\n"
+    assert not (out / "figures").exists()
+    partial = (out / "REPORT.partial.md").read_text()
+    assert partial.count("failed (exit 1): broken") == 1 and "This report is partial" in partial
+    assert "CIFAR-10 Dense, 2 runs" in partial and "## XOR" in partial
+    assert list((out / "figures.partial").glob("xor_*.png"))
+    assert "REPORT.md and" in capsys.readouterr().out
+
+
+def test_counts_say_one_seed_not_one_seeds():
+    assert reproduce.count(1, "seed") == "1 seed" and reproduce.count(10_000, "seed") == \
+        "10,000 seeds"
+
+
+# ## Nothing finished is lost: a rerun after Ctrl-C or kill -9 reuses the finished runs
+def masked(report):
+    """The report without what changes from one run to the next: the date and wall times."""
+    report = re.sub(r"on \d{4}-\d\d-\d\d \d\d:\d\d UTC", "on DATE", report)
+    return re.sub(r"- wall time.*", "- wall time", report)
+
+
+@pytest.fixture(scope="module")
+def resume_data(tmp_path_factory):
+    """Tiny datasets and the report of an uninterrupted quick plan on them."""
+    root = tmp_path_factory.mktemp("resume")
+    data = write_quick_plan_datasets(root / "data")
+    finished = subprocess.run([sys.executable, str(ROOT / "reproduce.py"),
+                               *quick_argv(data, root / "reference")],
+                              capture_output=True, text=True, check=False, cwd=root)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return data, (root / "reference" / "REPORT.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
+def test_a_rerun_after_an_interruption_reuses_finished_runs(tmp_path, resume_data,
+                                                            signal_name):
+    data, reference = resume_data
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "reproduce.py"), *quick_argv(data, out)]
+    # its own process group: kill -9 of the job takes its running script too, as a crash would
+    process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = out / "runs" / "cache"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(entries(cache)) < 3:
+        time.sleep(0.2)
+    os.killpg(process.pid, getattr(signal, signal_name))
+    _, err = process.communicate(timeout=120)
+    kept = len(entries(cache))
+    assert 3 <= kept < 7, err[-2000:]
+    if signal_name == "SIGINT":
+        assert process.returncode == 130 and "kept in the cache" in err
+    else:
+        assert process.returncode == -signal.SIGKILL
+    assert not (out / "REPORT.md").exists()
+
+    start = time.monotonic()
+    rerun = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{kept} finished runs reused" in rerun.stdout, rerun.stdout
+    assert masked((out / "REPORT.md").read_text()) == masked(reference)
+    print(f"{signal_name}: {kept} of 7 runs reused; rerun {time.monotonic() - start:.1f} s")
+
+
+@pytest.mark.slow
+def test_fresh_runs_everything_again_and_a_code_change_invalidates(tmp_path, monkeypatch):
+    data = write_quick_plan_datasets(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = quick_argv(data, out, "--xor-seeds", "2")
+    runs = [run for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
+            if run[2] == "xor_mlp.py"][:1]
+    monkeypatch.setattr(reproduce, "plan", lambda args: runs)
+    monkeypatch.setattr(reproduce, "prepare_datasets", lambda runs, args: [])
+    calls = []
+    real = reproduce.run_script
+    monkeypatch.setattr(reproduce, "run_script",
+                        lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    assert reproduce.main(argv) == 0 and len(calls) == 1
+    assert reproduce.main(argv) == 0 and len(calls) == 1  # reused
+    assert reproduce.main([*argv, "--fresh"]) == 0 and len(calls) == 2
+    monkeypatch.setattr(reproduce, "code_version", lambda script: "another version")
+    assert reproduce.main(argv) == 0 and len(calls) == 3
+
+
+def entries(cache):
+    return [p for p in cache.iterdir() if not p.name.startswith(".")] if cache.is_dir() else []
+
+
+def test_code_version_follows_the_scripts_imports(tmp_path):
+    from common.run_cache import code_version, imported_files
+    files = {p.name for p in imported_files(ROOT / "xor_mlp.py")}
+    assert {"xor_mlp.py", "stacked.py", "claims.py", "verdicts.py"} <= files
+    assert "reproduce.py" not in files and "dense_study.py" not in files
+    project = tmp_path / "project"
+    (project / "common").mkdir(parents=True)
+    (project / "run.py").write_text("from common.a import f\n")
+    (project / "common" / "__init__.py").write_text("")
+    (project / "common" / "a.py").write_text("import common.b\n")
+    (project / "common" / "b.py").write_text("X = 1\n")
+    (project / "common" / "c.py").write_text("Y = 1\n")
+    before = code_version("run.py", project)
+    (project / "common" / "c.py").write_text("Y = 2\n")  # not imported: same version
+    assert code_version("run.py", project) == before
+    (project / "common" / "b.py").write_text("X = 2\n")  # imported through a.py
+    assert code_version("run.py", project) != before
+

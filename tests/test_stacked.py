@@ -28,6 +28,7 @@ VARIANTS = [  # (hidden layers, loss, seeds)
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden, loss, seeds", VARIANTS)
 def test_stacked_matches_model_fit(hidden, loss, seeds):
     initial = glorot_uniform_stack([2, *hidden, 1], seeds)

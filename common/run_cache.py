@@ -1,0 +1,120 @@
+"""The run cache: every finished run of a plan, kept so that nothing finished is lost.
+
+reproduce.py runs each script in its own process; when one finishes, its JSON record, per-run
+CSV and figures are stored under a key made of the script, its arguments, its code version (a
+hash of the script and the project modules it imports) and the sha256 of the data files it
+reads. Rerunning the same command after Ctrl-C, a crash, kill -9 or a failed run reuses every
+stored run and runs only what is missing. An entry is written to a temporary folder and renamed
+into place, so a run killed while it is being stored leaves no entry, never half of one.
+"""
+
+import ast
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from common.atomic import interrupts_held
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD = "record.json"
+
+
+def code_version(script, root=ROOT):
+    """sha256 over the code a script's results come from: the script and every project module it
+    imports, directly or through other modules (found by reading their imports). Changing any of
+    them makes its cached runs stale; code that only orchestrates (reproduce.py) does not."""
+    digest = hashlib.sha256()
+    for path in sorted(imported_files(root / script, root)):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def imported_files(path, root=ROOT, seen=None):
+    """`path` and the project's .py files it imports, transitively (a set of Paths)."""
+    seen = set() if seen is None else seen
+    if path in seen or not path.is_file():
+        return seen
+    seen.add(path)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                 else [])
+        for name in names:
+            module = root / Path(*name.split("."))
+            for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                imported_files(candidate, root, seen)
+    return seen
+
+
+def files_digest(location):
+    """{name: sha256} of a data file or of every file under a data folder (sorted)."""
+    location = Path(location)
+    paths = sorted(p for p in location.rglob("*") if p.is_file()) if location.is_dir() else [
+        location]
+    digests = {}
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        digests[path.name if path == location else path.relative_to(location).as_posix()] = \
+            digest.hexdigest()
+    return digests
+
+
+def run_key(script, argv, code, data_digests):
+    """The cache key of one run: what ran, how, on which code and which data bytes."""
+    text = json.dumps({"script": script, "argv": list(argv), "code": code,
+                       "data": data_digests}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class RunCache:
+    """Finished runs under `folder`/<key>/: record.json, the per-run CSV, figures/*.png."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def load(self, key, staging, records_dir, label):
+        """The stored run `key` as a record whose figures and CSV are fresh copies in `staging`
+        and `records_dir` (as a new run would leave them), or None if there is none."""
+        entry = self.folder / key
+        if not (entry / RECORD).is_file():
+            return None
+        record = json.loads((entry / RECORD).read_text())
+        record["figures"] = [_copy(entry / "figures" / Path(figure).name, Path(staging))
+                             for figure in record["figures"]]
+        if record["metrics"].get("csv"):
+            record["metrics"]["csv"] = _copy(entry / Path(record["metrics"]["csv"]).name,
+                                             Path(records_dir), f"{label}.csv")
+        return record
+
+    def store(self, key, record):
+        """Keep a finished run: its record, its CSV and its figures, renamed into place."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        entry = self.folder / key
+        temporary = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.folder))
+        try:
+            (temporary / "figures").mkdir()
+            for figure in record["figures"]:
+                shutil.copy2(figure, temporary / "figures" / Path(figure).name)
+            if record["metrics"].get("csv"):
+                shutil.copy2(record["metrics"]["csv"], temporary / Path(
+                    record["metrics"]["csv"]).name)
+            (temporary / RECORD).write_text(json.dumps(record, indent=1))
+            with interrupts_held():
+                if entry.exists():
+                    shutil.rmtree(entry)
+                os.replace(temporary, entry)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _copy(source, folder, name=None):
+    target = folder / (name or source.name)
+    shutil.copy2(source, target)
+    return str(target)
