@@ -25,7 +25,13 @@ from pathlib import Path
 
 from common.atomic import interrupts_held, write_text_atomic
 from common.claims import CLAIMS, SOURCE_NAMES, SOURCES, claims_for, published_values
-from common.cli import check_output_dir, check_output_file, existing_folder, int_in_range
+from common.cli import (
+    check_output_dir,
+    check_output_file,
+    existing_folder,
+    float_in_range,
+    int_in_range,
+)
 from common.data import DATASETS, DataError, build_datasets, find_make_datasets, preflight
 from common.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, run_main
 from common.provenance import cpu_text
@@ -130,6 +136,36 @@ def data_digests(runs, data_dir):
     return digests
 
 
+def _finished_run(index, part, label, script, argv, runs, figures_dir, records_dir, quiet,
+                  cache, digests, reuse, start, failures):
+    """One run of the plan: from the cache, or run now and stored there; None if it failed
+    (its failure appended to `failures`)."""
+    name = f"{index:02d}_{part}"
+    key = run_key(script, argv, code_version(script) if cache else None,
+                  (digests or {}).get(script, {}))
+    record = cache.load(key, figures_dir, records_dir, name) if cache and reuse else None
+    if record is not None:
+        if not quiet:
+            print(f"[{index}/{len(runs)}] {label}: reused from the cache", file=sys.stderr,
+                  flush=True)
+        return record | {"reused": True}
+    if not quiet:
+        print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so far)",
+              file=sys.stderr, flush=True)
+    run_start = time.perf_counter()
+    try:
+        record = run_script(script, argv, records_dir, name, figures_dir=figures_dir)
+    except SystemExit as error:
+        failures.append(f"{label}: {error}")
+        print(f"  failed: {error}", file=sys.stderr)
+        return None
+    record["label"] = label
+    record["plan_seconds"] = time.perf_counter() - run_start
+    if cache is not None:
+        cache.store(key, record)
+    return record
+
+
 def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, reuse=True):
     """Run each script, or take its finished run from `cache` (a common.run_cache.RunCache;
     None: run everything; `reuse` False: run everything, still storing each finished run);
@@ -138,40 +174,89 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
     plan (every run finished before it stays in the cache)."""
     records, seconds, failures, reused = {}, {}, [], 0
     start = time.perf_counter()
-    for index, (part, label, script, argv) in enumerate(runs, 1):
-        name = f"{index:02d}_{part}"
-        key = run_key(script, argv, code_version(script) if cache else None,
-                      (digests or {}).get(script, {}))
-        record = cache.load(key, figures_dir, records_dir, name) if cache and reuse else None
-        if record is not None:
-            reused += 1
-            if not quiet:
-                print(f"[{index}/{len(runs)}] {label}: reused from the cache", file=sys.stderr,
-                      flush=True)
-        else:
-            if not quiet:
-                print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so "
-                      "far)", file=sys.stderr, flush=True)
-            run_start = time.perf_counter()
-            try:
-                record = run_script(script, argv, records_dir, name, figures_dir=figures_dir)
-            except SystemExit as error:
-                failures.append(f"{label}: {error}")
-                print(f"  failed: {error}", file=sys.stderr)
+    index, label = 0, ""
+    try:
+        for index, (part, label, script, argv) in enumerate(runs, 1):
+            record = _finished_run(index, part, label, script, argv, runs, figures_dir,
+                                   records_dir, quiet, cache, digests, reuse, start, failures)
+            if record is None:
                 continue
-            except KeyboardInterrupt:
-                raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report "
-                                  "and its figures are unchanged (they are replaced only when "
-                                  f"every run has ended); {index - 1} finished run"
-                                  f"{'s' * (index != 2)} kept in the cache: rerun the same "
-                                  "command to go on") from None
+            reused += record.pop("reused", False)
+            records.setdefault(part, []).append(record)
+            seconds[part] = seconds.get(part, 0.0) + record["plan_seconds"]
+    except KeyboardInterrupt:  # wherever it lands: in a script, between runs, in the cache
+        finished = sum(len(part) for part in records.values())
+        raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report and its "
+                          "figures are unchanged (they are replaced only when every run has "
+                          f"ended); {count(finished, 'finished run')} kept in the cache: rerun "
+                          "the same command to go on") from None
+    return records, seconds, failures, reused
+
+
+def run_plan_on_ray(runs, figures_dir, records_dir, quiet, session, cache=None, digests=None,
+                    reuse=True):
+    """run_plan's twin for --ray: each run not taken from `cache` is a Ray task of `session`
+    (a common.cluster.RaySession), all submitted at once; the driver lands each one as it
+    finishes (figures, record and CSV where a sequential run leaves them) and stores it in the
+    cache under the same key as a sequential run. Returns what run_plan returns, in the plan's
+    order. Ctrl-C cancels the outstanding tasks; the finished ones stay in the cache."""
+    from common import cluster
+
+    digests = digests or {}
+    finished, failures, keys, reused = {}, {}, {}, 0
+    start = time.perf_counter()
+    tasks = session.tasks()
+    try:
+        for index, (part, label, script, argv) in enumerate(runs, 1):
+            name = f"{index:02d}_{part}"
+            version = code_version(script)  # also checked against what each node ran
+            keys[index] = run_key(script, argv, version, digests.get(script, {})), version
+            record = (cache.load(keys[index][0], figures_dir, records_dir, name)
+                      if cache and reuse else None)
+            if record is not None:
+                reused += 1
+                finished[index] = record
+                if not quiet:
+                    print(f"[{index}/{len(runs)}] {label}: reused from the cache",
+                          file=sys.stderr, flush=True)
+            else:
+                tasks.submit(index, script, argv, name)
+        if not quiet and tasks.pending:
+            print(f"{count(len(tasks.pending), 'run')} submitted to Ray "
+                  f"({session.describe()})", file=sys.stderr, flush=True)
+        for index, result in tasks.as_finished():
+            part, label, script, _ = runs[index - 1]
+            key, version = keys[index]
+            problem = result.get("failure") or cluster.problem_with(
+                result, version, digests.get(script, {}))
+            if problem:
+                failures[index] = f"{label}: {problem}"
+                print(f"[{index}/{len(runs)}] {label} failed: {problem}", file=sys.stderr)
+                continue
+            record = cluster.write_outputs(result, figures_dir, records_dir,
+                                           f"{index:02d}_{part}")
             record["label"] = label
-            record["plan_seconds"] = time.perf_counter() - run_start
+            record["plan_seconds"] = result["seconds"]
             if cache is not None:
                 cache.store(key, record)
-        records.setdefault(part, []).append(record)
-        seconds[part] = seconds.get(part, 0.0) + record["plan_seconds"]
-    return records, seconds, failures, reused
+            finished[index] = record
+            if not quiet:
+                print(f"[{index}/{len(runs)}] {label}: done on node {result['node'][:8]} in "
+                      f"{result['seconds']:.0f} s ({time.perf_counter() - start:.0f} s so far)",
+                      file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        cancelled = tasks.cancel_outstanding()
+        raise Interrupted(f"stopped with {len(finished) - reused} Ray task"
+                          f"{'s' * (len(finished) - reused != 1)} finished (kept in the cache) "
+                          f"and {cancelled} cancelled; the report and its figures are unchanged "
+                          "(they are replaced only when every run has ended): rerun the same "
+                          "command to go on") from None
+    records, seconds = {}, {}
+    for index, (part, *_) in enumerate(runs, 1):  # the plan's order, as run_plan gives it
+        if index in finished:
+            records.setdefault(part, []).append(finished[index])
+            seconds[part] = seconds.get(part, 0.0) + finished[index]["plan_seconds"]
+    return records, seconds, [failures[index] for index in sorted(failures)], reused
 
 
 def publish(records, staging, figures_dir, records_dir, kept_records_dir):
@@ -581,7 +666,40 @@ def make_reproduce_parser():
                              "them: keyed by script, arguments, code version and data "
                              "checksums); each new run is kept there as it finishes")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    ray = parser.add_argument_group(
+        "Ray (optional extra: pip install -e \".[cluster]\"; see README, Scaling out: Ray)")
+    ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     help="run each planned run as a Ray task: --ray alone starts a local Ray "
+                          "instance with this machine's cores; 'auto' or an address (such as "
+                          "HEAD:6379) joins a running cluster")
+    ray.add_argument("--ray-cpus-per-task", type=float_in_range(0, 1024), default=None,
+                     metavar="N", help="CPUs each task declares (default 2: a script sizes its "
+                                       "threads to the node's cores, tuned on 2)")
+    ray.add_argument("--ray-gpus-per-task", type=float_in_range(0, 64, low_inclusive=True),
+                     default=None, metavar="F",
+                     help="GPUs (or a fraction of one) each task declares (default 1 with "
+                          "--device gpu, else 0)")
     return parser
+
+
+def check_ray_flags(parser, args):
+    """--ray's usage errors, before anything runs: Ray not installed (the extra named), a
+    --ray-* option without --ray. Fills in the per-task resources' defaults."""
+    if args.ray is None:
+        for flag in ("ray_cpus_per_task", "ray_gpus_per_task"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} needs --ray")
+        return
+    from common.cluster import ClusterError, import_ray  # Ray only when --ray is given
+
+    try:
+        import_ray()
+    except ClusterError as error:
+        parser.error(str(error))
+    if args.ray_cpus_per_task is None:
+        args.ray_cpus_per_task = 2.0
+    if args.ray_gpus_per_task is None:
+        args.ray_gpus_per_task = 1.0 if args.device == "gpu" else 0.0
 
 
 def main(argv=None):
@@ -598,6 +716,7 @@ def main(argv=None):
     check_output_file(parser, "--report", args.report)
     check_output_dir(parser, "--figures-dir", args.figures_dir)
     check_output_dir(parser, "--records-dir", args.records_dir)
+    check_ray_flags(parser, args)
 
     start = time.perf_counter()
     runs = plan(args)
@@ -612,12 +731,28 @@ def main(argv=None):
     # interrupted run leaves the previous report, its figures and records as they were.
     for folder in (args.figures_dir.parent, args.records_dir.parent):
         folder.mkdir(parents=True, exist_ok=True)
+    session = None
+    if args.ray is not None:
+        from common.cluster import ClusterError, RaySession
+
+        try:
+            session = RaySession(args.ray, args.ray_cpus_per_task, args.ray_gpus_per_task,
+                                 quiet=args.quiet)
+        except ClusterError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.figures_dir.parent))
     records_staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=args.records_dir.parent))
     try:
-        records, seconds, failures, reused = run_plan(
-            runs, staging, records_staging, args.quiet, RunCache(args.records_dir / "cache"),
-            data_digests(runs, args.data_dir), reuse=not args.fresh)
+        cache, digests = RunCache(args.records_dir / "cache"), data_digests(runs, args.data_dir)
+        if session is None:
+            records, seconds, failures, reused = run_plan(
+                runs, staging, records_staging, args.quiet, cache, digests,
+                reuse=not args.fresh)
+        else:
+            records, seconds, failures, reused = run_plan_on_ray(
+                runs, staging, records_staging, args.quiet, session, cache, digests,
+                reuse=not args.fresh)
         total = time.perf_counter() - start
         # A failed run never replaces the last complete report: the partial one, its figures
         # and records go beside them (REPORT.partial.md, figures.partial/, runs.partial/).
@@ -631,6 +766,8 @@ def main(argv=None):
             report = build_report(records, seconds, failures, args, total, report_path.parent)
             write_text_atomic(report_path, report + "\n")
     finally:
+        if session is not None:
+            session.close()
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(records_staging, ignore_errors=True)
     print(f"report: {report_path} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s"

@@ -7,6 +7,8 @@ one side.
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import math
 import signal
@@ -32,14 +34,17 @@ def bench_parser(description):
     return parser
 
 
-def run_script(script, argv, workdir, label, figures_dir=None):
+def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=False):
     """Run ROOT/script with `argv` plus --quiet, --json (in `workdir`) and --figures-dir
-    (default: in `workdir`); its record. SystemExit with the last error line if it fails."""
+    (default: in `workdir`); its record. SystemExit with the last error line if it fails.
+    `end_with_parent` (Linux): the script is killed if this process dies first (a Ray worker
+    killed mid-task must not leave its script running beside the retry)."""
     record_path = Path(workdir) / f"{label}.json"
     command = [sys.executable, str(ROOT / script), *argv, "--quiet", "--json", str(record_path),
                "--figures-dir", str(figures_dir or Path(workdir) / "figures")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=_die_with_parent() if end_with_parent
+                               else None)
     try:
         _, stderr = process.communicate()
     except KeyboardInterrupt:
@@ -49,6 +54,17 @@ def run_script(script, argv, workdir, label, figures_dir=None):
         tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise SystemExit(f"{script} ({label}) failed (exit {process.returncode}): {tail}")
     return json.loads(record_path.read_text())
+
+
+def _die_with_parent():
+    """A preexec_fn asking Linux to SIGKILL the child when its parent dies (prctl
+    PR_SET_PDEATHSIG); None elsewhere. prctl is looked up here, before the fork, so that the
+    child only calls it (no library loading between fork and exec)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).prctl
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, linux/prctl.h
+    return lambda: prctl(set_parent_death_signal, signal.SIGKILL)
 
 
 def stop_child(process, grace_s=60):
