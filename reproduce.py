@@ -31,6 +31,7 @@ from common.cli import (
     existing_folder,
     float_in_range,
     int_in_range,
+    ray_address,
 )
 from common.data import DATASETS, DataError, build_datasets, find_make_datasets, preflight
 from common.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, run_main
@@ -669,6 +670,7 @@ def make_reproduce_parser():
     ray = parser.add_argument_group(
         "Ray (optional extra: pip install -e \".[cluster]\"; see README, Scaling out: Ray)")
     ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     type=ray_address,
                      help="run each planned run as a Ray task: --ray alone starts a local Ray "
                           "instance with this machine's cores; 'auto' or an address (such as "
                           "HEAD:6379) joins a running cluster")

@@ -58,6 +58,19 @@ def existing_folder(text):
     return path
 
 
+def ray_address(text):
+    """An argparse type for --ray: 'local', 'auto', HOST:PORT or a ray:// URL (a typo such as an
+    empty value or a port that is not a number is a usage error, not a minute of retries)."""
+    text = text.strip()
+    if text in ("local", "auto") or text.startswith("ray://"):
+        return text
+    host, colon, port = text.rpartition(":")
+    if not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Ray address ('auto', HOST:PORT or ray://HOST:PORT)")
+    return text
+
+
 def make_parser(description, *, epochs, max_epochs=100_000):
     """A parser with the shared flags; each script adds its own. Defaults are the tutorial's."""
     parser = argparse.ArgumentParser(

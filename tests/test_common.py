@@ -211,3 +211,13 @@ def test_long_class_names_fit_their_panels():
                 assert not caption.overlaps(captions[other]), (index, other)
                 assert not caption.overlaps(pictures[other]), (index, other)
     plt.close(fig)
+
+
+def test_ray_address_accepts_addresses_and_refuses_typos():
+    from common.cli import ray_address
+    for good in ("local", "auto", "10.0.0.1:6379", "head:6379", "ray://head:10001", "[::1]:6379"):
+        assert ray_address(good) == good
+    for bad in ("", "head", "head:", ":6379", "head:port", "head:0", "head:70000"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            ray_address(bad)
+

@@ -17,11 +17,12 @@ import cifar10_dense
 import mnist_perceptron
 import reproduce
 import xor_mlp
-from common.cli import existing_folder
+from common.cli import existing_folder, ray_address
 from common.keras_outputs import keras_file
 
 ROOT = Path(xor_mlp.__file__).parent
-ZERO_MEANS_SOMETHING = {"--seed", "--data-seed", "--validation-split", "--target-class"}
+ZERO_MEANS_SOMETHING = {"--seed", "--data-seed", "--validation-split", "--target-class",
+                        "--ray-gpus-per-task"}  # 0 GPUs: a CPU task
 
 
 def bench_parser(name):
@@ -43,6 +44,7 @@ PARSERS = {
 
 RANGE_TYPES = {"int_in_range.<locals>.parse": "integer", "float_in_range.<locals>.parse": "number"}
 PATH_TYPES = {Path, existing_folder, keras_file}
+TEXT_TYPES = {ray_address}  # checked text that is not a number (its own test: test_common.py)
 
 
 def numeric_flags(make):
@@ -51,7 +53,8 @@ def numeric_flags(make):
     bare int/float would accept NaN or negatives, no type at all any text)."""
     flags = []
     for action in make()._actions:
-        if action.nargs == 0 or action.choices is not None or action.type in PATH_TYPES:
+        if (action.nargs == 0 or action.choices is not None or action.type in PATH_TYPES
+                or action.type in TEXT_TYPES):
             continue  # switches, --help, choices; paths: test_unwritable_outputs_... below
         kind = RANGE_TYPES.get(getattr(action.type, "__qualname__", None))
         assert kind and action.type.__module__ == "common.cli", (
