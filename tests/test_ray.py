@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reproduce import entries, masked, quick_argv, write_quick_plan_datasets
+from test_reproduce import (
+    default_sigint,
+    entries,
+    masked,
+    quick_argv,
+    write_quick_plan_datasets,
+)
 
 import reproduce
 
@@ -269,7 +275,7 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_the_rerun_reuses_finished_runs
     out = tmp_path / "out"
     command = reproduce_command(data, out, "--ray")
     driver = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     cache = out / "runs" / "cache"
     try:
         assert wait_for(lambda: len(entries(cache)) >= 2, 600), "no run finished"

@@ -179,7 +179,8 @@ def test_a_rerun_after_an_interruption_reuses_finished_runs(tmp_path, resume_dat
     command = [sys.executable, str(ROOT / "reproduce.py"), *quick_argv(data, out)]
     # its own process group: kill -9 of the job takes its running script too, as a crash would
     process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_sigint)
     cache = out / "runs" / "cache"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(entries(cache)) < 3:
@@ -243,4 +244,11 @@ def test_code_version_follows_the_scripts_imports(tmp_path):
     assert code_version("run.py", project) == before
     (project / "common" / "b.py").write_text("X = 2\n")  # imported through a.py
     assert code_version("run.py", project) != before
+
+
+def default_sigint():
+    """In the child before exec: SIGINT's default action. A shell starts background jobs with
+    SIGINT ignored, the ignore is inherited, and Python then installs no Ctrl-C handler: the
+    test's Ctrl-C would do nothing when the suite runs in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
