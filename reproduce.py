@@ -40,7 +40,7 @@ from common.records import package_versions
 from common.run_cache import RunCache, code_version, files_digest, run_key
 from common.script_runs import run_script
 from common.studies import wilson_interval
-from common.verdicts import NOT_COMPARABLE, Compare, judge
+from common.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge
 
 ROOT = Path(__file__).resolve().parent
 XOR_VARIANTS = (((16,), "mean_squared_error"), ((16, 16), "mean_squared_error"),
@@ -418,15 +418,9 @@ def _claim_values(records, setting, quantity):
     value stored as null (JSON has no infinity) is a run that never got there."""
     for record in records:
         values = record["metrics"].get("claim_values", {}).get(quantity)
-        if values is not None and all(_matches(record["config"].get(key), want)
-                                      for key, want in setting.items()):
+        if values is not None and not differing_settings(setting, record["config"]):
             return record, [math.inf if v is None else v for v in values]
     return None, None
-
-
-def _matches(have, want):
-    return (list(have) == list(want) if isinstance(want, list) and isinstance(have, list)
-            else have == want)
 
 
 def gathered_verdicts(records):
