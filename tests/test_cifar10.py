@@ -21,6 +21,7 @@ from conftest import is_png, read_tensorboard_scalars, write_batches
 
 import cifar10_dense
 from common import data, keras_outputs
+from common import verdicts as verdicts_module
 from common.backend import keras
 
 
@@ -267,10 +268,14 @@ def test_usage_error_as_a_process_has_no_traceback(tmp_path):
 
 @pytest.mark.data
 def test_real_cifar10_reproduces_the_tutorial(tmp_path, real_data_dir):
-    """The tutorial's network on the real copy, 10 epochs: within 1.5 points of 48.9%."""
+    """The tutorial's network on the real copy, 10 epochs: within 1.5 points of 48.9% (30 runs in
+    REPORT.md range 46.8-50.2%), and one run is measured against every CIFAR claim but judged on
+    none: a verdict needs a study."""
     record = run(tmp_path, real_data_dir, "--epochs", "10")
     assert abs(record["metrics"]["test_accuracy"] - 0.489) <= 0.015
-    assert record["metrics"]["reproduced"]
+    verdicts = record["metrics"]["verdicts"]
+    assert {v["id"] for v in verdicts} >= {"cifar.blog_test_accuracy", "cifar.book_test_loss"}
+    assert all(v["verdict"] == verdicts_module.TOO_FEW and v["n"] == 1 for v in verdicts)
 
 
 def test_limits_take_the_first_images(tmp_path, accepted_tiny_cifar_dir):
