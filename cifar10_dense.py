@@ -78,8 +78,10 @@ def build_dense():
 # ## The follow-up: the chapter's convolutional network, in either of the book's block orders.
 # The notebook's first version (the run that recorded 71.83%) has Conv2D -> LeakyReLU ->
 # BatchNormalization; the later notebook and book put BatchNormalization before LeakyReLU.
-BLOCK_ORDERS = {"lrelu-bn": "Conv2D -> LeakyReLU -> BatchNormalization (first notebook version)",
-                "bn-lrelu": "Conv2D -> BatchNormalization -> LeakyReLU (later notebook, book)"}
+BLOCK_ORDERS = {
+    "lrelu-bn": "Conv2D -> LeakyReLU -> BatchNormalization (first notebook version)",
+    "bn-lrelu": "Conv2D -> BatchNormalization -> LeakyReLU (later notebook, book)",
+}
 
 
 def build_cnn(block_order="lrelu-bn"):
@@ -117,14 +119,25 @@ def tutorial_optimizer(learning_rate):
 def compile_as_tutorial(model, learning_rate):
     """The tutorial's compile: one-hot targets, so its model.evaluate(x_test, y_test) takes
     one-hot labels (the compiled engines feed integer labels, but save this model)."""
-    model.compile(loss="categorical_crossentropy", optimizer=tutorial_optimizer(learning_rate),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy",
+        optimizer=tutorial_optimizer(learning_rate),
+        metrics=["accuracy"],
+    )
     return model
 
 
 # ## Defaults: the tutorial's settings (the run record stores the values actually used)
-DEFAULTS = dict(model="dense", block_order="lrelu-bn", engine=COMPILED, learning_rate=5e-4,
-                batch_size=32, epochs=10, validation_split=0.0, seeds=1)
+DEFAULTS = dict(
+    model="dense",
+    block_order="lrelu-bn",
+    engine=COMPILED,
+    learning_rate=5e-4,
+    batch_size=32,
+    epochs=10,
+    validation_split=0.0,
+    seeds=1,
+)
 MAX_SEEDS, MAX_SEED = 10_000, 2**31 - 1
 SHOWN_IMAGES = 10
 
@@ -133,8 +146,10 @@ SHOWN_IMAGES = 10
 def split_validation(data, fraction):
     """Keras's validation_split: the last `fraction` of the training set, before shuffling."""
     keep = len(data.y_train) - int(len(data.y_train) * fraction)
-    return ((data.x_train[:keep], data.y_train[:keep]),
-            (data.x_train[keep:], data.y_train[keep:]) if fraction else None)
+    return (
+        (data.x_train[:keep], data.y_train[:keep]),
+        (data.x_train[keep:], data.y_train[keep:]) if fraction else None,
+    )
 
 
 def run_seeds(args):
@@ -171,27 +186,39 @@ def _runs_from(rows, weight_seeds, data_seeds, train_seconds, compile_seconds=0.
         table = np.full((len(rows), epochs), np.nan, np.float32)
         for index, history in enumerate(histories):
             values = getattr(history, key)
-            table[index, :len(values)] = values
+            table[index, : len(values)] = values
         return table
 
     has_validation = any(h.val_loss for h in histories)
-    return Runs(weight_seeds=np.asarray(weight_seeds), data_seeds=np.asarray(data_seeds),
-                loss=padded("loss"), accuracy=padded("accuracy"),
-                val_loss=padded("val_loss") if has_validation else None,
-                val_accuracy=padded("val_accuracy") if has_validation else None,
-                params=[np.stack(p) for p in zip(*(row[4] for row in rows), strict=True)],
-                train_seconds=train_seconds, compile_seconds=compile_seconds,
-                test_outputs=np.stack([row[3] for row in rows]),
-                extra={"test_loss": np.array([row[1] for row in rows]),
-                       "test_accuracy": np.array([row[2] for row in rows]),
-                       "train_seconds": np.array([row[5] for row in rows]),
-                       "epoch_seconds": padded("epoch_seconds")})
+    return Runs(
+        weight_seeds=np.asarray(weight_seeds),
+        data_seeds=np.asarray(data_seeds),
+        loss=padded("loss"),
+        accuracy=padded("accuracy"),
+        val_loss=padded("val_loss") if has_validation else None,
+        val_accuracy=padded("val_accuracy") if has_validation else None,
+        params=[np.stack(p) for p in zip(*(row[4] for row in rows), strict=True)],
+        train_seconds=train_seconds,
+        compile_seconds=compile_seconds,
+        test_outputs=np.stack([row[3] for row in rows]),
+        extra={
+            "test_loss": np.array([row[1] for row in rows]),
+            "test_accuracy": np.array([row[2] for row in rows]),
+            "train_seconds": np.array([row[5] for row in rows]),
+            "epoch_seconds": padded("epoch_seconds"),
+        },
+    )
 
 
 def run_figures(row):
     history, test_loss, test_accuracy, _, _, seconds = row
-    return {"loss": history.loss, "accuracy": history.accuracy, "test_loss": test_loss,
-            "test_accuracy": test_accuracy, "train_seconds": seconds}
+    return {
+        "loss": history.loss,
+        "accuracy": history.accuracy,
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
+        "train_seconds": seconds,
+    }
 
 
 def history_reporter(on_epoch_end):
@@ -201,9 +228,17 @@ def history_reporter(on_epoch_end):
         return None
 
     def report(epoch, history):
-        on_epoch_end(epoch, history.epoch_seconds[-1], history.loss[-1], history.accuracy[-1],
-                     *(values[-1] if values else math.nan
-                       for values in (history.val_loss, history.val_accuracy)))
+        on_epoch_end(
+            epoch,
+            history.epoch_seconds[-1],
+            history.loss[-1],
+            history.accuracy[-1],
+            *(
+                values[-1] if values else math.nan
+                for values in (history.val_loss, history.val_accuracy)
+            ),
+        )
+
     return report
 
 
@@ -216,21 +251,41 @@ def fit_tutorial(data, args, seeds, on_epoch_end, on_run_end):
     y_test = keras.utils.to_categorical(data.y_test, NUM_CLASSES)
     rows = []
     for run, (weight_seed, data_seed) in enumerate(zip(*seeds, strict=True)):
-        model = compile_as_tutorial(fresh_model(args.model, weight_seed, args.block_order),
-                                    args.learning_rate)
+        model = compile_as_tutorial(
+            fresh_model(args.model, weight_seed, args.block_order), args.learning_rate
+        )
         recorder = HistoryRecorder(history_reporter(on_epoch_end))
-        validation = {"validation_split": args.validation_split} if args.validation_split else (
-            {"validation_data": (x_test, y_test)} if args.model == "cnn" else {})
+        validation = (
+            {"validation_split": args.validation_split}
+            if args.validation_split
+            else ({"validation_data": (x_test, y_test)} if args.model == "cnn" else {})
+        )
         keras.utils.set_random_seed(int(data_seed))  # fit's shuffle: the run's data order
-        model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                  shuffle=True, verbose=0,
-                  callbacks=[recorder, keras.callbacks.TerminateOnNaN()], **validation)
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[recorder, keras.callbacks.TerminateOnNaN()],
+            **validation,
+        )
         history = recorder.history_record
-        test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=args.batch_size,
-                                                  verbose=0)
+        test_loss, test_accuracy = model.evaluate(
+            x_test, y_test, batch_size=args.batch_size, verbose=0
+        )
         probabilities = model.predict(x_test, batch_size=1000, verbose=0)
-        rows.append((history, float(test_loss), float(test_accuracy), probabilities,
-                     model.get_weights(), history.train_seconds))
+        rows.append(
+            (
+                history,
+                float(test_loss),
+                float(test_accuracy),
+                probabilities,
+                model.get_weights(),
+                history.train_seconds,
+            )
+        )
         on_run_end(run, run_figures(rows[-1]))
     return _runs_from(rows, *seeds, sum(row[5] for row in rows))
 
@@ -242,14 +297,27 @@ def fit_compiled_model_call(data, args, seeds, on_epoch_end, on_run_end):
     rows = []
     for run, (weight_seed, data_seed) in enumerate(zip(*seeds, strict=True)):
         model = fresh_model(args.model, weight_seed, args.block_order)
-        trainer = CompiledTrainer(model, tutorial_optimizer(args.learning_rate),
-                                  batch_size=args.batch_size)
-        history = trainer.fit(*train, epochs=args.epochs, seed=int(data_seed),
-                              validation_data=held_out,
-                              on_epoch_end=history_reporter(on_epoch_end))
+        trainer = CompiledTrainer(
+            model, tutorial_optimizer(args.learning_rate), batch_size=args.batch_size
+        )
+        history = trainer.fit(
+            *train,
+            epochs=args.epochs,
+            seed=int(data_seed),
+            validation_data=held_out,
+            on_epoch_end=history_reporter(on_epoch_end),
+        )
         test_loss, test_accuracy, probabilities = trainer.evaluate(data.x_test, data.y_test)
-        rows.append((history, test_loss, test_accuracy, probabilities, model.get_weights(),
-                     history.train_seconds))
+        rows.append(
+            (
+                history,
+                test_loss,
+                test_accuracy,
+                probabilities,
+                model.get_weights(),
+                history.train_seconds,
+            )
+        )
         on_run_end(run, run_figures(rows[-1]))
     return _runs_from(rows, *seeds, sum(row[5] for row in rows))
 
@@ -271,15 +339,32 @@ def fit_compiled_dense(data, args, seeds, layout, on_epoch_end, on_run_end):
 
     def epoch_end(members, epoch, seconds, history):
         if on_epoch_end is not None and members[0] == 0:
-            on_epoch_end(epoch, seconds, *(history[key][0, epoch - 1] for key in (
-                "loss", "accuracy", "val_loss", "val_accuracy")))
+            on_epoch_end(
+                epoch,
+                seconds,
+                *(
+                    history[key][0, epoch - 1]
+                    for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+                ),
+            )
 
     return train_dense_runs(
-        initial_weights, dense_sizes(model), train, weight_seeds=seeds[0],
-        data_seeds=seeds[1], epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, parallel=layout[0], column_blocks=layout[1],
-        evaluate=evaluate, test_data=(data.x_test, data.y_test), validation_data=held_out,
-        on_epoch_end=epoch_end, on_run_end=on_run_end)
+        initial_weights,
+        dense_sizes(model),
+        train,
+        weight_seeds=seeds[0],
+        data_seeds=seeds[1],
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        parallel=layout[0],
+        column_blocks=layout[1],
+        evaluate=evaluate,
+        test_data=(data.x_test, data.y_test),
+        validation_data=held_out,
+        on_epoch_end=epoch_end,
+        on_run_end=on_run_end,
+    )
 
 
 def study_layout(args, plan):
@@ -295,11 +380,13 @@ def study_layout(args, plan):
 # ## Reports
 def epoch_line(epochs):
     def report(epoch, seconds, loss, accuracy, val_loss, val_accuracy):
-        line = (f"Epoch {epoch}/{epochs}: {seconds:.1f} s - loss {loss:.4f} - accuracy "
-                f"{accuracy:.4f}")
+        line = (
+            f"Epoch {epoch}/{epochs}: {seconds:.1f} s - loss {loss:.4f} - accuracy {accuracy:.4f}"
+        )
         if math.isfinite(val_loss):
             line += f" - val_loss {val_loss:.4f} - val_accuracy {val_accuracy:.4f}"
         print(line, flush=True)
+
     return report
 
 
@@ -308,9 +395,14 @@ def replay_command(args, weight_seed, data_seed, column_blocks):
     argv = ["python", "cifar10_dense.py"]
     if args.data_dir is not None:
         argv += ["--data-dir", str(args.data_dir)]
-    for flag, key in (("--model", "model"), ("--engine", "engine"), ("--epochs", "epochs"),
-                      ("--learning-rate", "learning_rate"), ("--batch-size", "batch_size"),
-                      ("--validation-split", "validation_split")):
+    for flag, key in (
+        ("--model", "model"),
+        ("--engine", "engine"),
+        ("--epochs", "epochs"),
+        ("--learning-rate", "learning_rate"),
+        ("--batch-size", "batch_size"),
+        ("--validation-split", "validation_split"),
+    ):
         if getattr(args, key) != DEFAULTS[key]:
             argv += [flag, str(getattr(args, key))]
     if args.model == "cnn" and args.block_order != DEFAULTS["block_order"]:
@@ -318,20 +410,31 @@ def replay_command(args, weight_seed, data_seed, column_blocks):
     argv += ["--seed", str(weight_seed), "--data-seed", str(data_seed)]
     if column_blocks is not None:
         argv += ["--column-blocks", str(column_blocks)]
-    for flag, key in (("--train-limit", "train_limit"), ("--test-limit", "test_limit"),
-                      ("--device", "device")):
+    for flag, key in (
+        ("--train-limit", "train_limit"),
+        ("--test-limit", "test_limit"),
+        ("--device", "device"),
+    ):
         if getattr(args, key) not in (None, "auto"):
             argv += [flag, str(getattr(args, key))]
-    argv += [flag for flag, key in (("--allow-small-data", "allow_small_data"),
-                                    ("--deterministic", "deterministic")) if getattr(args, key)]
+    argv += [
+        flag
+        for flag, key in (
+            ("--allow-small-data", "allow_small_data"),
+            ("--deterministic", "deterministic"),
+        )
+        if getattr(args, key)
+    ]
     return shlex.join(argv)
 
 
 def run_line(run, runs_total, weight_seed, data_seed, figures):
-    return (f"run {run + 1}/{runs_total} (seed {weight_seed}, data seed {data_seed}): test "
-            f"accuracy {100 * figures['test_accuracy']:.2f}%, test loss "
-            f"{figures['test_loss']:.4f}, train accuracy {100 * figures['accuracy'][-1]:.2f}%, "
-            f"{figures['train_seconds']:.1f} s")
+    return (
+        f"run {run + 1}/{runs_total} (seed {weight_seed}, data seed {data_seed}): test "
+        f"accuracy {100 * figures['test_accuracy']:.2f}%, test loss "
+        f"{figures['test_loss']:.4f}, train accuracy {100 * figures['accuracy'][-1]:.2f}%, "
+        f"{figures['train_seconds']:.1f} s"
+    )
 
 
 def epochs_trained(runs, run):
@@ -363,36 +466,62 @@ def study_rows(runs, args, column_blocks, untrained, test_labels):
     for run in range(len(runs)):
         weight_seed, data_seed = int(runs.weight_seeds[run]), int(runs.data_seeds[run])
         last = max(0, epochs_trained(runs, run) - 1)
-        rows.append({
-            "run": run, "weight_seed": weight_seed, "data_seed": data_seed,
-            "test_accuracy": float(runs.extra["test_accuracy"][run]),
-            "test_loss": float(runs.extra["test_loss"][run]),
-            "train_accuracy": float(runs.accuracy[run, last]),
-            "train_loss": float(runs.loss[run, last]),
-            "untrained_test_accuracy": float(untrained[run]),
-            "picture_correct": picture_correct(runs.test_outputs[run], test_labels, weight_seed),
-            "train_seconds": float(runs.extra["train_seconds"][run]),
-            "command": replay_command(args, weight_seed, data_seed, column_blocks)})
+        rows.append(
+            {
+                "run": run,
+                "weight_seed": weight_seed,
+                "data_seed": data_seed,
+                "test_accuracy": float(runs.extra["test_accuracy"][run]),
+                "test_loss": float(runs.extra["test_loss"][run]),
+                "train_accuracy": float(runs.accuracy[run, last]),
+                "train_loss": float(runs.loss[run, last]),
+                "untrained_test_accuracy": float(untrained[run]),
+                "picture_correct": picture_correct(
+                    runs.test_outputs[run], test_labels, weight_seed
+                ),
+                "train_seconds": float(runs.extra["train_seconds"][run]),
+                "command": replay_command(args, weight_seed, data_seed, column_blocks),
+            }
+        )
     return rows
 
 
-CSV_COLUMNS = ("run", "weight_seed", "data_seed", "test_accuracy", "test_loss",
-               "train_accuracy", "train_loss", "untrained_test_accuracy", "picture_correct",
-               "train_seconds", "command")
+CSV_COLUMNS = (
+    "run",
+    "weight_seed",
+    "data_seed",
+    "test_accuracy",
+    "test_loss",
+    "train_accuracy",
+    "train_loss",
+    "untrained_test_accuracy",
+    "picture_correct",
+    "train_seconds",
+    "command",
+)
 
 
 def measured_values(rows):
     """{quantity: per-run values}: what the registry's claims are judged on."""
-    values = {key: [row[key] for row in rows] for key in (
-        "test_accuracy", "test_loss", "train_accuracy", "untrained_test_accuracy")}
+    values = {
+        key: [row[key] for row in rows]
+        for key in ("test_accuracy", "test_loss", "train_accuracy", "untrained_test_accuracy")
+    }
     values["picture_around_half"] = [4 <= row["picture_correct"] <= 6 for row in rows]
     return values
 
 
 def study_summary(rows, test_count):
-    summary = {"n": len(rows)} | {key: distribution([row[key] for row in rows]) for key in (
-        "test_accuracy", "test_loss", "train_accuracy", "untrained_test_accuracy",
-        "picture_correct")}
+    summary = {"n": len(rows)} | {
+        key: distribution([row[key] for row in rows])
+        for key in (
+            "test_accuracy",
+            "test_loss",
+            "train_accuracy",
+            "untrained_test_accuracy",
+            "picture_correct",
+        )
+    }
     summary["sampling_sd"] = sampling_sd(summary["test_accuracy"]["mean"], test_count)
     return summary
 
@@ -418,50 +547,68 @@ def summarize(args, data, runs, layout, train_count):
         return [] if values is None else [float(v) for v in values[0][:epochs_run]]
 
     return {
-        "rows": rows, "config": config, "claims": claims, "epochs_run": epochs_run,
+        "rows": rows,
+        "config": config,
+        "claims": claims,
+        "epochs_run": epochs_run,
         "study": study_summary(rows, len(data.y_test)) if len(rows) > 1 else None,
-        "verdicts": judge_all(claims, measured_values(rows), config,
-                              sampling_n=len(data.y_test)),
-        "matrix": matrix, "probabilities": probabilities,
+        "verdicts": judge_all(claims, measured_values(rows), config, sampling_n=len(data.y_test)),
+        "matrix": matrix,
+        "probabilities": probabilities,
         "per_class": matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1),
         "history": TrainingHistory(
-            loss=first_run(runs.loss), accuracy=first_run(runs.accuracy),
-            val_loss=first_run(runs.val_loss), val_accuracy=first_run(runs.val_accuracy),
-            epoch_seconds=first_run(runs.extra["epoch_seconds"]))}
+            loss=first_run(runs.loss),
+            accuracy=first_run(runs.accuracy),
+            val_loss=first_run(runs.val_loss),
+            val_accuracy=first_run(runs.val_accuracy),
+            epoch_seconds=first_run(runs.extra["epoch_seconds"]),
+        ),
+    }
 
 
 def study_report(summary):
-    return "\n".join([
-        f"Seed study: {summary['n']} runs",
-        f"  test accuracy:  {distribution_text(summary['test_accuracy'])}",
-        f"  test loss:      {distribution_text(summary['test_loss'], 1, '', 4)}",
-        f"  train accuracy: {distribution_text(summary['train_accuracy'])} (last epoch)",
-        f"  spread over runs: sd {100 * summary['test_accuracy']['sd']:.2f} points; the test "
-        f"set's own sampling sd at this accuracy: {100 * summary['sampling_sd']:.2f} points "
-        "(sqrt(p(1-p)/n))",
-        f"  before training (initial weights): test accuracy "
-        f"{distribution_text(summary['untrained_test_accuracy'])}",
-        f"  the tutorial's picture (10 test images per run): correct "
-        f"{distribution_text(summary['picture_correct'], 1, '', 1)}"])
+    return "\n".join(
+        [
+            f"Seed study: {summary['n']} runs",
+            f"  test accuracy:  {distribution_text(summary['test_accuracy'])}",
+            f"  test loss:      {distribution_text(summary['test_loss'], 1, '', 4)}",
+            f"  train accuracy: {distribution_text(summary['train_accuracy'])} (last epoch)",
+            f"  spread over runs: sd {100 * summary['test_accuracy']['sd']:.2f} points; the test "
+            f"set's own sampling sd at this accuracy: {100 * summary['sampling_sd']:.2f} points "
+            "(sqrt(p(1-p)/n))",
+            f"  before training (initial weights): test accuracy "
+            f"{distribution_text(summary['untrained_test_accuracy'])}",
+            f"  the tutorial's picture (10 test images per run): correct "
+            f"{distribution_text(summary['picture_correct'], 1, '', 1)}",
+        ]
+    )
 
 
 def results_table(claims, first):
     """The first run beside every published figure of the registry, one column per source."""
-    quantities = (("train accuracy (last epoch)", "train_accuracy", "%"),
-                  ("test loss", "test_loss", "loss"), ("test accuracy", "test_accuracy", "%"))
+    quantities = (
+        ("train accuracy (last epoch)", "train_accuracy", "%"),
+        ("test loss", "test_loss", "loss"),
+        ("test accuracy", "test_accuracy", "%"),
+    )
     columns = {}
     for label, quantity, _ in quantities:
         for value, source in published_values(claims, quantity):
             columns.setdefault(source, {})[label] = value
     width = max([15, *(len(name) + 2 for name in columns)])
     lines = [f"  {'':28s}{'this run':>10s}" + "".join(f"{name:>{width}s}" for name in columns)]
+
     def as_published(value, unit):  # the source's own digits, no more
         return f"{100 * value:.4g}%" if unit == "%" else f"{value:g}"
 
     for label, quantity, unit in quantities:
-        lines.append(f"  {label:28s}{format_value(first[quantity], unit):>10s}" + "".join(
-            f"{as_published(column[label], unit) if label in column else '-':>{width}s}"
-            for column in columns.values()))
+        lines.append(
+            f"  {label:28s}{format_value(first[quantity], unit):>10s}"
+            + "".join(
+                f"{as_published(column[label], unit) if label in column else '-':>{width}s}"
+                for column in columns.values()
+            )
+        )
     return "\n".join(lines)
 
 
@@ -471,15 +618,24 @@ def report_text(args, data, results):
     rows, study = results["rows"], results["study"]
     parts = []
     if study is not None:
-        parts += [study_report(study), f"  replay a run alone (run 1): {rows[0]['command']}",
-                  f"\nThe first run (seed {args.seed}), as a single run prints it:"]
+        parts += [
+            study_report(study),
+            f"  replay a run alone (run 1): {rows[0]['command']}",
+            f"\nThe first run (seed {args.seed}), as a single run prints it:",
+        ]
     epochs = results["epochs_run"]
-    parts += [f"Results after {epochs} epoch{'s' * (epochs != 1)} (seed {args.seed}):",
-              results_table(results["claims"], rows[0]), "",
-              *claims_report(results["verdicts"], results["claims"]), "",
-              "per-class test accuracy: " + ", ".join(
-                  f"{name} {100 * share:.0f}%" for name, share in zip(
-                      data.class_names, results["per_class"], strict=True))]
+    parts += [
+        f"Results after {epochs} epoch{'s' * (epochs != 1)} (seed {args.seed}):",
+        results_table(results["claims"], rows[0]),
+        "",
+        *claims_report(results["verdicts"], results["claims"]),
+        "",
+        "per-class test accuracy: "
+        + ", ".join(
+            f"{name} {100 * share:.0f}%"
+            for name, share in zip(data.class_names, results["per_class"], strict=True)
+        ),
+    ]
     if data.note:
         parts.append(f"note: {data.note}")
     return "\n".join(parts)
@@ -487,13 +643,18 @@ def report_text(args, data, results):
 
 def save_study_figure(args, results, tag, title):
     rows = results["rows"]
-    published = [(value, f"published ({source}) {100 * value:.1f}%")
-                 for value, source in published_values(results["claims"], "test_accuracy")]
+    published = [
+        (value, f"published ({source}) {100 * value:.1f}%")
+        for value, source in published_values(results["claims"], "test_accuracy")
+    ]
     figure = distribution_figure(
         {"runs": [row["test_accuracy"] for row in rows]},
         f"{title}: test accuracy of {len(rows)} runs ({args.epochs} epoch"
         f"{'s' * (args.epochs != 1)})",
-        "test accuracy (%)", published=published, bins=max(10, min(40, len(rows))))
+        "test accuracy (%)",
+        published=published,
+        bins=max(10, min(40, len(rows))),
+    )
     return save_figure(figure, args.figures_dir / f"{tag}_study.png")
 
 
@@ -512,8 +673,10 @@ def save_figures(args, data, results, tag, title):
     history, probabilities = results["history"], results["probabilities"]
     predicted = probabilities.argmax(axis=1)
     shown = shown_image_indices(SHOWN_IMAGES, args.seed, len(data.y_test))
-    references = [("accuracy", value, f"published test ({source})")
-                  for value, source in published_values(results["claims"], "test_accuracy")]
+    references = [
+        ("accuracy", value, f"published test ({source})")
+        for value, source in published_values(results["claims"], "test_accuracy")
+    ]
     references.append(("accuracy", float(np.mean(predicted == data.y_test)), "this run's test"))
     curves = {"loss": {"train": history.loss}, "accuracy": {"train": history.accuracy}}
     if history.val_loss:
@@ -521,15 +684,26 @@ def save_figures(args, data, results, tag, title):
         curves["accuracy"]["validation"] = history.val_accuracy
     figures_dir = args.figures_dir
     figures = [
-        save_figure(image_predictions_figure(
-            data.x_test[shown], predicted[shown], data.y_test[shown], data.class_names,
-            f"{title}: test images chosen by seed {args.seed}"),
-            figures_dir / f"{tag}_predictions.png"),
-        save_figure(epoch_curves_figure(curves, title, references=references),
-                    figures_dir / f"{tag}_curves.png"),
-        save_figure(confusion_figure(results["matrix"], data.class_names,
-                                     f"{title}: test set confusion matrix"),
-                    figures_dir / f"{tag}_confusion.png"),
+        save_figure(
+            image_predictions_figure(
+                data.x_test[shown],
+                predicted[shown],
+                data.y_test[shown],
+                data.class_names,
+                f"{title}: test images chosen by seed {args.seed}",
+            ),
+            figures_dir / f"{tag}_predictions.png",
+        ),
+        save_figure(
+            epoch_curves_figure(curves, title, references=references),
+            figures_dir / f"{tag}_curves.png",
+        ),
+        save_figure(
+            confusion_figure(
+                results["matrix"], data.class_names, f"{title}: test set confusion matrix"
+            ),
+            figures_dir / f"{tag}_confusion.png",
+        ),
     ]
     if results["study"] is not None:
         figures.append(save_study_figure(args, results, tag, title))
@@ -547,50 +721,94 @@ def trained_model(args, runs, run=0):
 
 # ## Command line
 def make_cifar_parser():
-    parser = make_parser(__doc__.strip().splitlines()[0].removeprefix("Title: "),
-                         epochs=DEFAULTS["epochs"], max_epochs=1000)
+    parser = make_parser(
+        __doc__.strip().splitlines()[0].removeprefix("Title: "),
+        epochs=DEFAULTS["epochs"],
+        max_epochs=1000,
+    )
     add_data_dir_flag(parser)
-    parser.add_argument("--model", choices=MODELS, default=DEFAULTS["model"],
-                        help="'dense': the tutorial's network; 'cnn': the chapter's follow-up")
-    parser.add_argument("--block-order", choices=tuple(BLOCK_ORDERS), default=None,
-                        help="the CNN's blocks: " + "; ".join(
-                            f"'{name}': {text}" for name, text in BLOCK_ORDERS.items())
-                        + f" (default {DEFAULTS['block_order']}: the run that recorded the "
-                        "published 71.83%%)")
-    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"],
-                        help=ENGINE_HELP)
-    parser.add_argument("--seeds", type=int_in_range(1, MAX_SEEDS), default=DEFAULTS["seeds"],
-                        metavar="N",
-                        help="a seed study: N runs, run r with weight seed --seed + r and data "
-                             "seed --data-seed + r; prints the distribution and each run's "
-                             "single-run command")
-    parser.add_argument("--data-seed", type=int_in_range(0, MAX_SEED), default=None,
-                        metavar="SEED",
-                        help="seed of the training data order (default: --seed); with "
-                             "--engine fit it seeds model.fit's own shuffle")
-    parser.add_argument("--column-blocks", type=int_in_range(1, 64), default=None,
-                        metavar="K",
-                        help="compiled Dense engine: split each network's first kernel into K "
-                             "column blocks (default: one per core for a single run, 1 in a "
-                             "study). Part of the arithmetic: a study's replay commands give it")
-    parser.add_argument("--learning-rate", type=float_in_range(0, 1e6),
-                        default=DEFAULTS["learning_rate"], help="Adam's learning rate")
-    parser.add_argument("--batch-size", type=int_in_range(1, 50_000),
-                        default=DEFAULTS["batch_size"], help="examples per training step")
-    parser.add_argument("--validation-split", type=float_in_range(0, 0.9, low_inclusive=True),
-                        default=DEFAULTS["validation_split"], metavar="FRACTION",
-                        help="hold out the last FRACTION of the training set and report it "
-                             "each epoch (0: off, as in the tutorial)")
-    parser.add_argument("--save-model", type=keras_file, default=None, metavar="PATH",
-                        help="save the trained model to PATH (a .keras file), compiled as the "
-                             "tutorial compiles it: keras.models.load_model(PATH).evaluate("
-                             "x_test / 255, one-hot y_test) works. A seed study saves its "
-                             "first run's")
-    parser.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
-                        help="write the per-epoch loss and accuracy as TensorBoard logs: "
-                             "DIR/train and, with validation, DIR/validation (the tags of "
-                             "Keras's TensorBoard callback), after training; a seed study "
-                             "writes its first run's. View: tensorboard --logdir DIR")
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default=DEFAULTS["model"],
+        help="'dense': the tutorial's network; 'cnn': the chapter's follow-up",
+    )
+    parser.add_argument(
+        "--block-order",
+        choices=tuple(BLOCK_ORDERS),
+        default=None,
+        help="the CNN's blocks: "
+        + "; ".join(f"'{name}': {text}" for name, text in BLOCK_ORDERS.items())
+        + f" (default {DEFAULTS['block_order']}: the run that recorded the "
+        "published 71.83%%)",
+    )
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"], help=ENGINE_HELP)
+    parser.add_argument(
+        "--seeds",
+        type=int_in_range(1, MAX_SEEDS),
+        default=DEFAULTS["seeds"],
+        metavar="N",
+        help="a seed study: N runs, run r with weight seed --seed + r and data "
+        "seed --data-seed + r; prints the distribution and each run's "
+        "single-run command",
+    )
+    parser.add_argument(
+        "--data-seed",
+        type=int_in_range(0, MAX_SEED),
+        default=None,
+        metavar="SEED",
+        help="seed of the training data order (default: --seed); with "
+        "--engine fit it seeds model.fit's own shuffle",
+    )
+    parser.add_argument(
+        "--column-blocks",
+        type=int_in_range(1, 64),
+        default=None,
+        metavar="K",
+        help="compiled Dense engine: split each network's first kernel into K "
+        "column blocks (default: one per core for a single run, 1 in a "
+        "study). Part of the arithmetic: a study's replay commands give it",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float_in_range(0, 1e6),
+        default=DEFAULTS["learning_rate"],
+        help="Adam's learning rate",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_in_range(1, 50_000),
+        default=DEFAULTS["batch_size"],
+        help="examples per training step",
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=float_in_range(0, 0.9, low_inclusive=True),
+        default=DEFAULTS["validation_split"],
+        metavar="FRACTION",
+        help="hold out the last FRACTION of the training set and report it "
+        "each epoch (0: off, as in the tutorial)",
+    )
+    parser.add_argument(
+        "--save-model",
+        type=keras_file,
+        default=None,
+        metavar="PATH",
+        help="save the trained model to PATH (a .keras file), compiled as the "
+        "tutorial compiles it: keras.models.load_model(PATH).evaluate("
+        "x_test / 255, one-hot y_test) works. A seed study saves its "
+        "first run's",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the per-epoch loss and accuracy as TensorBoard logs: "
+        "DIR/train and, with validation, DIR/validation (the tags of "
+        "Keras's TensorBoard callback), after training; a seed study "
+        "writes its first run's. View: tensorboard --logdir DIR",
+    )
     return parser
 
 
@@ -598,8 +816,10 @@ def check_args(parser, args):
     """Usage errors (exit 2) the flags' types cannot see; resolves --block-order."""
     for flag, first in (("--seed", args.seed), ("--data-seed", args.data_seed)):
         if first is not None and first + args.seeds - 1 > MAX_SEED:
-            parser.error(f"{flag} {first} with --seeds {args.seeds}: the last run's seed "
-                         f"would exceed {MAX_SEED}")
+            parser.error(
+                f"{flag} {first} with --seeds {args.seeds}: the last run's seed "
+                f"would exceed {MAX_SEED}"
+            )
     if args.column_blocks is not None and (args.engine != COMPILED or args.model != "dense"):
         parser.error("--column-blocks applies to the compiled Dense engine only")
     if args.block_order is not None and args.model != "cnn":
@@ -615,8 +835,10 @@ def train_runs(data, args, seeds, layout, quiet):
 
     def on_run_end(run, figures):
         if not single and not quiet:
-            print(run_line(run, args.seeds, int(seeds[0][run]), int(seeds[1][run]), figures),
-                  flush=True)
+            print(
+                run_line(run, args.seeds, int(seeds[0][run]), int(seeds[1][run]), figures),
+                flush=True,
+            )
 
     if args.engine == FIT:
         return fit_tutorial(data, args, seeds, on_epoch_end, on_run_end)
@@ -627,8 +849,15 @@ def train_runs(data, args, seeds, layout, quiet):
 
 # Settings that change a run's numbers: each that differs from DEFAULTS gets its part in the
 # figures' file names (common/figures.settings_suffix), so a quick experiment keeps its own.
-NAMED_SETTINGS = ("epochs", "learning_rate", "batch_size", "validation_split", "engine",
-                  "train_limit", "test_limit")
+NAMED_SETTINGS = (
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "validation_split",
+    "engine",
+    "train_limit",
+    "test_limit",
+)
 
 
 def names(args):
@@ -638,30 +867,42 @@ def names(args):
     if args.model == "dense":
         return "cifar10_dense" + suffix, "CIFAR-10 Dense network"
     later = args.block_order != DEFAULTS["block_order"]
-    return (f"cifar10_cnn{'_bn_first' if later else ''}{suffix}",
-            f"CIFAR-10 CNN ({'BN -> LeakyReLU' if later else 'LeakyReLU -> BN'})")
+    return (
+        f"cifar10_cnn{'_bn_first' if later else ''}{suffix}",
+        f"CIFAR-10 CNN ({'BN -> LeakyReLU' if later else 'LeakyReLU -> BN'})",
+    )
 
 
 def header_text(args, data, device, plan, layout, seeds, train_count):
     tag, title = names(args)
     held_out = len(data.y_train) - train_count
-    lines = [f"{title}: {build(args.model, args.block_order).count_params():,} parameters; "
-             f"Adam(learning_rate={args.learning_rate:g}), batch {args.batch_size}, "
-             f"{args.epochs} epoch{'s' * (args.epochs != 1)}, shuffled; engine {args.engine}",
-             f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}; "
-             f"threads {plan.intra_op} intra-op / {plan.inter_op} inter-op"
-             + (f"; {layout[1]} column block{'s' * (layout[1] > 1)} per network"
-                + (f", {layout[0]} networks side by side" if args.seeds > 1 else "")
-                if layout else "")]
+    lines = [
+        f"{title}: {build(args.model, args.block_order).count_params():,} parameters; "
+        f"Adam(learning_rate={args.learning_rate:g}), batch {args.batch_size}, "
+        f"{args.epochs} epoch{'s' * (args.epochs != 1)}, shuffled; engine {args.engine}",
+        f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}; "
+        f"threads {plan.intra_op} intra-op / {plan.inter_op} inter-op"
+        + (
+            f"; {layout[1]} column block{'s' * (layout[1] > 1)} per network"
+            + (f", {layout[0]} networks side by side" if args.seeds > 1 else "")
+            if layout
+            else ""
+        ),
+    ]
     if args.model == "cnn":
         lines.append(f"blocks: {BLOCK_ORDERS[args.block_order]}")
     if args.seeds > 1:
-        lines.append(f"seed study: {args.seeds} runs; weight seeds {seeds[0][0]}..{seeds[0][-1]}"
-                     f", data seeds {seeds[1][0]}..{seeds[1][-1]}")
-    lines.append(f"data: {data.source}: {train_count:,} training"
-                 + (f" + {held_out:,} validation" if held_out else "")
-                 + f", {len(data.y_test):,} test images"
-                 + (f"\n  note: {data.note}" if data.note else "") + "\n")
+        lines.append(
+            f"seed study: {args.seeds} runs; weight seeds {seeds[0][0]}..{seeds[0][-1]}"
+            f", data seeds {seeds[1][0]}..{seeds[1][-1]}"
+        )
+    lines.append(
+        f"data: {data.source}: {train_count:,} training"
+        + (f" + {held_out:,} validation" if held_out else "")
+        + f", {len(data.y_test):,} test images"
+        + (f"\n  note: {data.note}" if data.note else "")
+        + "\n"
+    )
     return "\n".join(lines)
 
 
@@ -678,7 +919,8 @@ def main(argv=None):
     try:
         load_start = time.perf_counter()
         data = load_cifar10(args.data_dir, **count_check(args)).head(
-            args.train_limit, args.test_limit)
+            args.train_limit, args.test_limit
+        )
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
         return error_line(error, error.exit_code, parser.prog)
@@ -691,34 +933,57 @@ def main(argv=None):
     print(header_text(args, data, device, plan, layout, seeds, train_count))
 
     runs = train_runs(data, args, seeds, layout, args.quiet)
-    first_loss = runs.loss[0][:epochs_trained(runs, 0)]
+    first_loss = runs.loss[0][: epochs_trained(runs, 0)]
     if args.seeds == 1 and not np.all(np.isfinite(first_loss)):
-        return error_line(f"the loss became {first_loss[-1]} in epoch {len(first_loss)}; no "
-                          "figures written (try a smaller --learning-rate)", prog=parser.prog)
+        return error_line(
+            f"the loss became {first_loss[-1]} in epoch {len(first_loss)}; no "
+            "figures written (try a smaller --learning-rate)",
+            prog=parser.prog,
+        )
     results = summarize(args, data, runs, layout, train_count)
     print("\n" + report_text(args, data, results))
 
     outputs = save_outputs(args, data, runs, results)
-    timings = {"load_data": load_seconds, "training": runs.train_seconds,
-               "compile": runs.compile_seconds, "training_cpu": runs.extra.get(
-                   "train_cpu_seconds"), "training_per_run": runs.train_seconds / len(runs),
-               "epochs": results["history"].epoch_seconds,
-               "total": time.perf_counter() - run_start}
-    print("\n" + timing_text(args, runs, timings) + "\n" + "\n".join(
-        f"{kind}: {', '.join(map(str, path)) if isinstance(path, list) else path}"
-        for kind, path in outputs.items() if path))
+    timings = {
+        "load_data": load_seconds,
+        "training": runs.train_seconds,
+        "compile": runs.compile_seconds,
+        "training_cpu": runs.extra.get("train_cpu_seconds"),
+        "training_per_run": runs.train_seconds / len(runs),
+        "epochs": results["history"].epoch_seconds,
+        "total": time.perf_counter() - run_start,
+    }
+    print(
+        "\n"
+        + timing_text(args, runs, timings)
+        + "\n"
+        + "\n".join(
+            f"{kind}: {', '.join(map(str, path)) if isinstance(path, list) else path}"
+            for kind, path in outputs.items()
+            if path
+        )
+    )
     if args.json is not None:
-        config = results["config"] | {"threads": plan.as_record(),
-                                      "data_seed": int(seeds[1][0]),
-                                      "networks_side_by_side": layout[0] if layout else 1,
-                                      "column_blocks": layout[1] if layout else 1}
+        config = results["config"] | {
+            "threads": plan.as_record(),
+            "data_seed": int(seeds[1][0]),
+            "networks_side_by_side": layout[0] if layout else 1,
+            "column_blocks": layout[1] if layout else 1,
+        }
         if results["study"] is not None:
             csv_path = write_runs_csv(csv_path_for(args.json), results["rows"], CSV_COLUMNS)
             print(f"per-run table: {csv_path}")
-        save_run_record(args.json, script="cifar10_dense.py", argv=argv, config=config,
-                        device=device, data_files=data.files, timings=timings,
-                        metrics=record_metrics(args, data, results),
-                        figures=outputs["figures"])
+        save_run_record(
+            args.json,
+            script="cifar10_dense.py",
+            argv=argv,
+            config=config,
+            device=device,
+            data_files=data.files,
+            timings=timings,
+            metrics=record_metrics(args, data, results),
+            figures=outputs["figures"],
+        )
     return 0
 
 
@@ -730,18 +995,23 @@ def save_outputs(args, data, runs, results):
         save_model(trained_model(args, runs), args.save_model)
     if args.tensorboard is not None:  # the first run's epochs, as the figures show them
         write_tensorboard_logs(args.tensorboard, {"": results["history"]}, args.learning_rate)
-    return {"figures": figures, "model": args.save_model,
-            "TensorBoard logs": args.tensorboard and (
-                f"{args.tensorboard} (tensorboard --logdir {args.tensorboard})")}
+    return {
+        "figures": figures,
+        "model": args.save_model,
+        "TensorBoard logs": args.tensorboard
+        and (f"{args.tensorboard} (tensorboard --logdir {args.tensorboard})"),
+    }
 
 
 def timing_text(args, runs, timings):
-    per_run = (f", {timings['training_per_run']:.1f} s a run" if len(runs) > 1 else "")
+    per_run = f", {timings['training_per_run']:.1f} s a run" if len(runs) > 1 else ""
     cpu = timings["training_cpu"]
     cpu_text = f", CPU time {cpu:.1f} s" if cpu is not None else ""
-    return (f"training: {runs.train_seconds:.1f} s ({args.engine} engine{per_run}{cpu_text}; "
-            f"tracing {runs.compile_seconds:.1f} s); whole run {timings['total']:.1f} s after "
-            f"{timings['load_data']:.1f} s loading data; peak memory {peak_rss_mb():.0f} MB")
+    return (
+        f"training: {runs.train_seconds:.1f} s ({args.engine} engine{per_run}{cpu_text}; "
+        f"tracing {runs.compile_seconds:.1f} s); whole run {timings['total']:.1f} s after "
+        f"{timings['load_data']:.1f} s loading data; peak memory {peak_rss_mb():.0f} MB"
+    )
 
 
 def record_metrics(args, data, results):
@@ -749,18 +1019,25 @@ def record_metrics(args, data, results):
     study's distributions, rows and per-run claim values."""
     history, first = results["history"], results["rows"][0]
     metrics = {
-        "train_loss": history.loss, "train_accuracy": history.accuracy,
-        "val_loss": history.val_loss, "val_accuracy": history.val_accuracy,
-        "test_loss": first["test_loss"], "test_accuracy": first["test_accuracy"],
-        "per_class_test_accuracy": dict(zip(data.class_names, results["per_class"],
-                                            strict=True)),
-        "confusion_matrix": results["matrix"], "verdicts": results["verdicts"],
-        "data_source": data.source, "data_note": data.note,
+        "train_loss": history.loss,
+        "train_accuracy": history.accuracy,
+        "val_loss": history.val_loss,
+        "val_accuracy": history.val_accuracy,
+        "test_loss": first["test_loss"],
+        "test_accuracy": first["test_accuracy"],
+        "per_class_test_accuracy": dict(zip(data.class_names, results["per_class"], strict=True)),
+        "confusion_matrix": results["matrix"],
+        "verdicts": results["verdicts"],
+        "data_source": data.source,
+        "data_note": data.note,
     }
     if results["study"] is not None:
-        metrics |= {"study": results["study"], "runs": results["rows"],
-                    "csv": str(csv_path_for(args.json)),
-                    "claim_values": measured_values(results["rows"])}
+        metrics |= {
+            "study": results["study"],
+            "runs": results["rows"],
+            "csv": str(csv_path_for(args.json)),
+            "claim_values": measured_values(results["rows"]),
+        }
     return metrics
 
 

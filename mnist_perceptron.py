@@ -71,25 +71,42 @@ from common.verdicts import claims_report, judge_all
 
 # ## The model: the tutorial's single neuron
 def build_model(activation="linear", image_shape=(28, 28)):
-    return keras.Sequential([
-        keras.Input(image_shape),
-        layers.Flatten(),
-        layers.Dense(1, activation=activation),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(image_shape),
+            layers.Flatten(),
+            layers.Dense(1, activation=activation),
+        ]
+    )
+
+
 # The tutorial: model.compile(loss="mse", optimizer="adam", metrics=["accuracy"]) and
 # model.fit(X_train, is_five_train, epochs=10, validation_data=(X_test, is_five_test)).
 
 
 def compile_as_tutorial(model, learning_rate):
-    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="mse",
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        metrics=["accuracy"],
+    )
     return model
 
 
 # ## Defaults: the tutorial's settings (the run record stores the values actually used)
-DEFAULTS = dict(dataset="mnist", target_class=5, activation="linear", learning_rate=1e-3,
-                batch_size=32, epochs=10, normalize=False, validation_split=0.0,
-                engine=COMPILED, seeds=1, data_orders=10)
+DEFAULTS = dict(
+    dataset="mnist",
+    target_class=5,
+    activation="linear",
+    learning_rate=1e-3,
+    batch_size=32,
+    epochs=10,
+    normalize=False,
+    validation_split=0.0,
+    engine=COMPILED,
+    seeds=1,
+    data_orders=10,
+)
 # A study keeps every run's test outputs (40 kB a run on MNIST): 20,000 runs hold 0.8 GB.
 MAX_SEEDS = 20_000
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
@@ -98,8 +115,16 @@ QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0)
 GRID = (4, 8)  # rows, columns of the predictions figure
 # Settings that change a run's numbers: each that differs from DEFAULTS gets its part in the
 # figures' file names (common/figures.settings_suffix), --normalize as '_normalized'.
-NAMED_SETTINGS = ("normalize", "epochs", "learning_rate", "batch_size", "validation_split",
-                  "engine", "train_limit", "test_limit")
+NAMED_SETTINGS = (
+    "normalize",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "validation_split",
+    "engine",
+    "train_limit",
+    "test_limit",
+)
 # The weight image's colour limit: the 99th percentile of |w| over the pixels lit in at least
 # 1% of the training images (a few outliers, and barely trained weights, do not wash it out).
 WEIGHT_PERCENTILE, MIN_LIT_SHARE = 99, 0.01
@@ -116,8 +141,11 @@ def binary_split(data, target_class, validation_split):
     if not validation_split:
         return (data.x_train, is_target(data.y_train)), test, test
     keep = len(data.y_train) - int(len(data.y_train) * validation_split)
-    return ((data.x_train[:keep], is_target(data.y_train[:keep])),
-            (data.x_train[keep:], is_target(data.y_train[keep:])), test)
+    return (
+        (data.x_train[:keep], is_target(data.y_train[:keep])),
+        (data.x_train[keep:], is_target(data.y_train[keep:])),
+        test,
+    )
 
 
 # ## Training: the tutorial's spelling (--engine fit) and the compiled engine
@@ -145,30 +173,54 @@ def train_fit(activation, splits, args, image_shape):
         model.set_weights([kernels[run], biases[run]])
         compile_as_tutorial(model, args.learning_rate)
         recorder = HistoryRecorder()
-        model.fit(scale(x_train), y_train.astype("float32"), batch_size=args.batch_size,
-                  epochs=args.epochs, shuffle=True, verbose=0,
-                  validation_data=(scale(validation[0]), validation[1].astype("float32")),
-                  callbacks=[recorder, keras.callbacks.TerminateOnNaN()])
+        model.fit(
+            scale(x_train),
+            y_train.astype("float32"),
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            shuffle=True,
+            verbose=0,
+            validation_data=(scale(validation[0]), validation[1].astype("float32")),
+            callbacks=[recorder, keras.callbacks.TerminateOnNaN()],
+        )
         histories.append(recorder.history_record)
         seconds += recorder.history_record.train_seconds
         outputs.append(model.predict(scale(test[0]), batch_size=1000, verbose=0)[:, 0])
         finals.append(model.get_weights())
     # TerminateOnNaN may stop a run early: its remaining epochs are NaN
-    stacked = {key: np.array([getattr(h, key) + [math.nan] * (args.epochs - len(getattr(h, key)))
-                              for h in histories], np.float32)
-               for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    return Runs(weight_seeds=weight_seeds, data_seeds=data_seeds, train_seconds=seconds,
-                params=[np.stack(parts) for parts in zip(*finals, strict=True)],
-                test_outputs=np.stack(outputs), **stacked)
+    stacked = {
+        key: np.array(
+            [
+                getattr(h, key) + [math.nan] * (args.epochs - len(getattr(h, key)))
+                for h in histories
+            ],
+            np.float32,
+        )
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
+    return Runs(
+        weight_seeds=weight_seeds,
+        data_seeds=data_seeds,
+        train_seconds=seconds,
+        params=[np.stack(parts) for parts in zip(*finals, strict=True)],
+        test_outputs=np.stack(outputs),
+        **stacked,
+    )
 
 
 def train_compiled(activation, splits, args, image_shape):
     """The same experiment, every run of the study at once (common/stacked_neuron.py)."""
     weight_seeds, data_seeds = run_seeds(args)
-    return train_neurons(*splits, activation=activation, weight_seeds=weight_seeds,
-                         data_seeds=data_seeds, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate,
-                         input_scale=1 / 255 if args.normalize else 1.0)
+    return train_neurons(
+        *splits,
+        activation=activation,
+        weight_seeds=weight_seeds,
+        data_seeds=data_seeds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        input_scale=1 / 255 if args.normalize else 1.0,
+    )
 
 
 ENGINE_FUNCTIONS = {FIT: train_fit, COMPILED: train_compiled}
@@ -182,10 +234,16 @@ def binary_metrics(outputs, truth, threshold):
     truth = np.asarray(truth).astype(bool)
     tp, fp = int(np.sum(predicted & truth)), int(np.sum(predicted & ~truth))
     fn, tn = int(np.sum(~predicted & truth)), int(np.sum(~predicted & ~truth))
-    return {"threshold": threshold, "accuracy": (tp + tn) / max(len(truth), 1),
-            "precision": tp / (tp + fp) if tp + fp else math.nan,
-            "recall": tp / (tp + fn) if tp + fn else math.nan,
-            "tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    return {
+        "threshold": threshold,
+        "accuracy": (tp + tn) / max(len(truth), 1),
+        "precision": tp / (tp + fp) if tp + fp else math.nan,
+        "recall": tp / (tp + fn) if tp + fn else math.nan,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+        "tp": tp,
+    }
 
 
 def baseline_metrics(truth):
@@ -194,9 +252,13 @@ def baseline_metrics(truth):
 
 
 def output_quantiles(outputs):
-    return dict(zip((f"q{int(q * 100)}" for q in QUANTILES),
-                    np.quantile(np.asarray(outputs, np.float64), QUANTILES).tolist(),
-                    strict=True))
+    return dict(
+        zip(
+            (f"q{int(q * 100)}" for q in QUANTILES),
+            np.quantile(np.asarray(outputs, np.float64), QUANTILES).tolist(),
+            strict=True,
+        )
+    )
 
 
 # ## Per-run figures, and what a study of many runs says
@@ -206,21 +268,28 @@ def run_metrics(runs, truth, baseline):
     accuracy's path over the epochs."""
     truth = np.asarray(truth, bool)
     said = runs.test_outputs > 0.5
-    counts = {"tp": (said & truth).sum(1), "fp": (said & ~truth).sum(1),
-              "fn": (~said & truth).sum(1), "tn": (~said & ~truth).sum(1)}
+    counts = {
+        "tp": (said & truth).sum(1),
+        "fp": (said & ~truth).sum(1),
+        "fn": (~said & truth).sum(1),
+        "tn": (~said & ~truth).sum(1),
+    }
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = counts["tp"] / (counts["tp"] + counts["fp"])
         recall = counts["tp"] / (counts["tp"] + counts["fn"])
     final = runs.val_accuracy[:, -1].astype(np.float64)
     return {
-        **counts, "test_accuracy": (counts["tp"] + counts["tn"]) / len(truth),
-        "precision": precision, "recall": recall,
+        **counts,
+        "test_accuracy": (counts["tp"] + counts["tn"]) / len(truth),
+        "precision": precision,
+        "recall": recall,
         "accuracy_at_0": ((runs.test_outputs > 0) == truth).mean(1),
         # Dead: the neuron says the same for every test image (all outputs on one side of
         # 0.5). On raw pixels a sigmoid saturates: its float32 gradient is then exactly zero.
         "dead": said.all(1) | (~said).all(1),
         "diverged": ~np.isfinite(runs.loss).all(1),
-        "final_val_accuracy": final, "final_val_loss": runs.val_loss[:, -1].astype(np.float64),
+        "final_val_accuracy": final,
+        "final_val_loss": runs.val_loss[:, -1].astype(np.float64),
         "epoch_spread_points": 100 * (runs.val_accuracy.max(1) - runs.val_accuracy.min(1)),
         "below_baseline": final < baseline,
         "improved": final > runs.val_accuracy[:, 0],
@@ -232,7 +301,8 @@ def study_summary(runs, metrics):
     erratic epochs, and how much of the spread comes from the data order vs the weights."""
     final, dead = metrics["final_val_accuracy"], metrics["dead"]
     return {
-        "n": len(runs), "data_orders": int(runs.extra.get("groups", len(runs))),
+        "n": len(runs),
+        "data_orders": int(runs.extra.get("groups", len(runs))),
         "dead": share(dead & ~metrics["diverged"]),
         "diverged": share(metrics["diverged"]),
         "live_final_accuracy": distribution(final[~dead]),
@@ -247,8 +317,7 @@ def study_summary(runs, metrics):
 
 def paired_summary(metrics):
     """--compare: the same runs (same weights, same order) with both neurons."""
-    difference = metrics["sigmoid"]["final_val_accuracy"] - metrics["linear"][
-        "final_val_accuracy"]
+    difference = metrics["sigmoid"]["final_val_accuracy"] - metrics["linear"]["final_val_accuracy"]
     return {"difference": distribution(difference), "sigmoid_better": share(difference > 0)}
 
 
@@ -257,10 +326,12 @@ def study_report(activation, summary, baseline, target_name):
     points = functools.partial(distribution_text, scale=100, unit=" points", decimals=1)
     return [
         f"{activation} neuron, {summary['n']} runs:",
-        f"  dead neuron (every test image read as the same class): "
-        f"{share_text(summary['dead'])}",
-        *([f"  diverged (loss not finite): {share_text(summary['diverged'])}"]
-          if summary["diverged"]["count"] else []),
+        f"  dead neuron (every test image read as the same class): {share_text(summary['dead'])}",
+        *(
+            [f"  diverged (loss not finite): {share_text(summary['diverged'])}"]
+            if summary["diverged"]["count"]
+            else []
+        ),
         f"  final validation accuracy, live runs: "
         f"{distribution_text(summary['live_final_accuracy'])}",
         f"  final validation accuracy, all runs: {distribution_text(summary['final_accuracy'])}",
@@ -281,8 +352,17 @@ def replay_command(args, run, weight_seed, data_seed, activation):
         flags.insert(0, f"--data-dir {args.data_dir}")
     if activation != DEFAULTS["activation"]:
         flags.append(f"--activation {activation}")
-    for name in ("dataset", "target_class", "epochs", "learning_rate", "batch_size",
-                 "validation_split", "engine", "train_limit", "test_limit"):
+    for name in (
+        "dataset",
+        "target_class",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "validation_split",
+        "engine",
+        "train_limit",
+        "test_limit",
+    ):
         value = getattr(args, name)
         if value != DEFAULTS.get(name):
             flags.append(f"--{name.replace('_', '-')} {value}")
@@ -292,23 +372,45 @@ def replay_command(args, run, weight_seed, data_seed, activation):
     return "python mnist_perceptron.py " + " ".join(flags)
 
 
-CSV_COLUMNS = ("run", "activation", "weight_seed", "data_seed", "final_val_accuracy",
-               "final_val_loss", "test_accuracy", "precision", "recall", "tn", "fp", "fn", "tp",
-               "dead", "below_baseline", "epoch_spread_points", "accuracy_at_0")
+CSV_COLUMNS = (
+    "run",
+    "activation",
+    "weight_seed",
+    "data_seed",
+    "final_val_accuracy",
+    "final_val_loss",
+    "test_accuracy",
+    "precision",
+    "recall",
+    "tn",
+    "fp",
+    "fn",
+    "tp",
+    "dead",
+    "below_baseline",
+    "epoch_spread_points",
+    "accuracy_at_0",
+)
 
 
 def csv_rows(args, results, metrics):
     rows = []
     for activation, runs in results.items():
         for run in range(len(runs)):
-            row = {"run": run, "activation": activation,
-                   "weight_seed": int(runs.weight_seeds[run]),
-                   "data_seed": int(runs.data_seeds[run])}
+            row = {
+                "run": run,
+                "activation": activation,
+                "weight_seed": int(runs.weight_seeds[run]),
+                "data_seed": int(runs.data_seeds[run]),
+            }
             row |= {key: metrics[activation][key][run] for key in CSV_COLUMNS[4:]}
-            row |= {f"val_accuracy_{epoch + 1}": float(value)
-                    for epoch, value in enumerate(runs.val_accuracy[run])}
-            row["replay"] = replay_command(args, run, row["weight_seed"], row["data_seed"],
-                                           activation)
+            row |= {
+                f"val_accuracy_{epoch + 1}": float(value)
+                for epoch, value in enumerate(runs.val_accuracy[run])
+            }
+            row["replay"] = replay_command(
+                args, run, row["weight_seed"], row["data_seed"], activation
+            )
             rows.append(row)
     return rows
 
@@ -320,12 +422,16 @@ def _percent(value):
 
 def metrics_table(rows):
     """rows: (label, metrics) -> aligned lines: accuracy, precision, recall, confusion counts."""
-    lines = [f"  {'':44s}{'accuracy':>9s}{'precision':>10s}{'recall':>8s}"
-             f"{'TN':>7s}{'FP':>6s}{'FN':>6s}{'TP':>6s}"]
+    lines = [
+        f"  {'':44s}{'accuracy':>9s}{'precision':>10s}{'recall':>8s}"
+        f"{'TN':>7s}{'FP':>6s}{'FN':>6s}{'TP':>6s}"
+    ]
     for label, m in rows:
-        lines.append(f"  {label:44s}{_percent(m['accuracy']):>9s}{_percent(m['precision']):>10s}"
-                     f"{_percent(m['recall']):>8s}{m['tn']:7d}{m['fp']:6d}{m['fn']:6d}"
-                     f"{m['tp']:6d}")
+        lines.append(
+            f"  {label:44s}{_percent(m['accuracy']):>9s}{_percent(m['precision']):>10s}"
+            f"{_percent(m['recall']):>8s}{m['tn']:7d}{m['fp']:6d}{m['fn']:6d}"
+            f"{m['tp']:6d}"
+        )
     return "\n".join(lines)
 
 
@@ -333,16 +439,20 @@ QUANTILE_NAMES = {"q0": "min", "q100": "max", "q50": "median"}
 
 
 def quantiles_line(quantiles):
-    return "  " + ", ".join(f"{QUANTILE_NAMES.get(name, name.replace('q', '') + '%')} "
-                            f"{value:.3g}" for name, value in quantiles.items())
+    return "  " + ", ".join(
+        f"{QUANTILE_NAMES.get(name, name.replace('q', '') + '%')} {value:.3g}"
+        for name, value in quantiles.items()
+    )
 
 
 def epochs_table(val_accuracies):
     """Per-epoch validation accuracy, one column per neuron ({name: values})."""
     lines = ["  epoch" + "".join(f"{name + ' val accuracy':>26s}" for name in val_accuracies)]
     for epoch in range(max(len(v) for v in val_accuracies.values())):
-        cells = [f"{100 * v[epoch]:25.2f}%" if epoch < len(v) else f"{'-':>26s}"
-                 for v in val_accuracies.values()]
+        cells = [
+            f"{100 * v[epoch]:25.2f}%" if epoch < len(v) else f"{'-':>26s}"
+            for v in val_accuracies.values()
+        ]
         lines.append(f"  {epoch + 1:5d}" + "".join(cells))
     return "\n".join(lines)
 
@@ -355,25 +465,33 @@ def readings_of(activation):
 def run_report(activation, runs, truth, target_name, index=0):
     """Printed lines, readings and the metrics dict for run `index` of `runs`."""
     outputs, val_accuracy = runs.test_outputs[index], runs.val_accuracy[index]
-    readings = [binary_metrics(outputs, truth, threshold)
-                for threshold, _ in readings_of(activation)]
+    readings = [
+        binary_metrics(outputs, truth, threshold) for threshold, _ in readings_of(activation)
+    ]
     quantiles = output_quantiles(outputs)
     spread = 100 * float(val_accuracy.max() - val_accuracy.min())
     dead = bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5))
-    lines = [f"{activation} neuron: raw outputs on the test set (quantiles):",
-             quantiles_line(quantiles),
-             f"  validation accuracy over the epochs: {100 * val_accuracy.min():.2f}% to "
-             f"{100 * val_accuracy.max():.2f}% (a spread of {spread:.1f} points)"]
+    lines = [
+        f"{activation} neuron: raw outputs on the test set (quantiles):",
+        quantiles_line(quantiles),
+        f"  validation accuracy over the epochs: {100 * val_accuracy.min():.2f}% to "
+        f"{100 * val_accuracy.max():.2f}% (a spread of {spread:.1f} points)",
+    ]
     if dead:
         said = f"'{target_name}'" if np.all(outputs > 0.5) else f"not '{target_name}'"
         lines.append(f"  the {activation} neuron died: every test image read as {said}")
-    metrics = {"val_accuracy": val_accuracy.tolist(), "val_loss": runs.val_loss[index].tolist(),
-               "train_loss": runs.loss[index].tolist(),
-               "train_accuracy": runs.accuracy[index].tolist(),
-               "output_quantiles": quantiles, "readings": readings,
-               "val_accuracy_spread_points": spread, "dead": dead,
-               "weight_seed": int(runs.weight_seeds[index]),
-               "data_seed": int(runs.data_seeds[index])}
+    metrics = {
+        "val_accuracy": val_accuracy.tolist(),
+        "val_loss": runs.val_loss[index].tolist(),
+        "train_loss": runs.loss[index].tolist(),
+        "train_accuracy": runs.accuracy[index].tolist(),
+        "output_quantiles": quantiles,
+        "readings": readings,
+        "val_accuracy_spread_points": spread,
+        "dead": dead,
+        "weight_seed": int(runs.weight_seeds[index]),
+        "data_seed": int(runs.data_seeds[index]),
+    }
     return lines, readings, metrics
 
 
@@ -383,14 +501,18 @@ def prediction_grid_indices(truth, seed, count):
     rng = np.random.default_rng(seed)
     positives, negatives = np.flatnonzero(truth), np.flatnonzero(~np.asarray(truth, bool))
     take_pos = min(count // 2, len(positives))
-    chosen = np.concatenate([rng.choice(positives, take_pos, replace=False),
-                             rng.choice(negatives, min(count - take_pos, len(negatives)),
-                                        replace=False)])
+    chosen = np.concatenate(
+        [
+            rng.choice(positives, take_pos, replace=False),
+            rng.choice(negatives, min(count - take_pos, len(negatives)), replace=False),
+        ]
+    )
     return rng.permutation(chosen)
 
 
-def weight_colour_scale(kernel, train_images, percentile=WEIGHT_PERCENTILE,
-                        min_lit_share=MIN_LIT_SHARE):
+def weight_colour_scale(
+    kernel, train_images, percentile=WEIGHT_PERCENTILE, min_lit_share=MIN_LIT_SHARE
+):
     """(never_lit, limit) of a weight image. never_lit (the images' shape) marks the pixels
     that are 0 in every training image: their input is always 0, so their weight never gets a
     gradient (nor an Adam step) and keeps its random initial value. limit: a symmetric colour
@@ -424,11 +546,19 @@ def weights_figure(weights_by_name, train_images, title):
         ax.axis("off")
         fig.colorbar(shown, ax=ax, fraction=0.046, extend="both")  # arrows: clipped
     fig.suptitle(title, fontsize=10)
-    notes = [f"grey: the {int(never_lit.sum())} pixels that are 0 in every training image "
-             "(their weights never train)"] if never_lit.any() else []
-    notes += [f"colour limit: the {WEIGHT_PERCENTILE}th percentile of |weight| over the pixels "
-              f"lit in {MIN_LIT_SHARE:.0%} of the training images or more;",
-              "rarer pixels' weights barely train (still near their random start): clipped"]
+    notes = (
+        [
+            f"grey: the {int(never_lit.sum())} pixels that are 0 in every training image "
+            "(their weights never train)"
+        ]
+        if never_lit.any()
+        else []
+    )
+    notes += [
+        f"colour limit: the {WEIGHT_PERCENTILE}th percentile of |weight| over the pixels "
+        f"lit in {MIN_LIT_SHARE:.0%} of the training images or more;",
+        "rarer pixels' weights barely train (still near their random start): clipped",
+    ]
     fig.text(0.5, 0.07, "\n".join(notes), ha="center", va="top", fontsize=7.5)
     return fig
 
@@ -441,31 +571,56 @@ def task_title(args, target_name):
 def save_figures(args, data, results, tag, target_name, validation_truth, train_images):
     """The first run's pictures. results: {activation: Runs}; train_images: the images the
     neurons trained on (they tell which weights training can move). Returns the saved paths."""
-    truth = (data.y_test == args.target_class)
+    truth = data.y_test == args.target_class
     names = ("not " + target_name, target_name)
     figures_dir, saved = args.figures_dir, []
     shown = prediction_grid_indices(truth, args.seed, GRID[0] * GRID[1])
     for activation, runs in results.items():
         predicted = (runs.test_outputs[0][shown] > 0.5).astype(int)
-        saved.append(save_figure(image_predictions_figure(
-            data.x_test[shown], predicted, truth[shown].astype(int), names,
-            f"{task_title(args, target_name)}: the {activation} neuron read at 0.5 (Keras's "
-            f"accuracy); red: mistakes; seed {args.seed}", columns=GRID[1], cmap="gray"),
-            figures_dir / f"{tag}_{activation}_predictions.png"))
+        saved.append(
+            save_figure(
+                image_predictions_figure(
+                    data.x_test[shown],
+                    predicted,
+                    truth[shown].astype(int),
+                    names,
+                    f"{task_title(args, target_name)}: the {activation} neuron read at 0.5 "
+                    f"(Keras's accuracy); red: mistakes; seed {args.seed}",
+                    columns=GRID[1],
+                    cmap="gray",
+                ),
+                figures_dir / f"{tag}_{activation}_predictions.png",
+            )
+        )
     baseline = baseline_metrics(validation_truth)["accuracy"]
-    curves = {"validation accuracy": {f"{a} neuron": runs.val_accuracy[0]
-                                      for a, runs in results.items()}}
+    curves = {
+        "validation accuracy": {f"{a} neuron": runs.val_accuracy[0] for a, runs in results.items()}
+    }
     which = "compare" if len(results) > 1 else next(iter(results))
-    baseline_line = ("validation accuracy", baseline,
-                     f"never '{target_name}' ({100 * baseline:.1f}%)")
-    saved.append(save_figure(epoch_curves_figure(
-        curves, f"{task_title(args, target_name)}: validation accuracy per epoch",
-        references=[baseline_line]), figures_dir / f"{tag}_{which}_accuracy.png"))
+    baseline_line = (
+        "validation accuracy",
+        baseline,
+        f"never '{target_name}' ({100 * baseline:.1f}%)",
+    )
+    saved.append(
+        save_figure(
+            epoch_curves_figure(
+                curves,
+                f"{task_title(args, target_name)}: validation accuracy per epoch",
+                references=[baseline_line],
+            ),
+            figures_dir / f"{tag}_{which}_accuracy.png",
+        )
+    )
     kernels = {f"{a} neuron": runs.params[0][0] for a, runs in results.items()}
-    saved.append(save_figure(
-        weights_figure(kernels, train_images,
-                       f"What the neuron looks at ({task_title(args, target_name)})"),
-        figures_dir / f"{tag}_{which}_weights.png"))
+    saved.append(
+        save_figure(
+            weights_figure(
+                kernels, train_images, f"What the neuron looks at ({task_title(args, target_name)})"
+            ),
+            figures_dir / f"{tag}_{which}_weights.png",
+        )
+    )
     return saved
 
 
@@ -480,66 +635,120 @@ def save_study_figure(args, metrics, tag, target_name, baseline):
     which = "compare" if len(metrics) > 1 else next(iter(metrics))
     pixels = "pixels / 255" if args.normalize else "raw pixels"
     figure = distribution_figure(
-        groups, f"{task_title(args, target_name)}, {pixels}: final validation accuracy of "
-        f"{n} runs", "final validation accuracy (%)",
-        published=[(baseline, f"never '{target_name}' ({100 * baseline:.2f}%)")])
+        groups,
+        f"{task_title(args, target_name)}, {pixels}: final validation accuracy of {n} runs",
+        "final validation accuracy (%)",
+        published=[(baseline, f"never '{target_name}' ({100 * baseline:.2f}%)")],
+    )
     return save_figure(figure, args.figures_dir / f"{tag}_{which}_study.png")
 
 
 # ## Command line
 def make_perceptron_parser():
-    parser = make_parser(__doc__.strip().splitlines()[0].removeprefix("Title: "),
-                         epochs=DEFAULTS["epochs"], max_epochs=1000)
+    parser = make_parser(
+        __doc__.strip().splitlines()[0].removeprefix("Title: "),
+        epochs=DEFAULTS["epochs"],
+        max_epochs=1000,
+    )
     add_data_dir_flag(parser)
-    parser.add_argument("--dataset", choices=tuple(LOADERS), default=DEFAULTS["dataset"],
-                        help="fashion_mnist: the video's follow-up exercise")
-    parser.add_argument("--target-class", type=int_in_range(0, 9),
-                        default=DEFAULTS["target_class"], metavar="N",
-                        help="the class the neuron tells from the rest (MNIST: the digit)")
-    parser.add_argument("--activation", choices=("linear", "sigmoid"),
-                        default=DEFAULTS["activation"],
-                        help="the output neuron's activation: the tutorial's first model is "
-                             "linear, its fix sigmoid")
-    parser.add_argument("--compare", action="store_true",
-                        help="train the linear and the sigmoid neuron with the same seeds and "
-                             "print them side by side (ignores --activation)")
-    parser.add_argument("--learning-rate", type=float_in_range(0, 1e6),
-                        default=DEFAULTS["learning_rate"], help="Adam's learning rate")
-    parser.add_argument("--batch-size", type=int_in_range(1, 60_000),
-                        default=DEFAULTS["batch_size"], help="examples per training step")
-    parser.add_argument("--normalize", action="store_true",
-                        help="divide the pixels by 255 (the 'data preparation' lever; off in "
-                             "the tutorial)")
-    parser.add_argument("--validation-split", type=float_in_range(0, 0.9, low_inclusive=True),
-                        default=DEFAULTS["validation_split"], metavar="FRACTION",
-                        help="validate on the last FRACTION of the training set instead of the "
-                             "test set (0: the test set, as in the tutorial)")
-    parser.add_argument("--seeds", type=int_in_range(1, MAX_SEEDS), default=DEFAULTS["seeds"],
-                        metavar="N",
-                        help="a seed study of N runs: run r starts from weight seed --seed + r "
-                             "and sees the data in its group's order (see --data-orders)")
-    parser.add_argument("--data-seed", type=int_in_range(0, 2**31 - 1), default=None,
-                        metavar="SEED",
-                        help="seed of the training data's order (default: --seed); in a study "
-                             "the K orders are --data-seed .. --data-seed + K - 1")
-    parser.add_argument("--data-orders", type=int_in_range(1, MAX_SEEDS),
-                        default=DEFAULTS["data_orders"], metavar="K",
-                        help="a study's runs share K data orders (ceil(N / K) runs each), so "
-                             "the spread can be split between data order and initial weights")
-    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"],
-                        help=ENGINE_HELP)
-    parser.add_argument("--save-model", type=keras_file, default=None, metavar="PATH",
-                        help="save the trained neuron to PATH (a .keras file), compiled as the "
-                             "tutorial compiles it (mse, Adam, accuracy): keras.models."
-                             "load_model(PATH).evaluate(x_test, y_test == target) works (with "
-                             "--normalize it expects pixels / 255). A seed study saves its "
-                             "first run's; --compare saves both neurons, as PATH with _linear "
-                             "and _sigmoid before .keras")
-    parser.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
-                        help="write the per-epoch loss and accuracy as TensorBoard logs, one "
-                             "folder per neuron: DIR/<activation>/train and .../validation "
-                             "(the tags of Keras's TensorBoard callback), after training; a "
-                             "seed study writes its first run's. View: tensorboard --logdir DIR")
+    parser.add_argument(
+        "--dataset",
+        choices=tuple(LOADERS),
+        default=DEFAULTS["dataset"],
+        help="fashion_mnist: the video's follow-up exercise",
+    )
+    parser.add_argument(
+        "--target-class",
+        type=int_in_range(0, 9),
+        default=DEFAULTS["target_class"],
+        metavar="N",
+        help="the class the neuron tells from the rest (MNIST: the digit)",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=("linear", "sigmoid"),
+        default=DEFAULTS["activation"],
+        help="the output neuron's activation: the tutorial's first model is "
+        "linear, its fix sigmoid",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="train the linear and the sigmoid neuron with the same seeds and "
+        "print them side by side (ignores --activation)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float_in_range(0, 1e6),
+        default=DEFAULTS["learning_rate"],
+        help="Adam's learning rate",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_in_range(1, 60_000),
+        default=DEFAULTS["batch_size"],
+        help="examples per training step",
+    )
+    parser.add_argument(
+        "--normalize",
+        action="store_true",
+        help="divide the pixels by 255 (the 'data preparation' lever; off in the tutorial)",
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=float_in_range(0, 0.9, low_inclusive=True),
+        default=DEFAULTS["validation_split"],
+        metavar="FRACTION",
+        help="validate on the last FRACTION of the training set instead of the "
+        "test set (0: the test set, as in the tutorial)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int_in_range(1, MAX_SEEDS),
+        default=DEFAULTS["seeds"],
+        metavar="N",
+        help="a seed study of N runs: run r starts from weight seed --seed + r "
+        "and sees the data in its group's order (see --data-orders)",
+    )
+    parser.add_argument(
+        "--data-seed",
+        type=int_in_range(0, 2**31 - 1),
+        default=None,
+        metavar="SEED",
+        help="seed of the training data's order (default: --seed); in a study "
+        "the K orders are --data-seed .. --data-seed + K - 1",
+    )
+    parser.add_argument(
+        "--data-orders",
+        type=int_in_range(1, MAX_SEEDS),
+        default=DEFAULTS["data_orders"],
+        metavar="K",
+        help="a study's runs share K data orders (ceil(N / K) runs each), so "
+        "the spread can be split between data order and initial weights",
+    )
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"], help=ENGINE_HELP)
+    parser.add_argument(
+        "--save-model",
+        type=keras_file,
+        default=None,
+        metavar="PATH",
+        help="save the trained neuron to PATH (a .keras file), compiled as the "
+        "tutorial compiles it (mse, Adam, accuracy): keras.models."
+        "load_model(PATH).evaluate(x_test, y_test == target) works (with "
+        "--normalize it expects pixels / 255). A seed study saves its "
+        "first run's; --compare saves both neurons, as PATH with _linear "
+        "and _sigmoid before .keras",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the per-epoch loss and accuracy as TensorBoard logs, one "
+        "folder per neuron: DIR/<activation>/train and .../validation "
+        "(the tags of Keras's TensorBoard callback), after training; a "
+        "seed study writes its first run's. View: tensorboard --logdir DIR",
+    )
     return parser
 
 
@@ -550,9 +759,12 @@ def model_paths(args):
         return {}
     if not args.compare:
         return {args.activation: args.save_model}
-    return {activation: args.save_model.with_name(
-        f"{args.save_model.stem}_{activation}{args.save_model.suffix}")
-        for activation in ("linear", "sigmoid")}
+    return {
+        activation: args.save_model.with_name(
+            f"{args.save_model.stem}_{activation}{args.save_model.suffix}"
+        )
+        for activation in ("linear", "sigmoid")
+    }
 
 
 def trained_model(runs, activation, image_shape, learning_rate, run=0):
@@ -565,8 +777,12 @@ def trained_model(runs, activation, image_shape, learning_rate, run=0):
 
 def first_run_history(runs):
     """Run 0's per-epoch figures as a TrainingHistory (for the TensorBoard logs)."""
-    return TrainingHistory(**{key: getattr(runs, key)[0].tolist() for key in (
-        "loss", "accuracy", "val_loss", "val_accuracy")})
+    return TrainingHistory(
+        **{
+            key: getattr(runs, key)[0].tolist()
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+        }
+    )
 
 
 def claim_values(metrics, results):
@@ -578,18 +794,19 @@ def claim_values(metrics, results):
             "linear_below_baseline": linear["below_baseline"],
             "linear_improved": linear["improved"],
             "linear_outputs_outside": (outputs.min(axis=1) < 0) & (outputs.max(axis=1) > 1),
-            "linear_reading_at_0_as_good": linear["accuracy_at_0"] >= linear["test_accuracy"]}
+            "linear_reading_at_0_as_good": linear["accuracy_at_0"] >= linear["test_accuracy"],
+        }
     if {"linear", "sigmoid"} <= set(metrics):
-        values["sigmoid_better"] = (metrics["sigmoid"]["final_val_accuracy"]
-                                    > metrics["linear"]["final_val_accuracy"])
+        values["sigmoid_better"] = (
+            metrics["sigmoid"]["final_val_accuracy"] > metrics["linear"]["final_val_accuracy"]
+        )
     return values
 
 
 def run_config(args, splits):
     """The run's settings as the registry's claims are judged on them (config_of plus the
     images actually used, which --train-limit, --validation-split and small copies change)."""
-    return config_of(args) | {"train_images": len(splits[0][1]),
-                              "test_images": len(splits[2][1])}
+    return config_of(args) | {"train_images": len(splits[0][1]), "test_images": len(splits[2][1])}
 
 
 def summarize(args, data, results, splits):
@@ -599,11 +816,14 @@ def summarize(args, data, results, splits):
     target_name = data.class_names[args.target_class]
     first_run, lines, table = {}, [], []
     for activation, runs in results.items():
-        run_lines, readings, first_run[activation] = run_report(activation, runs, truth,
-                                                                target_name)
+        run_lines, readings, first_run[activation] = run_report(
+            activation, runs, truth, target_name
+        )
         lines += run_lines
-        table += [(f"{activation}, {label}", m) for (_, label), m in
-                  zip(readings_of(activation), readings, strict=True)]
+        table += [
+            (f"{activation}, {label}", m)
+            for (_, label), m in zip(readings_of(activation), readings, strict=True)
+        ]
     baseline = baseline_metrics(truth)
     table.append((f"never '{target_name}' (the baseline)", baseline))
     validation_baseline = baseline_metrics(validation_truth)["accuracy"]
@@ -615,11 +835,20 @@ def summarize(args, data, results, splits):
             study["paired"] = paired_summary(metrics)
     config = run_config(args, splits)
     claims = claims_for("mnist", config)
-    return {"target_name": target_name, "first_run": first_run, "first_run_lines": lines,
-            "table": table, "baseline": baseline, "validation_baseline": validation_baseline,
-            "metrics": metrics, "study": study, "config": config, "claims": claims,
-            "claim_values": (values := claim_values(metrics, results)),
-            "verdicts": judge_all(claims, values, config)}
+    return {
+        "target_name": target_name,
+        "first_run": first_run,
+        "first_run_lines": lines,
+        "table": table,
+        "baseline": baseline,
+        "validation_baseline": validation_baseline,
+        "metrics": metrics,
+        "study": study,
+        "config": config,
+        "claims": claims,
+        "claim_values": (values := claim_values(metrics, results)),
+        "verdicts": judge_all(claims, values, config),
+    }
 
 
 def replay_lines(args, results, metrics):
@@ -630,9 +859,16 @@ def replay_lines(args, results, metrics):
         for label, chosen in (("a dead", np.flatnonzero(dead)), ("a live", np.flatnonzero(~dead))):
             if len(chosen):
                 run = int(chosen[0])
-                lines.append(f"replay {label} {activation} run alone (run {run}): "
-                             + replay_command(args, run, int(runs.weight_seeds[run]),
-                                              int(runs.data_seeds[run]), activation))
+                lines.append(
+                    f"replay {label} {activation} run alone (run {run}): "
+                    + replay_command(
+                        args,
+                        run,
+                        int(runs.weight_seeds[run]),
+                        int(runs.data_seeds[run]),
+                        activation,
+                    )
+                )
     return lines
 
 
@@ -640,21 +876,27 @@ def report_text(args, results, summary, truth):
     """What the run prints after training: the first run's epochs and readings, the study,
     the claims' verdicts."""
     target_name, study = summary["target_name"], summary["study"]
-    parts = [(f"First run of the study (seed {args.seed}):\n" if args.seeds > 1 else "")
-             + epochs_table({a: runs.val_accuracy[0] for a, runs in results.items()}) + "\n",
-             *summary["first_run_lines"],
-             f"\nOn the {len(truth):,} test images ({100 * truth.mean():.1f}% are "
-             f"'{target_name}'):", metrics_table(summary["table"])]
+    parts = [
+        (f"First run of the study (seed {args.seed}):\n" if args.seeds > 1 else "")
+        + epochs_table({a: runs.val_accuracy[0] for a, runs in results.items()})
+        + "\n",
+        *summary["first_run_lines"],
+        f"\nOn the {len(truth):,} test images ({100 * truth.mean():.1f}% are '{target_name}'):",
+        metrics_table(summary["table"]),
+    ]
     if study:
         parts.append("")
         for activation in results:
-            parts += study_report(activation, study[activation], summary["validation_baseline"],
-                                  target_name)
+            parts += study_report(
+                activation, study[activation], summary["validation_baseline"], target_name
+            )
         if "paired" in study:
             difference = functools.partial(distribution_text, unit=" points", decimals=2)
-            parts += [f"paired, same seeds: sigmoid minus linear final accuracy: "
-                      f"{difference(study['paired']['difference'])}",
-                      f"  the sigmoid is better in {share_text(study['paired']['sigmoid_better'])}"]
+            parts += [
+                f"paired, same seeds: sigmoid minus linear final accuracy: "
+                f"{difference(study['paired']['difference'])}",
+                f"  the sigmoid is better in {share_text(study['paired']['sigmoid_better'])}",
+            ]
         parts += replay_lines(args, results, summary["metrics"])
     claims = claims_report(summary["verdicts"], summary["claims"])
     return "\n".join(parts + ([""] + claims if claims else []))
@@ -664,24 +906,30 @@ def header_text(args, data, splits, device, activations):
     pixels = "pixels / 255" if args.normalize else "raw pixels (0-255)"
     target_name = data.class_names[args.target_class]
     held_out = len(splits[1][1]) if args.validation_split else 0
-    lines = [f"{args.dataset}: '{target_name}' vs the rest; Flatten -> Dense(1, "
-             f"{' | '.join(activations)}) on {pixels}; mean squared error, Adam(learning_rate="
-             f"{args.learning_rate:g}), batch {args.batch_size}, {args.epochs} epoch"
-             f"{'s' * (args.epochs != 1)}; engine {args.engine}",
-             f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}",
-             f"data: {data.source}: {len(splits[0][1]):,} training"
-             + (f" + {held_out:,} validation" if held_out else "")
-             + f", {len(data.y_test):,} test images; validation: "
-             + (f"the last {args.validation_split:g} of the training set" if held_out
-                else "the test set, as in the tutorial"),
-             "classes: " + ", ".join(f"{index} {name}"
-                                     for index, name in enumerate(data.class_names))]
+    lines = [
+        f"{args.dataset}: '{target_name}' vs the rest; Flatten -> Dense(1, "
+        f"{' | '.join(activations)}) on {pixels}; mean squared error, Adam(learning_rate="
+        f"{args.learning_rate:g}), batch {args.batch_size}, {args.epochs} epoch"
+        f"{'s' * (args.epochs != 1)}; engine {args.engine}",
+        f"device: {device}; Keras {keras.__version__} on TensorFlow {tf.__version__}",
+        f"data: {data.source}: {len(splits[0][1]):,} training"
+        + (f" + {held_out:,} validation" if held_out else "")
+        + f", {len(data.y_test):,} test images; validation: "
+        + (
+            f"the last {args.validation_split:g} of the training set"
+            if held_out
+            else "the test set, as in the tutorial"
+        ),
+        "classes: " + ", ".join(f"{index} {name}" for index, name in enumerate(data.class_names)),
+    ]
     if args.seeds > 1:
         weight_seeds, data_seeds = run_seeds(args)
-        lines.append(f"seed study: {args.seeds} runs; weight seeds {weight_seeds[0]}.."
-                     f"{weight_seeds[-1]}, {len(set(data_seeds))} data orders (data seeds "
-                     f"{data_seeds[0]}..{data_seeds[-1]}) of up to "
-                     f"{np.bincount(data_seeds - data_seeds[0]).max()} runs")
+        lines.append(
+            f"seed study: {args.seeds} runs; weight seeds {weight_seeds[0]}.."
+            f"{weight_seeds[-1]}, {len(set(data_seeds))} data orders (data seeds "
+            f"{data_seeds[0]}..{data_seeds[-1]}) of up to "
+            f"{np.bincount(data_seeds - data_seeds[0]).max()} runs"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -690,8 +938,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.data_seed is None:
         args.data_seed = args.seed
-    check_output_paths(parser, args, [("--save-model", path)
-                                      for path in model_paths(args).values()])
+    check_output_paths(
+        parser, args, [("--save-model", path) for path in model_paths(args).values()]
+    )
     if args.tensorboard is not None:
         check_output_dir(parser, "--tensorboard", args.tensorboard)
     device = select_device_or_exit(parser, args.device)
@@ -699,14 +948,16 @@ def main(argv=None):
     try:
         load_start = time.perf_counter()
         data = LOADERS[args.dataset](args.data_dir, **count_check(args)).head(
-            args.train_limit, args.test_limit)
+            args.train_limit, args.test_limit
+        )
         load_seconds = time.perf_counter() - load_start
     except DataError as error:
         return error_line(error, error.exit_code, parser.prog)
     check_validation_split(parser, len(data.y_train), args.validation_split)
     run_start = time.perf_counter()
-    tag = f"{args.dataset}_class{args.target_class}" + settings_suffix(args, DEFAULTS,
-                                                                       NAMED_SETTINGS)
+    tag = f"{args.dataset}_class{args.target_class}" + settings_suffix(
+        args, DEFAULTS, NAMED_SETTINGS
+    )
     activations = ("linear", "sigmoid") if args.compare else (args.activation,)
     splits = binary_split(data, args.target_class, args.validation_split)
     print(header_text(args, data, splits, device, activations))
@@ -714,39 +965,57 @@ def main(argv=None):
     results = {}
     for activation in activations:
         results[activation] = runs = ENGINE_FUNCTIONS[args.engine](
-            activation, splits, args, data.x_test.shape[1:])
+            activation, splits, args, data.x_test.shape[1:]
+        )
         if not np.isfinite(runs.loss[0]).all():  # the report and figures centre on run 0
             epoch = int(np.argmin(np.isfinite(runs.loss[0])))
             seed = f" (seed {args.seed})" if args.seeds > 1 else ""
-            return error_line(f"the {activation} neuron's loss became {runs.loss[0, epoch]} in "
-                              f"epoch {epoch + 1}{seed}; no figures written (try a smaller "
-                              "--learning-rate)", prog=parser.prog)
+            return error_line(
+                f"the {activation} neuron's loss became {runs.loss[0, epoch]} in "
+                f"epoch {epoch + 1}{seed}; no figures written (try a smaller "
+                "--learning-rate)",
+                prog=parser.prog,
+            )
     summary = summarize(args, data, results, splits)
     print(report_text(args, results, summary, splits[2][1]))
 
     outputs = save_outputs(args, data, results, summary, splits, tag)
-    timings = {"load_data": load_seconds, "total": time.perf_counter() - run_start,
-               "training": {a: runs.train_seconds for a, runs in results.items()},
-               "compile": {a: runs.compile_seconds for a, runs in results.items()}}
+    timings = {
+        "load_data": load_seconds,
+        "total": time.perf_counter() - run_start,
+        "training": {a: runs.train_seconds for a, runs in results.items()},
+        "compile": {a: runs.compile_seconds for a, runs in results.items()},
+    }
     timing = ", ".join(f"{a} {seconds:.1f} s" for a, seconds in timings["training"].items())
-    print(f"\ntraining ({args.engine} engine, {args.seeds} run{'s' * (args.seeds > 1)}): "
-          f"{timing}; whole run {timings['total']:.1f} s after {load_seconds:.1f} s loading "
-          f"data; peak memory {peak_rss_mb():.0f} MB")
-    print("\n".join(f"{kind}: {', '.join(map(str, paths))}" for kind, paths in outputs.items()
-                    if paths))
+    print(
+        f"\ntraining ({args.engine} engine, {args.seeds} run{'s' * (args.seeds > 1)}): "
+        f"{timing}; whole run {timings['total']:.1f} s after {load_seconds:.1f} s loading "
+        f"data; peak memory {peak_rss_mb():.0f} MB"
+    )
+    print(
+        "\n".join(
+            f"{kind}: {', '.join(map(str, paths))}" for kind, paths in outputs.items() if paths
+        )
+    )
     if args.json is not None:
         if args.seeds > 1:
-            csv_path = write_runs_csv(csv_path_for(args.json),
-                                      csv_rows(args, results, summary["metrics"]),
-                                      [*CSV_COLUMNS,
-                                       *(f"val_accuracy_{e + 1}" for e in range(args.epochs)),
-                                       "replay"])
+            csv_path = write_runs_csv(
+                csv_path_for(args.json),
+                csv_rows(args, results, summary["metrics"]),
+                [*CSV_COLUMNS, *(f"val_accuracy_{e + 1}" for e in range(args.epochs)), "replay"],
+            )
             print(f"per-run table: {csv_path}")
         save_run_record(
-            args.json, script="mnist_perceptron.py", argv=argv, data_files=data.files,
-            config=summary["config"] | {"threads": threads.as_record()}, device=device,
-            timings=timings, metrics=record_metrics(args, data, summary),
-            figures=outputs["figures"])
+            args.json,
+            script="mnist_perceptron.py",
+            argv=argv,
+            data_files=data.files,
+            config=summary["config"] | {"threads": threads.as_record()},
+            device=device,
+            timings=timings,
+            metrics=record_metrics(args, data, summary),
+            figures=outputs["figures"],
+        )
     return 0
 
 
@@ -756,30 +1025,50 @@ def save_outputs(args, data, results, summary, splits, tag):
     target_name = summary["target_name"]
     figures = save_figures(args, data, results, tag, target_name, splits[1][1], splits[0][0])
     if args.seeds > 1:
-        figures.append(save_study_figure(args, summary["metrics"], tag, target_name,
-                                         summary["validation_baseline"]))
+        figures.append(
+            save_study_figure(
+                args, summary["metrics"], tag, target_name, summary["validation_baseline"]
+            )
+        )
     for activation, path in model_paths(args).items():
-        save_model(trained_model(results[activation], activation, data.x_test.shape[1:],
-                                 args.learning_rate), path)
+        save_model(
+            trained_model(
+                results[activation], activation, data.x_test.shape[1:], args.learning_rate
+            ),
+            path,
+        )
     if args.tensorboard is not None:  # the first run of each neuron, as the figures show it
-        write_tensorboard_logs(args.tensorboard, {activation: first_run_history(runs)
-                                                  for activation, runs in results.items()},
-                               args.learning_rate)
-    return {"figures": figures, "model": list(model_paths(args).values()),
-            "TensorBoard logs": [f"{args.tensorboard} (tensorboard --logdir "
-                                 f"{args.tensorboard})"] if args.tensorboard else []}
+        write_tensorboard_logs(
+            args.tensorboard,
+            {activation: first_run_history(runs) for activation, runs in results.items()},
+            args.learning_rate,
+        )
+    return {
+        "figures": figures,
+        "model": list(model_paths(args).values()),
+        "TensorBoard logs": [f"{args.tensorboard} (tensorboard --logdir {args.tensorboard})"]
+        if args.tensorboard
+        else [],
+    }
 
 
 def record_metrics(args, data, summary):
     """The JSON record's metrics: the first run's readings, the verdicts, and a study's
     distributions, CSV and per-run claim values."""
-    metrics = {"runs": summary["first_run"], "baseline": summary["baseline"],
-               "target": summary["target_name"], "data_source": data.source,
-               "verdicts": summary["verdicts"],
-               "validation_baseline": summary["validation_baseline"]}
+    metrics = {
+        "runs": summary["first_run"],
+        "baseline": summary["baseline"],
+        "target": summary["target_name"],
+        "data_source": data.source,
+        "verdicts": summary["verdicts"],
+        "validation_baseline": summary["validation_baseline"],
+    }
     if args.seeds > 1:
-        metrics |= {"study": summary["study"], "csv": str(csv_path_for(args.json)),
-                    "claim_values": summary["claim_values"]}
+        metrics |= {
+            "study": summary["study"],
+            "csv": str(csv_path_for(args.json)),
+            "claim_values": summary["claim_values"],
+        }
     return metrics
 
 

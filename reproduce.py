@@ -43,12 +43,25 @@ from common.studies import wilson_interval
 from common.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge
 
 ROOT = Path(__file__).resolve().parent
-XOR_VARIANTS = (((16,), "mean_squared_error"), ((16, 16), "mean_squared_error"),
-                ((32,), "mean_squared_error"), ((16,), "binary_crossentropy"))
-DEFAULTS = dict(xor_seeds=10_000, mnist_runs=1000, mnist_normalized_runs=200, cifar_runs=10,
-                cnn_runs=1)
-QUICK = dict(xor_seeds=200, mnist_runs=20, mnist_normalized_runs=10, cifar_runs=2, cnn_runs=1,
-             epochs=1, train_limit=5000, test_limit=1000)
+XOR_VARIANTS = (
+    ((16,), "mean_squared_error"),
+    ((16, 16), "mean_squared_error"),
+    ((32,), "mean_squared_error"),
+    ((16,), "binary_crossentropy"),
+)
+DEFAULTS = dict(
+    xor_seeds=10_000, mnist_runs=1000, mnist_normalized_runs=200, cifar_runs=10, cnn_runs=1
+)
+QUICK = dict(
+    xor_seeds=200,
+    mnist_runs=20,
+    mnist_normalized_runs=10,
+    cifar_runs=2,
+    cnn_runs=1,
+    epochs=1,
+    train_limit=5000,
+    test_limit=1000,
+)
 BUDGETS = ("xor_seeds", "mnist_runs", "mnist_normalized_runs", "cifar_runs", "cnn_runs")
 
 
@@ -65,32 +78,92 @@ def plan(args):
         common += ["--data-dir", str(args.data_dir)]
     if args.allow_small_data:
         common += ["--allow-small-data"]
-    small = (["--epochs", str(QUICK["epochs"]), "--train-limit", str(QUICK["train_limit"]),
-              "--test-limit", str(QUICK["test_limit"])] if args.quick else [])
+    small = (
+        [
+            "--epochs",
+            str(QUICK["epochs"]),
+            "--train-limit",
+            str(QUICK["train_limit"]),
+            "--test-limit",
+            str(QUICK["test_limit"]),
+        ]
+        if args.quick
+        else []
+    )
     runs = []
     for hidden, loss in XOR_VARIANTS:
         arch = "-".join(map(str, (2, *hidden, 1)))
         name = arch + (", binary cross-entropy" if loss == "binary_crossentropy" else "")
-        runs.append(("xor", f"XOR {name}, {count(args.xor_seeds, 'seed')}", "xor_mlp.py",
-                     ["--seeds", str(args.xor_seeds), "--hidden", *map(str, hidden), "--loss",
-                      loss, "--device", args.device]))
-    runs.append(("mnist", f"MNIST perceptron, linear vs sigmoid, {count(args.mnist_runs, 'run')}",
-                 "mnist_perceptron.py",
-                 ["--compare", "--seeds", str(args.mnist_runs), *small, *common]))
-    runs.append(("mnist", "MNIST perceptron, pixels / 255, "
-                 f"{count(args.mnist_normalized_runs, 'run')}",
-                 "mnist_perceptron.py", ["--compare", "--normalize", "--seeds",
-                                         str(args.mnist_normalized_runs), *small, *common]))
-    runs.append(("cifar_dense", f"CIFAR-10 Dense, {count(args.cifar_runs, 'run')}",
-                 "cifar10_dense.py",
-                 ["--seeds", str(args.cifar_runs), *small, *common]))
+        runs.append(
+            (
+                "xor",
+                f"XOR {name}, {count(args.xor_seeds, 'seed')}",
+                "xor_mlp.py",
+                [
+                    "--seeds",
+                    str(args.xor_seeds),
+                    "--hidden",
+                    *map(str, hidden),
+                    "--loss",
+                    loss,
+                    "--device",
+                    args.device,
+                ],
+            )
+        )
+    runs.append(
+        (
+            "mnist",
+            f"MNIST perceptron, linear vs sigmoid, {count(args.mnist_runs, 'run')}",
+            "mnist_perceptron.py",
+            ["--compare", "--seeds", str(args.mnist_runs), *small, *common],
+        )
+    )
+    runs.append(
+        (
+            "mnist",
+            f"MNIST perceptron, pixels / 255, {count(args.mnist_normalized_runs, 'run')}",
+            "mnist_perceptron.py",
+            [
+                "--compare",
+                "--normalize",
+                "--seeds",
+                str(args.mnist_normalized_runs),
+                *small,
+                *common,
+            ],
+        )
+    )
+    runs.append(
+        (
+            "cifar_dense",
+            f"CIFAR-10 Dense, {count(args.cifar_runs, 'run')}",
+            "cifar10_dense.py",
+            ["--seeds", str(args.cifar_runs), *small, *common],
+        )
+    )
     if args.with_cnn:
-        for order, name in (("lrelu-bn", "LeakyReLU -> BN (first notebook version)"),
-                            ("bn-lrelu", "BN -> LeakyReLU (later version)")):
-            runs.append(("cifar_cnn", f"CIFAR-10 CNN, {name}, "
-                         f"{count(args.cnn_runs, 'run')}", "cifar10_dense.py",
-                         ["--model", "cnn", "--block-order", order, "--seeds",
-                          str(args.cnn_runs), *small, *common]))
+        for order, name in (
+            ("lrelu-bn", "LeakyReLU -> BN (first notebook version)"),
+            ("bn-lrelu", "BN -> LeakyReLU (later version)"),
+        ):
+            runs.append(
+                (
+                    "cifar_cnn",
+                    f"CIFAR-10 CNN, {name}, {count(args.cnn_runs, 'run')}",
+                    "cifar10_dense.py",
+                    [
+                        "--model",
+                        "cnn",
+                        "--block-order",
+                        order,
+                        "--seeds",
+                        str(args.cnn_runs),
+                        *small,
+                        *common,
+                    ],
+                )
+            )
     return runs
 
 
@@ -102,8 +175,7 @@ def prepare_datasets(runs, args):
     """[problem lines] for the datasets the plan's scripts read ([] when all are ready).
     Missing ones are built by make-datasets where the data folder has one (idempotent), else
     fetched as Keras does on first use; then each is checked (files read, shapes, counts)."""
-    names = sorted({PLAN_DATASETS[script] for _, _, script, _ in runs
-                    if script in PLAN_DATASETS})
+    names = sorted({PLAN_DATASETS[script] for _, _, script, _ in runs if script in PLAN_DATASETS})
     try:
         missing = [name for name in names if DATASETS[name].find(args.data_dir) is None]
     except DataError as error:  # $TUTORIALS_DATA_DIR names no folder
@@ -111,8 +183,11 @@ def prepare_datasets(runs, args):
     script = find_make_datasets(args.data_dir) if missing else None
     if script is not None:
         if not args.quiet:
-            print(f"building the datasets with {script} (about 30 s, once)", file=sys.stderr,
-                  flush=True)
+            print(
+                f"building the datasets with {script} (about 30 s, once)",
+                file=sys.stderr,
+                flush=True,
+            )
         ok, message = build_datasets(script.parent)
         if not ok:
             return [message]
@@ -137,22 +212,41 @@ def data_digests(runs, data_dir):
     return digests
 
 
-def _finished_run(index, part, label, script, argv, runs, figures_dir, records_dir, quiet,
-                  cache, digests, reuse, start, failures):
+def _finished_run(
+    index,
+    part,
+    label,
+    script,
+    argv,
+    runs,
+    figures_dir,
+    records_dir,
+    quiet,
+    cache,
+    digests,
+    reuse,
+    start,
+    failures,
+):
     """One run of the plan: from the cache, or run now and stored there; None if it failed
     (its failure appended to `failures`)."""
     name = f"{index:02d}_{part}"
-    key = run_key(script, argv, code_version(script) if cache else None,
-                  (digests or {}).get(script, {}))
+    key = run_key(
+        script, argv, code_version(script) if cache else None, (digests or {}).get(script, {})
+    )
     record = cache.load(key, figures_dir, records_dir, name) if cache and reuse else None
     if record is not None:
         if not quiet:
-            print(f"[{index}/{len(runs)}] {label}: reused from the cache", file=sys.stderr,
-                  flush=True)
+            print(
+                f"[{index}/{len(runs)}] {label}: reused from the cache", file=sys.stderr, flush=True
+            )
         return record | {"reused": True}
     if not quiet:
-        print(f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so far)",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so far)",
+            file=sys.stderr,
+            flush=True,
+        )
     run_start = time.perf_counter()
     try:
         record = run_script(script, argv, records_dir, name, figures_dir=figures_dir)
@@ -178,8 +272,22 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
     index, label = 0, ""
     try:
         for index, (part, label, script, argv) in enumerate(runs, 1):
-            record = _finished_run(index, part, label, script, argv, runs, figures_dir,
-                                   records_dir, quiet, cache, digests, reuse, start, failures)
+            record = _finished_run(
+                index,
+                part,
+                label,
+                script,
+                argv,
+                runs,
+                figures_dir,
+                records_dir,
+                quiet,
+                cache,
+                digests,
+                reuse,
+                start,
+                failures,
+            )
             if record is None:
                 continue
             reused += record.pop("reused", False)
@@ -187,15 +295,18 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
             seconds[part] = seconds.get(part, 0.0) + record["plan_seconds"]
     except KeyboardInterrupt:  # wherever it lands: in a script, between runs, in the cache
         finished = sum(len(part) for part in records.values())
-        raise Interrupted(f"stopped in run {index}/{len(runs)} ({label}); the report and its "
-                          "figures are unchanged (they are replaced only when every run has "
-                          f"ended); {count(finished, 'finished run')} kept in the cache: rerun "
-                          "the same command to go on") from None
+        raise Interrupted(
+            f"stopped in run {index}/{len(runs)} ({label}); the report and its "
+            "figures are unchanged (they are replaced only when every run has "
+            f"ended); {count(finished, 'finished run')} kept in the cache: rerun "
+            "the same command to go on"
+        ) from None
     return records, seconds, failures, reused
 
 
-def run_plan_on_ray(runs, figures_dir, records_dir, quiet, session, cache=None, digests=None,
-                    reuse=True):
+def run_plan_on_ray(
+    runs, figures_dir, records_dir, quiet, session, cache=None, digests=None, reuse=True
+):
     """run_plan's twin for --ray: each run not taken from `cache` is a Ray task of `session`
     (a common.cluster.RaySession), all submitted at once; the driver lands each one as it
     finishes (figures, record and CSV where a sequential run leaves them) and stores it in the
@@ -212,46 +323,60 @@ def run_plan_on_ray(runs, figures_dir, records_dir, quiet, session, cache=None, 
             name = f"{index:02d}_{part}"
             version = code_version(script)  # also checked against what each node ran
             keys[index] = run_key(script, argv, version, digests.get(script, {})), version
-            record = (cache.load(keys[index][0], figures_dir, records_dir, name)
-                      if cache and reuse else None)
+            record = (
+                cache.load(keys[index][0], figures_dir, records_dir, name)
+                if cache and reuse
+                else None
+            )
             if record is not None:
                 reused += 1
                 finished[index] = record
                 if not quiet:
-                    print(f"[{index}/{len(runs)}] {label}: reused from the cache",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"[{index}/{len(runs)}] {label}: reused from the cache",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             else:
                 tasks.submit(index, script, argv, name)
         if not quiet and tasks.pending:
-            print(f"{count(len(tasks.pending), 'run')} submitted to Ray "
-                  f"({session.describe()})", file=sys.stderr, flush=True)
+            print(
+                f"{count(len(tasks.pending), 'run')} submitted to Ray ({session.describe()})",
+                file=sys.stderr,
+                flush=True,
+            )
         for index, result in tasks.as_finished():
             part, label, script, _ = runs[index - 1]
             key, version = keys[index]
             problem = result.get("failure") or cluster.problem_with(
-                result, version, digests.get(script, {}))
+                result, version, digests.get(script, {})
+            )
             if problem:
                 failures[index] = f"{label}: {problem}"
                 print(f"[{index}/{len(runs)}] {label} failed: {problem}", file=sys.stderr)
                 continue
-            record = cluster.write_outputs(result, figures_dir, records_dir,
-                                           f"{index:02d}_{part}")
+            record = cluster.write_outputs(result, figures_dir, records_dir, f"{index:02d}_{part}")
             record["label"] = label
             record["plan_seconds"] = result["seconds"]
             if cache is not None:
                 cache.store(key, record)
             finished[index] = record
             if not quiet:
-                print(f"[{index}/{len(runs)}] {label}: done on node {result['node'][:8]} in "
-                      f"{result['seconds']:.0f} s ({time.perf_counter() - start:.0f} s so far)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[{index}/{len(runs)}] {label}: done on node {result['node'][:8]} in "
+                    f"{result['seconds']:.0f} s ({time.perf_counter() - start:.0f} s so far)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     except KeyboardInterrupt:
         cancelled = tasks.cancel_outstanding()
-        raise Interrupted(f"stopped with {len(finished) - reused} Ray task"
-                          f"{'s' * (len(finished) - reused != 1)} finished (kept in the cache) "
-                          f"and {cancelled} cancelled; the report and its figures are unchanged "
-                          "(they are replaced only when every run has ended): rerun the same "
-                          "command to go on") from None
+        raise Interrupted(
+            f"stopped with {len(finished) - reused} Ray task"
+            f"{'s' * (len(finished) - reused != 1)} finished (kept in the cache) "
+            f"and {cancelled} cancelled; the report and its figures are unchanged "
+            "(they are replaced only when every run has ended): rerun the same "
+            "command to go on"
+        ) from None
     records, seconds = {}, {}
     for index, (part, *_) in enumerate(runs, 1):  # the plan's order, as run_plan gives it
         if index in finished:
@@ -274,8 +399,9 @@ def publish(records, staging, figures_dir, records_dir, kept_records_dir):
         for record in part:
             record["figures"] = [moved.get(f, f) for f in record["figures"]]
             if "csv" in record["metrics"]:
-                record["metrics"]["csv"] = moved.get(record["metrics"]["csv"],
-                                                     record["metrics"]["csv"])
+                record["metrics"]["csv"] = moved.get(
+                    record["metrics"]["csv"], record["metrics"]["csv"]
+                )
 
 
 # ## Numbers for the report (all read from the scripts' own run records)
@@ -295,8 +421,10 @@ def spread(summary, decimals=2):
     """'median 96.6% (10-90%: 95.1-97.2%)' from a common.studies.distribution dict."""
     if not summary or not summary.get("n"):
         return "n/a"
-    return (f"median {pct(summary['median'], decimals)} (10-90%: "
-            f"{pct(summary['p10'], decimals)} to {pct(summary['p90'], decimals)})")
+    return (
+        f"median {pct(summary['median'], decimals)} (10-90%: "
+        f"{pct(summary['p10'], decimals)} to {pct(summary['p90'], decimals)})"
+    )
 
 
 def epoch_text(value):
@@ -311,19 +439,25 @@ def xor_rows(records):
         loss = "binary cross-entropy" if config.get("loss") == "binary_crossentropy" else "MSE"
         published = study.get("tutorial_epoch")
         share = study.get("share_at_or_before_tutorial")
-        deciles = (f"; 10-90%: {epoch_text(study['p10'])}-{epoch_text(study['p90'])}"
-                   if "p10" in study else "")
+        deciles = (
+            f"; 10-90%: {epoch_text(study['p10'])}-{epoch_text(study['p90'])}"
+            if "p10" in study
+            else ""
+        )
         rows.append(
             f"| {arch}, {loss} | {'epoch ' + str(published) if published else '- (no number)'} "
             f"| {study['seeds']:,} | {rate(study['solved'], study['seeds'])} | median "
             f"{epoch_text(study['median'])} (quartiles {epoch_text(study['q1'])}-"
             f"{epoch_text(study['q3'])}{deciles}) | "
-            f"{pct(share, 1) + ' of seeds' if share is not None else '-'} |")
+            f"{pct(share, 1) + ' of seeds' if share is not None else '-'} |"
+        )
     return rows
 
 
-XOR_HEAD = ("| network, loss | published (one unseeded run) | seeds | reached 100% (95% CI) | "
-            "first epoch at 100% | at 100% by the published epoch |\n|---|---|---|---|---|---|")
+XOR_HEAD = (
+    "| network, loss | published (one unseeded run) | seeds | reached 100% (95% CI) | "
+    "first epoch at 100% | at 100% by the published epoch |\n|---|---|---|---|---|---|"
+)
 
 
 def mnist_rows(record):
@@ -339,13 +473,16 @@ def mnist_rows(record):
             f"| {activation}, {pixels} | {s['n']:,} | {rate(dead['count'], dead['n'])} | "
             f"{spread(s['live_final_accuracy'])} | {spread(s['final_accuracy'])} | "
             f"{rate(s['below_baseline']['count'], s['below_baseline']['n'])} | "
-            f"{pct(s['epoch_spread_points']['median'], 1).rstrip('%')} points |")
+            f"{pct(s['epoch_spread_points']['median'], 1).rstrip('%')} points |"
+        )
     return rows
 
 
-MNIST_HEAD = ("| neuron | runs | dead: every test image one class (95% CI) | final accuracy, "
-              "live runs | final accuracy, all runs | below the never-five baseline (95% CI) | "
-              "median spread over the epochs |\n|---|---|---|---|---|---|---|")
+MNIST_HEAD = (
+    "| neuron | runs | dead: every test image one class (95% CI) | final accuracy, "
+    "live runs | final accuracy, all runs | below the never-five baseline (95% CI) | "
+    "median spread over the epochs |\n|---|---|---|---|---|---|---|"
+)
 
 
 def mnist_notes(record):
@@ -355,18 +492,22 @@ def mnist_notes(record):
     if "paired" in study:
         paired = study["paired"]
         better = paired["sigmoid_better"]
-        notes.append(f"- {pixels}, paired (same weights, same order): sigmoid minus linear "
-                     f"final accuracy median {100 * paired['difference']['median']:+.2f} points "
-                     f"(10-90%: {100 * paired['difference']['p10']:+.2f} to "
-                     f"{100 * paired['difference']['p90']:+.2f}); the sigmoid is better in "
-                     f"{rate(better['count'], better['n'])} of runs.")
+        notes.append(
+            f"- {pixels}, paired (same weights, same order): sigmoid minus linear "
+            f"final accuracy median {100 * paired['difference']['median']:+.2f} points "
+            f"(10-90%: {100 * paired['difference']['p10']:+.2f} to "
+            f"{100 * paired['difference']['p90']:+.2f}); the sigmoid is better in "
+            f"{rate(better['count'], better['n'])} of runs."
+        )
     for activation in ("linear", "sigmoid"):
         split = study.get(activation, {}).get("variance_split")
         if split and split.get("order_share") is not None:
-            notes.append(f"- {pixels}, {activation}: of the final accuracy's variance, "
-                         f"{100 * split['order_share']:.0f}% comes from the data order and "
-                         f"{100 * (1 - split['order_share']):.0f}% from the initial weights "
-                         f"({split['groups']} orders of {split['per_group']:g} runs).")
+            notes.append(
+                f"- {pixels}, {activation}: of the final accuracy's variance, "
+                f"{100 * split['order_share']:.0f}% comes from the data order and "
+                f"{100 * (1 - split['order_share']):.0f}% from the initial weights "
+                f"({split['groups']} orders of {split['per_group']:g} runs)."
+            )
     return notes
 
 
@@ -375,26 +516,35 @@ def cifar_rows(records):
     for record in records:
         metrics, config = record["metrics"], record["config"]
         study = metrics.get("study")
-        published = ", ".join(f"{pct(value, 2)} ({source})" for value, source in
-                              published_values(claims_for("cifar10", config), "test_accuracy"))
-        name = config.get("model", "dense") + (f" ({config['block_order']})"
-                                               if config.get("model") == "cnn" else "")
+        published = ", ".join(
+            f"{pct(value, 2)} ({source})"
+            for value, source in published_values(claims_for("cifar10", config), "test_accuracy")
+        )
+        name = config.get("model", "dense") + (
+            f" ({config['block_order']})" if config.get("model") == "cnn" else ""
+        )
         if study:
             test, train = study["test_accuracy"], study["train_accuracy"]
-            cells = (f"{test['n']} | {pct(test['mean'])}"
-                     + (f" ± {100 * test['sd']:.2f}" if test["n"] > 1 else "")
-                     + f" | {pct(test['min'])} to {pct(test['max'])} | "
-                     f"± {100 * study['sampling_sd']:.2f} | {pct(train['mean'])}")
+            cells = (
+                f"{test['n']} | {pct(test['mean'])}"
+                + (f" ± {100 * test['sd']:.2f}" if test["n"] > 1 else "")
+                + f" | {pct(test['min'])} to {pct(test['max'])} | "
+                f"± {100 * study['sampling_sd']:.2f} | {pct(train['mean'])}"
+            )
         else:  # one run: no spread to show
-            cells = (f"1 | {pct(metrics['test_accuracy'])} | - | - | "
-                     f"{pct(metrics['train_accuracy'][-1])}")
+            cells = (
+                f"1 | {pct(metrics['test_accuracy'])} | - | - | "
+                f"{pct(metrics['train_accuracy'][-1])}"
+            )
         rows.append(f"| {name} | {published or '-'} | {cells} |")
     return rows
 
 
-CIFAR_HEAD = ("| network | published test accuracy | runs | test accuracy, mean ± sd | range | "
-              "test set's own sampling sd | train accuracy (last epoch), mean |\n"
-              "|---|---|---|---|---|---|---|")
+CIFAR_HEAD = (
+    "| network | published test accuracy | runs | test accuracy, mean ± sd | range | "
+    "test set's own sampling sd | train accuracy (last epoch), mean |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 # ## The claims table: every claim of the registry, with the verdict its study gave
@@ -431,8 +581,9 @@ def gathered_verdicts(records):
         for record in part:
             for verdict in record["metrics"].get("verdicts", []):
                 held = verdicts.get(verdict["id"])
-                if held is None or (held["verdict"] == NOT_COMPARABLE
-                                    and verdict["verdict"] != NOT_COMPARABLE):
+                if held is None or (
+                    held["verdict"] == NOT_COMPARABLE and verdict["verdict"] != NOT_COMPARABLE
+                ):
                     verdicts[verdict["id"]] = verdict
     return verdicts | cross_study_verdicts(records)
 
@@ -446,21 +597,28 @@ def claims_table(records, with_cnn):
     rows refer to by number."""
     verdicts = gathered_verdicts(records)
     rules, sources = {}, {}
-    lines = ["| claim (quoted) | source | measured (n: runs) | verdict | rule |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| claim (quoted) | source | measured (n: runs) | verdict | rule |",
+        "|---|---|---|---|---|",
+    ]
     for claim in CLAIMS:
         verdict = verdicts.get(claim.id)
         rule = rules.setdefault(claim.rule.text(claim), len(rules) + 1)
         source = sources.setdefault(claim.source, len(sources) + 1)
         if verdict is None:
             measured = "-"
-            judged = ("not in this run (add `--with-cnn`)" if claim.id.startswith("cifar.cnn")
-                      and not with_cnn else "not measured by this run")
+            judged = (
+                "not in this run (add `--with-cnn`)"
+                if claim.id.startswith("cifar.cnn") and not with_cnn
+                else "not measured by this run"
+            )
         else:
             measured = f"{_cell(claim.measure)}: {_cell(verdict['measured'])}"
             judged = f"**{verdict['verdict']}**: {_cell(verdict['detail'])}"
-        lines.append(f"| {_cell(claim.quote)} | {SOURCE_NAMES[claim.source]} [S{source}] | "
-                     f"{measured} | {judged} | R{rule} |")
+        lines.append(
+            f"| {_cell(claim.quote)} | {SOURCE_NAMES[claim.source]} [S{source}] | "
+            f"{measured} | {judged} | R{rule} |"
+        )
     lines += ["", "Rules (`common/verdicts.py`):", ""]
     lines += [f"- R{number}: {text}" for text, number in rules.items()]
     lines += ["", "Sources:", ""]
@@ -476,10 +634,11 @@ def provenance_lines(records):
     files = {}
     for record in every:
         files |= record.get("data_files") or {}
-    lines = [f"- CPU: {'; '.join(cpus) or 'n/a'}" + (f"; GPU: {', '.join(gpus)}" if gpus
-                                                     else "; no GPU used")]
-    lines += [f"- data file `{name}`: sha256 `{digest}`" for name, digest in sorted(
-        files.items())]
+    lines = [
+        f"- CPU: {'; '.join(cpus) or 'n/a'}"
+        + (f"; GPU: {', '.join(gpus)}" if gpus else "; no GPU used")
+    ]
+    lines += [f"- data file `{name}`: sha256 `{digest}`" for name, digest in sorted(files.items())]
     return lines
 
 
@@ -506,9 +665,14 @@ def csv_links(records, report_dir):
             shown.append(Path(path).resolve().relative_to(report_dir.resolve()).as_posix())
         except ValueError:
             shown.append(str(Path(path).resolve()))
-    return ("Per-run tables (one row per run, with its seeds and a command that replays it "
+    return (
+        (
+            "Per-run tables (one row per run, with its seeds and a command that replays it "
             "alone; written by this run, not committed): " + ", ".join(f"`{p}`" for p in shown)
-            ) if shown else ""
+        )
+        if shown
+        else ""
+    )
 
 
 def findings(records):
@@ -517,106 +681,179 @@ def findings(records):
     for record in records.get("mnist", []):
         sigmoid = record["metrics"]["study"].get("sigmoid")
         if sigmoid:
-            pixels = ("pixels / 255 (the tutorial's \"data preparation\" lever)"
-                      if record["config"].get("normalize") else "raw pixels")
+            pixels = (
+                'pixels / 255 (the tutorial\'s "data preparation" lever)'
+                if record["config"].get("normalize")
+                else "raw pixels"
+            )
             dead = sigmoid["dead"]
-            why = (" (every test image read as not-5: the saturated float32 sigmoid's "
-                   "gradient is exactly zero)" if dead["count"] else "")
-            lines.append(f"- MNIST sigmoid neuron on {pixels}: {rate(dead['count'], dead['n'])} "
-                         f"of {dead['n']:,} runs die{why}; live runs end at "
-                         f"{spread(sigmoid['live_final_accuracy'])}.")
+            why = (
+                " (every test image read as not-5: the saturated float32 sigmoid's "
+                "gradient is exactly zero)"
+                if dead["count"]
+                else ""
+            )
+            lines.append(
+                f"- MNIST sigmoid neuron on {pixels}: {rate(dead['count'], dead['n'])} "
+                f"of {dead['n']:,} runs die{why}; live runs end at "
+                f"{spread(sigmoid['live_final_accuracy'])}."
+            )
     for record in records.get("xor", []):
         study = record["metrics"]["study"]
         if study.get("right_at_start"):
             arch = "-".join(map(str, (2, *record["config"]["hidden"], 1)))
             loss = "" if record["config"]["loss"] == "mean_squared_error" else ", BCE"
-            lines.append(f"- XOR {arch}{loss}: {study['right_at_start']:,} of {study['seeds']:,} "
-                         "networks were already right before training (100% in epoch 1, whose "
-                         "accuracy Keras measures before the update); they count as epoch 1.")
+            lines.append(
+                f"- XOR {arch}{loss}: {study['right_at_start']:,} of {study['seeds']:,} "
+                "networks were already right before training (100% in epoch 1, whose "
+                "accuracy Keras measures before the update); they count as epoch 1."
+            )
     for record in records.get("cifar_dense", []):
         study = record["metrics"].get("study")
         if study:
-            lines.append(f"- CIFAR-10 Dense: over {study['n']} runs the test accuracy's sd is "
-                         f"{100 * study['test_accuracy']['sd']:.2f} points; the test set's own "
-                         f"sampling noise (sqrt(p(1-p)/n)) is {100 * study['sampling_sd']:.2f} "
-                         "points: a single run's accuracy cannot be read more finely than that.")
+            lines.append(
+                f"- CIFAR-10 Dense: over {study['n']} runs the test accuracy's sd is "
+                f"{100 * study['test_accuracy']['sd']:.2f} points; the test set's own "
+                f"sampling noise (sqrt(p(1-p)/n)) is {100 * study['sampling_sd']:.2f} "
+                "points: a single run's accuracy cannot be read more finely than that."
+            )
     return lines
 
 
 def build_report(records, seconds, failures, args, total_seconds, report_dir):
     first = next(iter(next(iter(records.values())))) if records else {}
     versions = package_versions()
-    sources = sorted({r["metrics"].get("data_source", "") for part in records.values()
-                      for r in part if r["metrics"].get("data_source")})
-    notes = sorted({r["metrics"].get("data_note", "") for part in records.values()
-                    for r in part if r["metrics"].get("data_note")})
-    lines = ["# Reproduction report", "",
-             f"Written by `python reproduce.py{' --quick' if args.quick else ''}` on "
-             f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC. Every tutorial is a "
-             "seed study: a single run of these tutorials is chaotic (whether the MNIST sigmoid "
-             "neuron dies is decided by float rounding, and one seed's result changes from one "
-             "CPU to another), so the results are distributions over many runs, each with its n. "
-             "Rerunning on the same machine gives the same numbers; on another CPU single runs "
-             "differ and the distributions agree within their intervals.", ""]
+    sources = sorted(
+        {
+            r["metrics"].get("data_source", "")
+            for part in records.values()
+            for r in part
+            if r["metrics"].get("data_source")
+        }
+    )
+    notes = sorted(
+        {
+            r["metrics"].get("data_note", "")
+            for part in records.values()
+            for r in part
+            if r["metrics"].get("data_note")
+        }
+    )
+    lines = [
+        "# Reproduction report",
+        "",
+        f"Written by `python reproduce.py{' --quick' if args.quick else ''}` on "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC. Every tutorial is a "
+        "seed study: a single run of these tutorials is chaotic (whether the MNIST sigmoid "
+        "neuron dies is decided by float rounding, and one seed's result changes from one "
+        "CPU to another), so the results are distributions over many runs, each with its n. "
+        "Rerunning on the same machine gives the same numbers; on another CPU single runs "
+        "differ and the distributions agree within their intervals.",
+        "",
+    ]
     if args.quick:
-        lines += [f"**Quick run**: tiny budgets (one epoch on the first {QUICK['train_limit']:,} "
-                  f"training and {QUICK['test_limit']:,} test images, {args.mnist_runs} MNIST "
-                  f"and {args.cifar_runs} CIFAR runs, {args.xor_seeds} XOR networks): a smoke "
-                  "check of the pipeline, not a reproduction.", ""]
+        lines += [
+            f"**Quick run**: tiny budgets (one epoch on the first {QUICK['train_limit']:,} "
+            f"training and {QUICK['test_limit']:,} test images, {args.mnist_runs} MNIST "
+            f"and {args.cifar_runs} CIFAR runs, {args.xor_seeds} XOR networks): a smoke "
+            "check of the pipeline, not a reproduction.",
+            "",
+        ]
     if failures:
-        lines += ["## Failed runs", "",
-                  f"This report is partial: {len(failures)} of the runs failed, so it was "
-                  "written beside the last complete report, which it does not replace.", ""]
+        lines += [
+            "## Failed runs",
+            "",
+            f"This report is partial: {len(failures)} of the runs failed, so it was "
+            "written beside the last complete report, which it does not replace.",
+            "",
+        ]
         lines += [f"- {failure}" for failure in failures] + [""]
-    lines += ["## The tutorials' claims", "",
-              "Every claim of the registry (`common/claims.py`): the tutorial's words, where they "
-              "are, what this run measured (n: runs), the verdict and the rule that gave it.", "",
-              *claims_table(records, args.with_cnn), ""]
+    lines += [
+        "## The tutorials' claims",
+        "",
+        "Every claim of the registry (`common/claims.py`): the tutorial's words, where they "
+        "are, what this run measured (n: runs), the verdict and the rule that gave it.",
+        "",
+        *claims_table(records, args.with_cnn),
+        "",
+    ]
     found = findings(records)
     if found:
         lines += ["## Findings beyond the claims", "", *found, ""]
-    lines += ["## Where these numbers come from", "",
-              f"- device: {first.get('device', 'n/a')}; platform: {first.get('platform', 'n/a')}",
-              *provenance_lines(records),
-              "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-              "- data: " + ("; ".join(sources) or "n/a"),
-              *(f"- data note (CIFAR-10): {note}" for note in notes),
-              "- wall time (a run reused from the cache counts the time it took when it ran): "
-              + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
-              + f"; total {total_seconds:.0f} s",
-              "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs",
-              "- single runs can change from one CPU to another (rounding decides them); the "
-              "distributions are what repeats", ""]
+    lines += [
+        "## Where these numbers come from",
+        "",
+        f"- device: {first.get('device', 'n/a')}; platform: {first.get('platform', 'n/a')}",
+        *provenance_lines(records),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "- data: " + ("; ".join(sources) or "n/a"),
+        *(f"- data note (CIFAR-10): {note}" for note in notes),
+        "- wall time (a run reused from the cache counts the time it took when it ran): "
+        + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
+        + f"; total {total_seconds:.0f} s",
+        "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs",
+        "- single runs can change from one CPU to another (rounding decides them); the "
+        "distributions are what repeats",
+        "",
+    ]
     if "xor" in records:
-        lines += ["## XOR (2017 blog): epoch at which accuracy first reaches 100%", "",
-                  "Each seed is one run of the tutorial's `model.fit(X, y, epochs=500)` from its "
-                  "own initial weights (full batch: no data order).", "",
-                  XOR_HEAD, *xor_rows(records["xor"]), "",
-                  csv_links(records["xor"], report_dir), "",
-                  figure_links(records["xor"], report_dir), ""]
+        lines += [
+            "## XOR (2017 blog): epoch at which accuracy first reaches 100%",
+            "",
+            "Each seed is one run of the tutorial's `model.fit(X, y, epochs=500)` from its "
+            "own initial weights (full batch: no data order).",
+            "",
+            XOR_HEAD,
+            *xor_rows(records["xor"]),
+            "",
+            csv_links(records["xor"], report_dir),
+            "",
+            figure_links(records["xor"], report_dir),
+            "",
+        ]
     if "mnist" in records:
-        lines += ["## MNIST \"five or not\" perceptron (ml-class video): final validation "
-                  "accuracy", "",
-                  "The video gives no accuracy figure. Each run has its own initial weights; "
-                  "the runs of a study share its data orders ("
-                  + ", ".join(f"{r['metrics']['study'][a]['data_orders']} orders for "
-                              f"{r['metrics']['study'][a]['n']:,} runs"
-                              for r in records["mnist"] for a in ("sigmoid",)
-                              if a in r["metrics"]["study"])
-                  + "), so the spread can be split between order and weights. Validation is the "
-                  "test set, as in the tutorial.", "",
-                  MNIST_HEAD, *(row for r in records["mnist"] for row in mnist_rows(r)), "",
-                  *(note for r in records["mnist"] for note in mnist_notes(r)), "",
-                  csv_links(records["mnist"], report_dir), "",
-                  figure_links(records["mnist"], report_dir), ""]
+        lines += [
+            '## MNIST "five or not" perceptron (ml-class video): final validation accuracy',
+            "",
+            "The video gives no accuracy figure. Each run has its own initial weights; "
+            "the runs of a study share its data orders ("
+            + ", ".join(
+                f"{r['metrics']['study'][a]['data_orders']} orders for "
+                f"{r['metrics']['study'][a]['n']:,} runs"
+                for r in records["mnist"]
+                for a in ("sigmoid",)
+                if a in r["metrics"]["study"]
+            )
+            + "), so the spread can be split between order and weights. Validation is the "
+            "test set, as in the tutorial.",
+            "",
+            MNIST_HEAD,
+            *(row for r in records["mnist"] for row in mnist_rows(r)),
+            "",
+            *(note for r in records["mnist"] for note in mnist_notes(r)),
+            "",
+            csv_links(records["mnist"], report_dir),
+            "",
+            figure_links(records["mnist"], report_dir),
+            "",
+        ]
     cifar = [r for part in ("cifar_dense", "cifar_cnn") for r in records.get(part, [])]
     if cifar:
-        lines += ["## CIFAR-10 (Foster, ch. 2): the Dense network and the CNN", "",
-                  "Each run has its own initial weights and its own data order. The published "
-                  "values are the registry's (blog and book notebook for the Dense network; for "
-                  "the CNN, the notebook version whose block order the run used).", "",
-                  CIFAR_HEAD, *cifar_rows(cifar), "", csv_links(cifar, report_dir), "",
-                  figure_links(cifar, report_dir), ""]
+        lines += [
+            "## CIFAR-10 (Foster, ch. 2): the Dense network and the CNN",
+            "",
+            "Each run has its own initial weights and its own data order. The published "
+            "values are the registry's (blog and book notebook for the Dense network; for "
+            "the CNN, the notebook version whose block order the run used).",
+            "",
+            CIFAR_HEAD,
+            *cifar_rows(cifar),
+            "",
+            csv_links(cifar, report_dir),
+            "",
+            figure_links(cifar, report_dir),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -626,55 +863,108 @@ def partial(folder):
 
 # ## Command line
 def make_reproduce_parser():
-    parser = argparse.ArgumentParser(prog="reproduce.py", description=__doc__.strip()
-                                     .splitlines()[0].removeprefix("Title: "))
-    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR",
-                        help="folder with the datasets, passed to the scripts")
+    parser = argparse.ArgumentParser(
+        prog="reproduce.py", description=__doc__.strip().splitlines()[0].removeprefix("Title: ")
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=existing_folder,
+        default=None,
+        metavar="DIR",
+        help="folder with the datasets, passed to the scripts",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument("--with-cnn", action="store_true",
-                        help="also run the CNN follow-up (about 10 min a run on 2 CPU cores)")
-    sizes = {"xor_seeds": ("networks of each XOR study", 100_000),
-             "mnist_runs": ("runs of the MNIST study on raw pixels (each activation)", 20_000),
-             "mnist_normalized_runs": ("runs of the MNIST study on pixels / 255", 20_000),
-             "cifar_runs": ("runs of the CIFAR-10 Dense study", 1000),
-             "cnn_runs": ("runs of the CNN (--with-cnn)", 1000)}
+    parser.add_argument(
+        "--with-cnn",
+        action="store_true",
+        help="also run the CNN follow-up (about 10 min a run on 2 CPU cores)",
+    )
+    sizes = {
+        "xor_seeds": ("networks of each XOR study", 100_000),
+        "mnist_runs": ("runs of the MNIST study on raw pixels (each activation)", 20_000),
+        "mnist_normalized_runs": ("runs of the MNIST study on pixels / 255", 20_000),
+        "cifar_runs": ("runs of the CIFAR-10 Dense study", 1000),
+        "cnn_runs": ("runs of the CNN (--with-cnn)", 1000),
+    }
     for key, (text, most) in sizes.items():
-        parser.add_argument("--" + key.replace("_", "-"), type=int_in_range(1, most),
-                            default=None, metavar="N",
-                            help=f"{text} (default {DEFAULTS[key]:,}; --quick {QUICK[key]:,})")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny budgets (1 epoch on 5,000 training and 1,000 test images, "
-                             "few runs): a smoke check; writes quick/REPORT.md, quick/figures "
-                             "and quick/runs unless told otherwise")
-    parser.add_argument("--allow-small-data", action="store_true",
-                        help="pass --allow-small-data to the scripts (small dataset copies)")
-    parser.add_argument("--report", type=Path, default=None, metavar="PATH",
-                        help="where the report goes (default REPORT.md; quick/REPORT.md)")
-    parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
-                        help="where the figures go (default figures; quick/figures)")
-    parser.add_argument("--records-dir", type=Path, default=None, metavar="DIR",
-                        help="where the runs' JSON records and per-run CSV tables go (default "
-                             "runs; quick/runs)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="run everything again, not reusing the finished runs kept in "
-                             "RECORDS_DIR/cache (a rerun of the same command otherwise reuses "
-                             "them: keyed by script, arguments, code version and data "
-                             "checksums); each new run is kept there as it finishes")
+        parser.add_argument(
+            "--" + key.replace("_", "-"),
+            type=int_in_range(1, most),
+            default=None,
+            metavar="N",
+            help=f"{text} (default {DEFAULTS[key]:,}; --quick {QUICK[key]:,})",
+        )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny budgets (1 epoch on 5,000 training and 1,000 test images, "
+        "few runs): a smoke check; writes quick/REPORT.md, quick/figures "
+        "and quick/runs unless told otherwise",
+    )
+    parser.add_argument(
+        "--allow-small-data",
+        action="store_true",
+        help="pass --allow-small-data to the scripts (small dataset copies)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="where the report goes (default REPORT.md; quick/REPORT.md)",
+    )
+    parser.add_argument(
+        "--figures-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the figures go (default figures; quick/figures)",
+    )
+    parser.add_argument(
+        "--records-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the runs' JSON records and per-run CSV tables go (default runs; quick/runs)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run everything again, not reusing the finished runs kept in "
+        "RECORDS_DIR/cache (a rerun of the same command otherwise reuses "
+        "them: keyed by script, arguments, code version and data "
+        "checksums); each new run is kept there as it finishes",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     ray = parser.add_argument_group(
-        "Ray (optional extra: pip install -e \".[cluster]\"; see README, Scaling out: Ray)")
-    ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                     type=ray_address,
-                     help="run each planned run as a Ray task: --ray alone starts a local Ray "
-                          "instance with this machine's cores; 'auto' or an address (such as "
-                          "HEAD:6379) joins a running cluster")
-    ray.add_argument("--ray-cpus-per-task", type=float_in_range(0, 1024), default=None,
-                     metavar="N", help="CPUs each task declares (default 2: a script sizes its "
-                                       "threads to the node's cores, tuned on 2)")
-    ray.add_argument("--ray-gpus-per-task", type=float_in_range(0, 64, low_inclusive=True),
-                     default=None, metavar="F",
-                     help="GPUs (or a fraction of one) each task declares (default 1 with "
-                          "--device gpu, else 0)")
+        'Ray (optional extra: pip install -e ".[cluster]"; see README, Scaling out: Ray)'
+    )
+    ray.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        type=ray_address,
+        help="run each planned run as a Ray task: --ray alone starts a local Ray "
+        "instance with this machine's cores; 'auto' or an address (such as "
+        "HEAD:6379) joins a running cluster",
+    )
+    ray.add_argument(
+        "--ray-cpus-per-task",
+        type=float_in_range(0, 1024),
+        default=None,
+        metavar="N",
+        help="CPUs each task declares (default 2: a script sizes its "
+        "threads to the node's cores, tuned on 2)",
+    )
+    ray.add_argument(
+        "--ray-gpus-per-task",
+        type=float_in_range(0, 64, low_inclusive=True),
+        default=None,
+        metavar="F",
+        help="GPUs (or a fraction of one) each task declares (default 1 with --device gpu, else 0)",
+    )
     return parser
 
 
@@ -732,8 +1022,9 @@ def main(argv=None):
         from common.cluster import ClusterError, RaySession
 
         try:
-            session = RaySession(args.ray, args.ray_cpus_per_task, args.ray_gpus_per_task,
-                                 quiet=args.quiet)
+            session = RaySession(
+                args.ray, args.ray_cpus_per_task, args.ray_gpus_per_task, quiet=args.quiet
+            )
         except ClusterError as error:
             print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return EXIT_USAGE
@@ -743,22 +1034,33 @@ def main(argv=None):
         cache, digests = RunCache(args.records_dir / "cache"), data_digests(runs, args.data_dir)
         if session is None:
             records, seconds, failures, reused = run_plan(
-                runs, staging, records_staging, args.quiet, cache, digests,
-                reuse=not args.fresh)
+                runs, staging, records_staging, args.quiet, cache, digests, reuse=not args.fresh
+            )
         else:
             records, seconds, failures, reused = run_plan_on_ray(
-                runs, staging, records_staging, args.quiet, session, cache, digests,
-                reuse=not args.fresh)
+                runs,
+                staging,
+                records_staging,
+                args.quiet,
+                session,
+                cache,
+                digests,
+                reuse=not args.fresh,
+            )
         total = time.perf_counter() - start
         # A failed run never replaces the last complete report: the partial one, its figures
         # and records go beside them (REPORT.partial.md, figures.partial/, runs.partial/).
         report_path, figures_dir, records_dir = (
-            (args.report, args.figures_dir, args.records_dir) if not failures else
-            (args.report.with_suffix(".partial.md"), partial(args.figures_dir),
-             partial(args.records_dir)))
+            (args.report, args.figures_dir, args.records_dir)
+            if not failures
+            else (
+                args.report.with_suffix(".partial.md"),
+                partial(args.figures_dir),
+                partial(args.records_dir),
+            )
+        )
         with interrupts_held():
-            publish(records, staging, figures_dir.resolve(), records_staging,
-                    records_dir.resolve())
+            publish(records, staging, figures_dir.resolve(), records_staging, records_dir.resolve())
             report = build_report(records, seconds, failures, args, total, report_path.parent)
             write_text_atomic(report_path, report + "\n")
     finally:
@@ -766,11 +1068,20 @@ def main(argv=None):
             session.close()
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(records_staging, ignore_errors=True)
-    print(f"report: {report_path} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s"
-          + (f"; {count(reused, 'finished run')} reused from {args.records_dir / 'cache'}"
-             if reused else "") + ")"
-          + (f"; {len(failures)} failed, so {args.report} and {args.figures_dir} are unchanged"
-             if failures else ""))
+    print(
+        f"report: {report_path} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s"
+        + (
+            f"; {count(reused, 'finished run')} reused from {args.records_dir / 'cache'}"
+            if reused
+            else ""
+        )
+        + ")"
+        + (
+            f"; {len(failures)} failed, so {args.report} and {args.figures_dir} are unchanged"
+            if failures
+            else ""
+        )
+    )
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -34,11 +34,32 @@ from common.exits import run_main
 from common.records import build_run_record, write_run_record
 from common.script_runs import run_script
 
-TARGETS = {"seconds_per_run_10": 18.0, "seconds_per_run_30": 16.0, "peak_rss_mb": 1500.0,
-           "time_ratio": 0.25, "distribution_min_fit_runs": 10}
-T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
-        120: 1.980}
+TARGETS = {
+    "seconds_per_run_10": 18.0,
+    "seconds_per_run_30": 16.0,
+    "peak_rss_mb": 1500.0,
+    "time_ratio": 0.25,
+    "distribution_min_fit_runs": 10,
+}
+T_95 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    15: 2.131,
+    20: 2.086,
+    25: 2.060,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
+}
 
 
 def t_quantile(degrees):
@@ -67,53 +88,88 @@ def time_limit(runs):
 def make_bench_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
-    parser.add_argument("--fit-runs", type=int_in_range(1, 1000), default=1, metavar="N",
-                        help="runs of the tutorial's model.fit (about 90 s each here); >= 10 "
-                             "also compares the two accuracy distributions")
-    parser.add_argument("--study-runs", type=int_in_range(1, 10_000), default=10, metavar="N",
-                        help="runs of the compiled engine's seed study")
+    parser.add_argument(
+        "--fit-runs",
+        type=int_in_range(1, 1000),
+        default=1,
+        metavar="N",
+        help="runs of the tutorial's model.fit (about 90 s each here); >= 10 "
+        "also compares the two accuracy distributions",
+    )
+    parser.add_argument(
+        "--study-runs",
+        type=int_in_range(1, 10_000),
+        default=10,
+        metavar="N",
+        help="runs of the compiled engine's seed study",
+    )
     parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write the benchmark's record (every run's figures) to PATH")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the benchmark's record (every run's figures) to PATH",
+    )
     return parser
 
 
 def side(record):
-    runs = record["metrics"].get("runs") or [{
-        "test_accuracy": record["metrics"]["test_accuracy"],
-        "train_seconds": record["timings_s"]["training"]}]
-    return {"runs": len(runs), "train_seconds": record["timings_s"]["training"],
-            "compile_seconds": record["timings_s"].get("compile", 0.0),
-            "train_cpu_seconds": record["timings_s"].get("training_cpu"),
-            "per_run_seconds": record["timings_s"]["training"] / len(runs),
-            "peak_rss_mb": record["peak_rss_mb"],
-            "test_accuracy": [row["test_accuracy"] for row in runs],
-            "run_seconds": [row["train_seconds"] for row in runs],
-            "device": record["device"]}
+    runs = record["metrics"].get("runs") or [
+        {
+            "test_accuracy": record["metrics"]["test_accuracy"],
+            "train_seconds": record["timings_s"]["training"],
+        }
+    ]
+    return {
+        "runs": len(runs),
+        "train_seconds": record["timings_s"]["training"],
+        "compile_seconds": record["timings_s"].get("compile", 0.0),
+        "train_cpu_seconds": record["timings_s"].get("training_cpu"),
+        "per_run_seconds": record["timings_s"]["training"] / len(runs),
+        "peak_rss_mb": record["peak_rss_mb"],
+        "test_accuracy": [row["test_accuracy"] for row in runs],
+        "run_seconds": [row["train_seconds"] for row in runs],
+        "device": record["device"],
+    }
 
 
 def main(argv=None):
     parser = make_bench_parser()
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
-    print(f"CIFAR-10 Dense benchmark: {args.fit_runs} model.fit run(s) vs a {args.study_runs}-run "
-          f"compiled study, {args.epochs} epochs, batch 32 (separate processes)", flush=True)
+    print(
+        f"CIFAR-10 Dense benchmark: {args.fit_runs} model.fit run(s) vs a {args.study_runs}-run "
+        f"compiled study, {args.epochs} epochs, batch 32 (separate processes)",
+        flush=True,
+    )
     common = ["--epochs", str(args.epochs), "--device", args.device]
     if args.data_dir is not None:
         common += ["--data-dir", str(args.data_dir)]
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
         for engine, runs in (("compiled", args.study_runs), ("fit", args.fit_runs)):
-            record = run_script("cifar10_dense.py", ["--engine", engine, "--seeds", str(runs),
-                                                     *common], workdir, engine)
+            record = run_script(
+                "cifar10_dense.py",
+                ["--engine", engine, "--seeds", str(runs), *common],
+                workdir,
+                engine,
+            )
             results[engine] = side(record)
             row = results[engine]
-            print(f"  {engine:8s}: {row['runs']} run(s), training {row['train_seconds']:.1f} s "
-                  f"({row['per_run_seconds']:.1f} s a run; tracing {row['compile_seconds']:.1f} "
-                  f"s apart), peak memory {row['peak_rss_mb']:.0f} MB"
-                  + (f"; CPU time {row['train_cpu_seconds']:.1f} s (on 2 idle cores: wall about "
-                     "half of it)" if row["train_cpu_seconds"] else ""), flush=True)
+            print(
+                f"  {engine:8s}: {row['runs']} run(s), training {row['train_seconds']:.1f} s "
+                f"({row['per_run_seconds']:.1f} s a run; tracing {row['compile_seconds']:.1f} "
+                f"s apart), peak memory {row['peak_rss_mb']:.0f} MB"
+                + (
+                    f"; CPU time {row['train_cpu_seconds']:.1f} s (on 2 idle cores: wall about "
+                    "half of it)"
+                    if row["train_cpu_seconds"]
+                    else ""
+                ),
+                flush=True,
+            )
             print("            per run: " + ", ".join(f"{s:.1f} s" for s in row["run_seconds"]))
 
     fit, compiled = results["fit"], results["compiled"]
@@ -124,38 +180,69 @@ def main(argv=None):
         "study_seconds": compiled["train_seconds"] <= limit,
         "peak_rss_mb": compiled["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
     }
-    print(f"\n  time per run: compiled / fit = {ratio:.3f} ({1 / ratio:.1f}x faster; target <= "
-          f"{TARGETS['time_ratio']}) {'met' if checks['time_ratio'] else 'MISSED'}")
-    print(f"  study training: {compiled['train_seconds']:.1f} s for {compiled['runs']} runs "
-          f"(target <= {limit:.0f} s) {'met' if checks['study_seconds'] else 'MISSED'}")
-    print(f"  peak memory: compiled {compiled['peak_rss_mb']:.0f} MB, fit "
-          f"{fit['peak_rss_mb']:.0f} MB (target <= {TARGETS['peak_rss_mb']:.0f} MB) "
-          f"{'met' if checks['peak_rss_mb'] else 'MISSED'}")
+    print(
+        f"\n  time per run: compiled / fit = {ratio:.3f} ({1 / ratio:.1f}x faster; target <= "
+        f"{TARGETS['time_ratio']}) {'met' if checks['time_ratio'] else 'MISSED'}"
+    )
+    print(
+        f"  study training: {compiled['train_seconds']:.1f} s for {compiled['runs']} runs "
+        f"(target <= {limit:.0f} s) {'met' if checks['study_seconds'] else 'MISSED'}"
+    )
+    print(
+        f"  peak memory: compiled {compiled['peak_rss_mb']:.0f} MB, fit "
+        f"{fit['peak_rss_mb']:.0f} MB (target <= {TARGETS['peak_rss_mb']:.0f} MB) "
+        f"{'met' if checks['peak_rss_mb'] else 'MISSED'}"
+    )
     intervals = {engine: mean_interval(results[engine]["test_accuracy"]) for engine in results}
     for engine, (mean, sd, low, high) in intervals.items():
-        print(f"  test accuracy, {engine:8s}: mean {100 * mean:.2f}%"
-              + (f" ± {100 * sd:.2f} sd, 95% interval of the mean {100 * low:.2f}-"
-                 f"{100 * high:.2f}% (n = {results[engine]['runs']})"
-                 if results[engine]["runs"] > 1 else " (one run)"))
+        print(
+            f"  test accuracy, {engine:8s}: mean {100 * mean:.2f}%"
+            + (
+                f" ± {100 * sd:.2f} sd, 95% interval of the mean {100 * low:.2f}-"
+                f"{100 * high:.2f}% (n = {results[engine]['runs']})"
+                if results[engine]["runs"] > 1
+                else " (one run)"
+            )
+        )
     distribution = args.fit_runs >= TARGETS["distribution_min_fit_runs"] and args.study_runs > 1
     if distribution:
         (_, _, fit_low, fit_high), (_, _, low, high) = intervals["fit"], intervals["compiled"]
         checks["accuracy_intervals_overlap"] = low <= fit_high and fit_low <= high
         gap = 100 * (intervals["compiled"][0] - intervals["fit"][0])
-        print(f"  mean test accuracy: compiled - fit = {gap:+.2f} points; the 95% intervals "
-              f"{'overlap' if checks['accuracy_intervals_overlap'] else 'do NOT overlap'}: "
-              f"{'met' if checks['accuracy_intervals_overlap'] else 'MISSED'}")
+        print(
+            f"  mean test accuracy: compiled - fit = {gap:+.2f} points; the 95% intervals "
+            f"{'overlap' if checks['accuracy_intervals_overlap'] else 'do NOT overlap'}: "
+            f"{'met' if checks['accuracy_intervals_overlap'] else 'MISSED'}"
+        )
     else:
-        print(f"  accuracy distributions not compared: needs --fit-runs >= "
-              f"{TARGETS['distribution_min_fit_runs']} (distribution mode)")
+        print(
+            f"  accuracy distributions not compared: needs --fit-runs >= "
+            f"{TARGETS['distribution_min_fit_runs']} (distribution mode)"
+        )
     if args.json is not None:
-        write_run_record(args.json, build_run_record(
-            script="bench/cifar10_bench.py", argv=argv,
-            config={"fit_runs": args.fit_runs, "study_runs": args.study_runs,
-                    "epochs": args.epochs, "device": args.device},
-            device=compiled["device"], timings={},
-            metrics={"sides": results, "time_ratio": ratio, "study_time_limit_s": limit,
-                     "accuracy_intervals": intervals, "targets": TARGETS, "met": checks}))
+        write_run_record(
+            args.json,
+            build_run_record(
+                script="bench/cifar10_bench.py",
+                argv=argv,
+                config={
+                    "fit_runs": args.fit_runs,
+                    "study_runs": args.study_runs,
+                    "epochs": args.epochs,
+                    "device": args.device,
+                },
+                device=compiled["device"],
+                timings={},
+                metrics={
+                    "sides": results,
+                    "time_ratio": ratio,
+                    "study_time_limit_s": limit,
+                    "accuracy_intervals": intervals,
+                    "targets": TARGETS,
+                    "met": checks,
+                },
+            ),
+        )
     return 0 if all(checks.values()) else 1
 
 

@@ -45,15 +45,25 @@ MIN_STUDY_RUNS_FOR_DISTRIBUTION = 100
 def make_bench_parser():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
-    parser.add_argument("--runs", type=int_in_range(1, 20_000), default=1000,
-                        help="runs of the study engine")
-    parser.add_argument("--fit-runs", type=int_in_range(1, 1000), default=2,
-                        help="runs of the tutorial's model.fit (about 30 s each); from "
-                             f"{MIN_FIT_RUNS_FOR_DISTRIBUTION} on, the distributions are compared")
+    parser.add_argument(
+        "--runs", type=int_in_range(1, 20_000), default=1000, help="runs of the study engine"
+    )
+    parser.add_argument(
+        "--fit-runs",
+        type=int_in_range(1, 1000),
+        default=2,
+        help="runs of the tutorial's model.fit (about 30 s each); from "
+        f"{MIN_FIT_RUNS_FOR_DISTRIBUTION} on, the distributions are compared",
+    )
     parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write the benchmark's record to PATH")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the benchmark's record to PATH",
+    )
     return parser
 
 
@@ -75,10 +85,16 @@ def engine_summary(record):
     dead = np.array([row["dead"] == "1" for row in rows])
     final = np.array([float(row["final_val_accuracy"]) for row in rows])
     median, low, high = median_interval(final[~dead])
-    return {"runs": len(rows), "dead": share(dead), "live_median": median,
-            "live_median_low": low, "live_median_high": high,
-            "train_seconds": record["timings_s"]["training"]["sigmoid"],
-            "peak_rss_mb": record["peak_rss_mb"], "device": record["device"]}
+    return {
+        "runs": len(rows),
+        "dead": share(dead),
+        "live_median": median,
+        "live_median_low": low,
+        "live_median_high": high,
+        "train_seconds": record["timings_s"]["training"]["sigmoid"],
+        "peak_rss_mb": record["peak_rss_mb"],
+        "device": record["device"],
+    }
 
 
 def overlap(low_a, high_a, low_b, high_b):
@@ -92,67 +108,100 @@ def main(argv=None):
     distribution = args.fit_runs >= MIN_FIT_RUNS_FOR_DISTRIBUTION
     if distribution and args.runs < MIN_STUDY_RUNS_FOR_DISTRIBUTION:
         parser.error(f"comparing distributions needs --runs >= {MIN_STUDY_RUNS_FOR_DISTRIBUTION}")
-    print(f"MNIST perceptron benchmark (sigmoid neuron, raw pixels, {args.epochs} epochs): "
-          f"{args.fit_runs} model.fit run(s) vs a {args.runs}-run study, separate processes",
-          flush=True)
+    print(
+        f"MNIST perceptron benchmark (sigmoid neuron, raw pixels, {args.epochs} epochs): "
+        f"{args.fit_runs} model.fit run(s) vs a {args.runs}-run study, separate processes",
+        flush=True,
+    )
     common = ["--activation", "sigmoid", "--epochs", str(args.epochs), "--device", args.device]
     if args.data_dir is not None:
         common += ["--data-dir", str(args.data_dir)]
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
         for engine, runs in (("fit", args.fit_runs), ("compiled", args.runs)):
-            record = run_script("mnist_perceptron.py", ["--engine", engine, "--seeds", str(runs),
-                                                        *common], workdir, engine)
+            record = run_script(
+                "mnist_perceptron.py",
+                ["--engine", engine, "--seeds", str(runs), *common],
+                workdir,
+                engine,
+            )
             if runs == 1:  # a single run writes no CSV: read its one row from the record
                 run = record["metrics"]["runs"]["sigmoid"]
                 record["metrics"]["csv"] = str(Path(workdir) / f"{engine}_one.csv")
                 Path(record["metrics"]["csv"]).write_text(
-                    "dead,final_val_accuracy\n"
-                    f"{int(run['dead'])},{run['val_accuracy'][-1]!r}\n")
+                    f"dead,final_val_accuracy\n{int(run['dead'])},{run['val_accuracy'][-1]!r}\n"
+                )
             results[engine] = summary = engine_summary(record)
-            print(f"  {engine:8s}: {runs} runs, training {summary['train_seconds']:.1f} s "
-                  f"({summary['train_seconds'] / runs:.3f} s a run), peak "
-                  f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
-                  f"median {100 * summary['live_median']:.2f}% (95% CI "
-                  f"{100 * summary['live_median_low']:.2f}-"
-                  f"{100 * summary['live_median_high']:.2f}%)", flush=True)
+            print(
+                f"  {engine:8s}: {runs} runs, training {summary['train_seconds']:.1f} s "
+                f"({summary['train_seconds'] / runs:.3f} s a run), peak "
+                f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
+                f"median {100 * summary['live_median']:.2f}% (95% CI "
+                f"{100 * summary['live_median_low']:.2f}-"
+                f"{100 * summary['live_median_high']:.2f}%)",
+                flush=True,
+            )
 
     fit, study = results["fit"], results["compiled"]
     fit_per_run = fit["train_seconds"] / fit["runs"]
     speedup = fit_per_run * study["runs"] / study["train_seconds"]
     per_1000 = study["train_seconds"] * 1000 / study["runs"]
-    checks = {"speedup": speedup >= TARGETS["speedup"],
-              "study_seconds_per_1000": per_1000 <= TARGETS["study_seconds_per_1000"]}
-    print(f"\n  tutorial spelling: {fit_per_run:.1f} s a run -> {study['runs']} runs "
-          f"~ {fit_per_run * study['runs']:,.0f} s (extrapolated)")
-    print(f"  study engine: {study['train_seconds']:.1f} s for {study['runs']} runs "
-          f"({per_1000:.1f} s per 1,000; target <= {TARGETS['study_seconds_per_1000']:g} s) "
-          f"{'met' if checks['study_seconds_per_1000'] else 'MISSED'}")
-    print(f"  ratio (same work): {speedup:,.0f}x (target >= {TARGETS['speedup']:g}x) "
-          f"{'met' if checks['speedup'] else 'MISSED'}")
+    checks = {
+        "speedup": speedup >= TARGETS["speedup"],
+        "study_seconds_per_1000": per_1000 <= TARGETS["study_seconds_per_1000"],
+    }
+    print(
+        f"\n  tutorial spelling: {fit_per_run:.1f} s a run -> {study['runs']} runs "
+        f"~ {fit_per_run * study['runs']:,.0f} s (extrapolated)"
+    )
+    print(
+        f"  study engine: {study['train_seconds']:.1f} s for {study['runs']} runs "
+        f"({per_1000:.1f} s per 1,000; target <= {TARGETS['study_seconds_per_1000']:g} s) "
+        f"{'met' if checks['study_seconds_per_1000'] else 'MISSED'}"
+    )
+    print(
+        f"  ratio (same work): {speedup:,.0f}x (target >= {TARGETS['speedup']:g}x) "
+        f"{'met' if checks['speedup'] else 'MISSED'}"
+    )
     if distribution:
-        checks["dead_rate_agrees"] = overlap(fit["dead"]["low"], fit["dead"]["high"],
-                                             study["dead"]["low"], study["dead"]["high"])
+        checks["dead_rate_agrees"] = overlap(
+            fit["dead"]["low"], fit["dead"]["high"], study["dead"]["low"], study["dead"]["high"]
+        )
         checks["live_median_agrees"] = overlap(
-            fit["live_median_low"], fit["live_median_high"], study["live_median_low"],
-            study["live_median_high"])
-        print(f"  death rate: fit {share_text(fit['dead'])} vs study "
-              f"{share_text(study['dead'])}: intervals "
-              f"{'overlap (agree)' if checks['dead_rate_agrees'] else 'DISAGREE'}")
+            fit["live_median_low"],
+            fit["live_median_high"],
+            study["live_median_low"],
+            study["live_median_high"],
+        )
+        print(
+            f"  death rate: fit {share_text(fit['dead'])} vs study "
+            f"{share_text(study['dead'])}: intervals "
+            f"{'overlap (agree)' if checks['dead_rate_agrees'] else 'DISAGREE'}"
+        )
         agree = "overlap (agree)" if checks["live_median_agrees"] else "DISAGREE"
         print(f"  live runs' median final accuracy: intervals {agree}")
     else:
-        print(f"  (distributions not compared: that needs --fit-runs >= "
-              f"{MIN_FIT_RUNS_FOR_DISTRIBUTION})")
+        print(
+            f"  (distributions not compared: that needs --fit-runs >= "
+            f"{MIN_FIT_RUNS_FOR_DISTRIBUTION})"
+        )
     if args.json is not None:
-        write_run_record(args.json, build_run_record(
-            script="bench/mnist_bench.py", argv=argv,
-            config={"runs": args.runs, "fit_runs": args.fit_runs, "epochs": args.epochs,
-                    "device": args.device},
-            device=study["device"], timings={"fit_per_run": fit_per_run,
-                                             "study": study["train_seconds"]},
-            metrics={"engines": results, "speedup": speedup, "targets": TARGETS,
-                     "met": checks}))
+        write_run_record(
+            args.json,
+            build_run_record(
+                script="bench/mnist_bench.py",
+                argv=argv,
+                config={
+                    "runs": args.runs,
+                    "fit_runs": args.fit_runs,
+                    "epochs": args.epochs,
+                    "device": args.device,
+                },
+                device=study["device"],
+                timings={"fit_per_run": fit_per_run, "study": study["train_seconds"]},
+                metrics={"engines": results, "speedup": speedup, "targets": TARGETS, "met": checks},
+            ),
+        )
     return 0 if all(checks.values()) else 1
 
 

@@ -44,10 +44,15 @@ def make_bench_parser():
     parser.add_argument("--seeds", type=int_in_range(1, 100_000), default=TARGET["seeds"])
     parser.add_argument("--epochs", type=int_in_range(1, 100_000), default=500)
     parser.add_argument("--hidden", type=int_in_range(1, 4096), nargs="+", default=[16])
-    parser.add_argument("--tutorial-fits", type=int_in_range(1, 1000), default=2,
-                        help="model.fit runs to time (about 20 s each at 500 epochs)")
-    parser.add_argument("--repeats", type=int_in_range(1, 100), default=5,
-                        help="timed repeats of the compiled run")
+    parser.add_argument(
+        "--tutorial-fits",
+        type=int_in_range(1, 1000),
+        default=2,
+        help="model.fit runs to time (about 20 s each at 500 epochs)",
+    )
+    parser.add_argument(
+        "--repeats", type=int_in_range(1, 100), default=5, help="timed repeats of the compiled run"
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
     return parser
@@ -65,36 +70,49 @@ def main(argv=None):
     workers = xor_mlp.workers_for(threads)
     arch = xor_mlp.architecture(args.hidden)
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))
-    print(f"XOR benchmark: {arch}, {args.seeds} seeds x {args.epochs} epochs, device {device}, "
-          f"threads {threads.as_record()}")
+    print(
+        f"XOR benchmark: {arch}, {args.seeds} seeds x {args.epochs} epochs, device {device}, "
+        f"threads {threads.as_record()}"
+    )
 
     fit_seconds, fit_histories = [], []
     for index in range(args.tutorial_fits):
         start = time.perf_counter()
         _, history = xor_mlp.fit_tutorial(
-            network(initial, index % args.seeds), hidden=args.hidden, loss="mean_squared_error",
-            learning_rate=1e-3, epochs=args.epochs)
+            network(initial, index % args.seeds),
+            hidden=args.hidden,
+            loss="mean_squared_error",
+            learning_rate=1e-3,
+            epochs=args.epochs,
+        )
         fit_seconds.append(time.perf_counter() - start)
         fit_histories.append(history)
         print(f"  tutorial spelling, model.fit #{index + 1}: {fit_seconds[-1]:.2f} s")
 
     runs = []
     for repeat in range(args.repeats):
-        runs.append(train_stacked(xor_mlp.X, xor_mlp.Y, initial, epochs=args.epochs,
-                                  workers=workers))
-        print(f"  compiled, repeat {repeat + 1}: {runs[-1].train_seconds:.3f} s "
-              f"(warm-up/compile {runs[-1].compile_seconds:.2f} s; {runs[-1].workers} x "
-              f"{runs[-1].chunk_size} networks at a time)")
+        runs.append(
+            train_stacked(xor_mlp.X, xor_mlp.Y, initial, epochs=args.epochs, workers=workers)
+        )
+        print(
+            f"  compiled, repeat {repeat + 1}: {runs[-1].train_seconds:.3f} s "
+            f"(warm-up/compile {runs[-1].compile_seconds:.2f} s; {runs[-1].workers} x "
+            f"{runs[-1].chunk_size} networks at a time)"
+        )
     compiled = [run.train_seconds for run in runs]
 
     # The two spellings must be computing the same thing.
     for index, history in enumerate(fit_histories):
-        same_acc = np.array_equal(np.array(history["binary_accuracy"], "float32"),
-                                  runs[0].accuracy[index % args.seeds])
+        same_acc = np.array_equal(
+            np.array(history["binary_accuracy"], "float32"), runs[0].accuracy[index % args.seeds]
+        )
         loss_gap = np.abs(np.array(history["loss"]) - runs[0].loss[index % args.seeds]).max()
         if not same_acc or loss_gap > 1e-3:
-            print(f"MISMATCH: fit #{index + 1} vs compiled network: accuracy equal {same_acc}, "
-                  f"max loss gap {loss_gap:.2e}", file=sys.stderr)
+            print(
+                f"MISMATCH: fit #{index + 1} vs compiled network: accuracy equal {same_acc}, "
+                f"max loss gap {loss_gap:.2e}",
+                file=sys.stderr,
+            )
             return 1
 
     per_fit = statistics.mean(fit_seconds)
@@ -102,26 +120,48 @@ def main(argv=None):
     tutorial_total = per_fit * args.seeds
     ratio = tutorial_total / median
     print()
-    print(f"tutorial spelling: {per_fit:.2f} s per network (mean of {len(fit_seconds)} fits, "
-          f"range {min(fit_seconds):.2f}-{max(fit_seconds):.2f}); "
-          f"{args.seeds} networks ~ {tutorial_total:,.0f} s (extrapolated)")
-    print(f"compiled engine:   {median:.3f} s for {args.seeds} networks (median of "
-          f"{len(compiled)}, range {min(compiled):.3f}-{max(compiled):.3f}); "
-          f"{1e6 * median / args.seeds:.1f} us per network")
+    print(
+        f"tutorial spelling: {per_fit:.2f} s per network (mean of {len(fit_seconds)} fits, "
+        f"range {min(fit_seconds):.2f}-{max(fit_seconds):.2f}); "
+        f"{args.seeds} networks ~ {tutorial_total:,.0f} s (extrapolated)"
+    )
+    print(
+        f"compiled engine:   {median:.3f} s for {args.seeds} networks (median of "
+        f"{len(compiled)}, range {min(compiled):.3f}-{max(compiled):.3f}); "
+        f"{1e6 * median / args.seeds:.1f} us per network"
+    )
     print(f"ratio (same work): {ratio:,.0f}x faster")
     met = median <= TARGET_SECONDS
     judged = (args.seeds, args.epochs, args.hidden) == tuple(TARGET.values())
     if judged:
-        print(f"target: {TARGET['seeds']:,} seeds x {TARGET['epochs']} epochs in <= "
-              f"{TARGET_SECONDS:.1f} s: {'met' if met else 'NOT met'}")
+        print(
+            f"target: {TARGET['seeds']:,} seeds x {TARGET['epochs']} epochs in <= "
+            f"{TARGET_SECONDS:.1f} s: {'met' if met else 'NOT met'}"
+        )
     if args.json is not None:
-        write_run_record(args.json, build_run_record(
-            script="bench/xor_bench.py", argv=argv, config=config_of(args),
-            device=device, timings={"fit_seconds": fit_seconds, "compiled_seconds": compiled,
-                                    "compile_seconds": [run.compile_seconds for run in runs]},
-            metrics={"ratio": ratio, "per_fit_s": per_fit, "compiled_median_s": median,
-                     "target_met": met if judged else None, "threads": threads.as_record(),
-                     "chunk_size": runs[0].chunk_size, "workers": runs[0].workers}))
+        write_run_record(
+            args.json,
+            build_run_record(
+                script="bench/xor_bench.py",
+                argv=argv,
+                config=config_of(args),
+                device=device,
+                timings={
+                    "fit_seconds": fit_seconds,
+                    "compiled_seconds": compiled,
+                    "compile_seconds": [run.compile_seconds for run in runs],
+                },
+                metrics={
+                    "ratio": ratio,
+                    "per_fit_s": per_fit,
+                    "compiled_median_s": median,
+                    "target_met": met if judged else None,
+                    "threads": threads.as_record(),
+                    "chunk_size": runs[0].chunk_size,
+                    "workers": runs[0].workers,
+                },
+            ),
+        )
     return 1 if judged and not met else 0
 
 

@@ -24,7 +24,8 @@ _STARTUP_NOISE = re.compile(
     r"^(I\d{4} "
     r"|WARNING: All log messages before absl::InitializeLog"
     r"|To enable the following instructions:"  # continuation of an I-line
-    r"|E\d{4} .*failed call to cuInit)")
+    r"|E\d{4} .*failed call to cuInit)"
+)
 
 
 def _flush_c_streams():
@@ -62,8 +63,11 @@ try:
 except KeyboardInterrupt:
     # Ctrl-C in the seconds TensorFlow takes to load: nothing has run or been written yet, so
     # end as an interrupted run does (common/exits.py), without a traceback.
-    print(f"{os.path.basename(sys.argv[0])}: interrupted while loading TensorFlow; nothing "
-          "was written", file=sys.stderr)
+    print(
+        f"{os.path.basename(sys.argv[0])}: interrupted while loading TensorFlow; nothing "
+        "was written",
+        file=sys.stderr,
+    )
     raise SystemExit(EXIT_INTERRUPTED) from None
 
 # Scripts import keras, layers and tf from here: a plain `import keras` placed earlier (import

@@ -54,7 +54,8 @@ def existing_folder(text):
     path = Path(text)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(
-            f"{text} is not a folder" if path.exists() else f"{text} does not exist")
+            f"{text} is not a folder" if path.exists() else f"{text} does not exist"
+        )
     return path
 
 
@@ -67,7 +68,8 @@ def ray_address(text):
     host, colon, port = text.rpartition(":")
     if not (colon and host and port.isdigit() and 0 < int(port) < 65536):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a Ray address ('auto', HOST:PORT or ray://HOST:PORT)")
+            f"{text!r} is not a Ray address ('auto', HOST:PORT or ray://HOST:PORT)"
+        )
     return text
 
 
@@ -76,22 +78,43 @@ def make_parser(description, *, epochs, max_epochs=100_000):
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--seed", type=int_in_range(0, 2**31 - 1), default=0,
-                        help="random seed (the tutorials were unseeded; a fixed seed makes a "
-                             "run repeatable)")
-    parser.add_argument("--epochs", type=int_in_range(1, max_epochs), default=epochs,
-                        help="training epochs")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="where TensorFlow runs; 'gpu' fails if there is none")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="enable TensorFlow op determinism (slower on GPU)")
-    parser.add_argument("--figures-dir", type=Path, default=Path("figures"), metavar="DIR",
-                        help="folder for the PNG figures")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write a JSON run record (arguments, versions, device, "
-                             "timings, metrics) to PATH")
-    parser.add_argument("--quiet", action="store_true",
-                        help="print only the results: no progress lines")
+    parser.add_argument(
+        "--seed",
+        type=int_in_range(0, 2**31 - 1),
+        default=0,
+        help="random seed (the tutorials were unseeded; a fixed seed makes a run repeatable)",
+    )
+    parser.add_argument(
+        "--epochs", type=int_in_range(1, max_epochs), default=epochs, help="training epochs"
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="where TensorFlow runs; 'gpu' fails if there is none",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="enable TensorFlow op determinism (slower on GPU)",
+    )
+    parser.add_argument(
+        "--figures-dir",
+        type=Path,
+        default=Path("figures"),
+        metavar="DIR",
+        help="folder for the PNG figures",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write a JSON run record (arguments, versions, device, timings, metrics) to PATH",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only the results: no progress lines"
+    )
     return parser
 
 
@@ -150,24 +173,44 @@ def check_output_paths(parser, args, extra_files=()):
 def add_data_dir_flag(parser):
     from common.data import DATA_DIR_ENV
 
-    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR",
-                        help=f"folder holding the dataset (default: ${DATA_DIR_ENV}, then "
-                             "Keras's cache ~/.keras/datasets, then a Keras download)")
-    parser.add_argument("--allow-small-data", action="store_true",
-                        help="accept dataset files holding fewer images than the real dataset "
-                             "(smoke tests on small copies); every other check stays")
-    parser.add_argument("--train-limit", type=int_in_range(1, 10**9), default=None, metavar="N",
-                        help="use only the first N training images (a quick smoke run)")
-    parser.add_argument("--test-limit", type=int_in_range(1, 10**9), default=None, metavar="N",
-                        help="use only the first N test images (a quick smoke run)")
+    parser.add_argument(
+        "--data-dir",
+        type=existing_folder,
+        default=None,
+        metavar="DIR",
+        help=f"folder holding the dataset (default: ${DATA_DIR_ENV}, then "
+        "Keras's cache ~/.keras/datasets, then a Keras download)",
+    )
+    parser.add_argument(
+        "--allow-small-data",
+        action="store_true",
+        help="accept dataset files holding fewer images than the real dataset "
+        "(smoke tests on small copies); every other check stays",
+    )
+    parser.add_argument(
+        "--train-limit",
+        type=int_in_range(1, 10**9),
+        default=None,
+        metavar="N",
+        help="use only the first N training images (a quick smoke run)",
+    )
+    parser.add_argument(
+        "--test-limit",
+        type=int_in_range(1, 10**9),
+        default=None,
+        metavar="N",
+        help="use only the first N test images (a quick smoke run)",
+    )
 
 
 def check_validation_split(parser, count, fraction):
     """Usage error (exit 2) if Keras's validation_split (the last int(count * fraction) of
     `count` training examples) would leave nothing to validate on."""
     if fraction and int(count * fraction) == 0:
-        parser.error(f"--validation-split {fraction:g} of {count} training images holds out "
-                     "none; use a larger fraction or more images")
+        parser.error(
+            f"--validation-split {fraction:g} of {count} training images holds out "
+            "none; use a larger fraction or more images"
+        )
 
 
 def count_check(args):
@@ -178,5 +221,7 @@ def count_check(args):
 
 def config_of(args):
     """The parsed arguments as plain JSON-friendly values, for the run record."""
-    return {key: (str(value) if isinstance(value, Path) else value)
-            for key, value in sorted(vars(args).items())}
+    return {
+        key: (str(value) if isinstance(value, Path) else value)
+        for key, value in sorted(vars(args).items())
+    }

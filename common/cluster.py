@@ -49,8 +49,9 @@ def import_ray():
     try:
         import ray
     except ImportError as error:
-        raise ClusterError(f"--ray needs Ray, the optional extra 'cluster': {INSTALL_EXTRA} "
-                           f"({error})") from None
+        raise ClusterError(
+            f"--ray needs Ray, the optional extra 'cluster': {INSTALL_EXTRA} ({error})"
+        ) from None
     return ray
 
 
@@ -82,8 +83,12 @@ class RaySession:
         try:
             if address == LOCAL:
                 # address="local" starts a new instance even where RAY_ADDRESS names a cluster
-                self.ray.init(address="local", include_dashboard=False,
-                              runtime_env=runtime_env, logging_level=level)
+                self.ray.init(
+                    address="local",
+                    include_dashboard=False,
+                    runtime_env=runtime_env,
+                    logging_level=level,
+                )
             else:
                 self.ray.init(address=address, runtime_env=runtime_env, logging_level=level)
         except KeyboardInterrupt:  # a Ctrl-C while Ray starts: leave no Ray processes behind
@@ -92,9 +97,11 @@ class RaySession:
         except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError...
             self._remove_code()
             where = "a local Ray instance" if address == LOCAL else f"the Ray cluster at {address}"
-            raise ClusterError(f"could not start or join {where}: {first_line(error)} (start "
-                               "one with `ray start --head`, or give --ray alone for a local "
-                               "one)") from None
+            raise ClusterError(
+                f"could not start or join {where}: {first_line(error)} (start "
+                "one with `ray start --head`, or give --ray alone for a local "
+                "one)"
+            ) from None
         try:
             self._check_feasible()
         except ClusterError:
@@ -107,24 +114,34 @@ class RaySession:
         most_cpus = max((node.get("CPU", 0) for node in nodes), default=0)
         most_gpus = max((node.get("GPU", 0) for node in nodes), default=0)
         if self.cpus_per_task > most_cpus:
-            raise ClusterError(f"each task asks for {self.cpus_per_task:g} CPUs "
-                               "(--ray-cpus-per-task) but no node of the cluster has more than "
-                               f"{most_cpus:g}")
+            raise ClusterError(
+                f"each task asks for {self.cpus_per_task:g} CPUs "
+                "(--ray-cpus-per-task) but no node of the cluster has more than "
+                f"{most_cpus:g}"
+            )
         if self.gpus_per_task > most_gpus:
-            raise ClusterError(f"each task asks for {self.gpus_per_task:g} GPU (--device gpu, "
-                               "--ray-gpus-per-task) but "
-                               + (f"no node has more than {most_gpus:g}" if most_gpus else
-                                  "the cluster has no GPU"))
+            raise ClusterError(
+                f"each task asks for {self.gpus_per_task:g} GPU (--device gpu, "
+                "--ray-gpus-per-task) but "
+                + (
+                    f"no node has more than {most_gpus:g}"
+                    if most_gpus
+                    else "the cluster has no GPU"
+                )
+            )
 
     def describe(self):
         """'2 nodes, 4 CPUs, no GPU; each task 2 CPUs' (for the progress lines)."""
         nodes = [node for node in self.ray.nodes() if node.get("Alive")]
         total = self.ray.cluster_resources()
         gpus = total.get("GPU", 0)
-        return (f"{len(nodes)} node{'s' * (len(nodes) != 1)}, {total.get('CPU', 0):g} CPUs, "
-                + (f"{gpus:g} GPUs" if gpus else "no GPU") + f"; each task "
-                f"{self.cpus_per_task:g} CPUs" + (f" and {self.gpus_per_task:g} GPU"
-                                                  if self.gpus_per_task else ""))
+        return (
+            f"{len(nodes)} node{'s' * (len(nodes) != 1)}, {total.get('CPU', 0):g} CPUs, "
+            + (f"{gpus:g} GPUs" if gpus else "no GPU")
+            + f"; each task "
+            f"{self.cpus_per_task:g} CPUs"
+            + (f" and {self.gpus_per_task:g} GPU" if self.gpus_per_task else "")
+        )
 
     def tasks(self):
         return RunTasks(self)
@@ -149,8 +166,12 @@ class RunTasks:
 
     def submit(self, index, script, argv, name):
         task = self.ray.remote(run_in_task).options(
-            num_cpus=self.session.cpus_per_task, num_gpus=self.session.gpus_per_task,
-            max_retries=TASK_RETRIES, retry_exceptions=False, name=f"{name} {script}")
+            num_cpus=self.session.cpus_per_task,
+            num_gpus=self.session.gpus_per_task,
+            max_retries=TASK_RETRIES,
+            retry_exceptions=False,
+            name=f"{name} {script}",
+        )
         self.pending[task.remote(script, list(argv), name, os.getcwd())] = index
 
     def as_finished(self):
@@ -188,8 +209,10 @@ def check_reachable(address, timeout_s=5):
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
     except (OSError, ValueError) as error:
-        raise ClusterError(f"nothing answers at {address} ({error}): start the cluster's head "
-                           "there first (`ray start --head`)") from None
+        raise ClusterError(
+            f"nothing answers at {address} ({error}): start the cluster's head "
+            "there first (`ray start --head`)"
+        ) from None
 
 
 def first_line(error):
@@ -220,21 +243,30 @@ def run_in_task(script, argv, name, driver_cwd):
     import ray
 
     node = ray.get_runtime_context().get_node_id()
-    with tempfile.TemporaryDirectory(prefix="tutorials-run-") as folder, \
-            working_directory(driver_cwd):
+    with (
+        tempfile.TemporaryDirectory(prefix="tutorials-run-") as folder,
+        working_directory(driver_cwd),
+    ):
         figures_dir = Path(folder) / "figures"
         start = time.perf_counter()
         try:
-            record = run_script(script, argv, folder, name, figures_dir=figures_dir,
-                                end_with_parent=True)
+            record = run_script(
+                script, argv, folder, name, figures_dir=figures_dir, end_with_parent=True
+            )
         except SystemExit as error:
             return {"failure": str(error), "node": node}
         seconds = time.perf_counter() - start
         csv = record["metrics"].get("csv")
-        return {"record": record, "csv": Path(csv).read_bytes() if csv else None,
-                "figures": {Path(f).name: Path(f).read_bytes() for f in record["figures"]},
-                "seconds": seconds, "code_version": code_version(script), "workdir": folder,
-                "figures_dir": str(figures_dir), "node": node}
+        return {
+            "record": record,
+            "csv": Path(csv).read_bytes() if csv else None,
+            "figures": {Path(f).name: Path(f).read_bytes() for f in record["figures"]},
+            "seconds": seconds,
+            "code_version": code_version(script),
+            "workdir": folder,
+            "figures_dir": str(figures_dir),
+            "node": node,
+        }
 
 
 # ## Back on the driver
@@ -242,13 +274,17 @@ def problem_with(result, code, data_digests):
     """Why a returned run cannot be used as this driver's run (None if it can): the node ran
     other code than the driver's, or read other data bytes than the driver checked."""
     if result["code_version"] != code:
-        return (f"node {result['node'][:8]} ran other code than this driver's (code version "
-                f"{result['code_version'][:12]}, here {code[:12]})")
+        return (
+            f"node {result['node'][:8]} ran other code than this driver's (code version "
+            f"{result['code_version'][:12]}, here {code[:12]})"
+        )
     expected = set(data_digests.values())
     for file, digest in sorted(result["record"].get("data_files", {}).items()):
         if expected and digest not in expected:
-            return (f"node {result['node'][:8]} read other data than this driver checked "
-                    f"({file}: sha256 {digest[:12]}): give every node the same datasets")
+            return (
+                f"node {result['node'][:8]} read other data than this driver checked "
+                f"({file}: sha256 {digest[:12]}): give every node the same datasets"
+            )
     return None
 
 
@@ -258,8 +294,7 @@ def write_outputs(result, figures_dir, records_dir, name):
     the worker's folders replaced by the driver's."""
     text = json.dumps(result["record"])
     # the figures' folder first: it is inside the worker's folder
-    for worker, driver in ((result["figures_dir"], figures_dir), (result["workdir"],
-                                                                  records_dir)):
+    for worker, driver in ((result["figures_dir"], figures_dir), (result["workdir"], records_dir)):
         text = text.replace(json.dumps(str(worker))[1:-1], json.dumps(str(driver))[1:-1])
     record = json.loads(text)
     for figure in record["figures"]:

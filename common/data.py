@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import importlib
 import io
+import math
 import os
 import pickle
 import re
@@ -34,8 +35,18 @@ from pathlib import Path
 import numpy as np
 
 DATA_DIR_ENV = "TUTORIALS_DATA_DIR"
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 CIFAR10_COUNTS = (50_000, 10_000)  # train, test
 
 
@@ -67,7 +78,8 @@ def _memory_checked(title, counts, image_bytes):
             except MemoryError:
                 raise NotEnoughMemory(
                     f"{source}: not enough memory to load {title} (it needs about {needed_mb} "
-                    "MB while loading)") from None
+                    "MB while loading)"
+                ) from None
 
         return load_checked
 
@@ -89,9 +101,16 @@ class Dataset:
     def head(self, train=None, test=None):
         """The first `train` training and `test` test examples (None: all), as views: a smoke
         run's small slice, without copying."""
-        return Dataset(self.x_train[:train], self.y_train[:train], self.x_test[:test],
-                       self.y_test[:test], self.class_names, self.source, self.note,
-                       dict(self.files))
+        return Dataset(
+            self.x_train[:train],
+            self.y_train[:train],
+            self.x_test[:test],
+            self.y_test[:test],
+            self.class_names,
+            self.source,
+            self.note,
+            dict(self.files),
+        )
 
 
 def aligned_empty(shape, dtype=np.uint8, alignment=64):
@@ -103,7 +122,7 @@ def aligned_empty(shape, dtype=np.uint8, alignment=64):
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     raw = np.empty(size + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
-    return raw[start:start + size].view(dtype).reshape(shape)
+    return raw[start : start + size].view(dtype).reshape(shape)
 
 
 def keras_cache_dir():
@@ -119,9 +138,11 @@ def search_dirs(data_dir=None):
     if not explicit and os.environ.get(DATA_DIR_ENV):
         explicit = Path(os.environ[DATA_DIR_ENV])
         if not explicit.is_dir():
-            raise DataError(f"${DATA_DIR_ENV}: {explicit} "
-                            f"{'is not a folder' if explicit.exists() else 'does not exist'} "
-                            f"(point it at the datasets folder, or unset it)")
+            raise DataError(
+                f"${DATA_DIR_ENV}: {explicit} "
+                f"{'is not a folder' if explicit.exists() else 'does not exist'} "
+                f"(point it at the datasets folder, or unset it)"
+            )
     folders = [Path(explicit)] if explicit else []
     return folders + [keras_cache_dir()]
 
@@ -160,9 +181,11 @@ def _names_root(folder, usual_name, relative_to):
 def _find_cifar10(data_dir=None):
     """(the folder searched, the folder holding the batches), or (None, None)."""
     for folder in search_dirs(data_dir):
-        for candidate in (folder / "cifar-10-batches-py-target" / "cifar-10-batches-py",
-                          folder / "cifar-10-batches-py",
-                          folder):
+        for candidate in (
+            folder / "cifar-10-batches-py-target" / "cifar-10-batches-py",
+            folder / "cifar-10-batches-py",
+            folder,
+        ):
             if (candidate / "data_batch_1").is_file():
                 return folder, candidate
     return None, None
@@ -195,8 +218,10 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch "
-                                         "holds only arrays, lists and strings")
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: a CIFAR-10 batch "
+                "holds only arrays, lists and strings"
+            )
         module = {"__builtin__": "builtins"}.get(module, module)  # Python 2's name
         try:  # NumPy 2 renamed numpy.core to numpy._core; old pickles name the former
             found = importlib.import_module(module.replace("numpy.core.", "numpy._core."))
@@ -213,8 +238,9 @@ def unpickle_safely(raw, source):
     except MemoryError:
         raise
     except Exception as error:  # any malformed pickle: truncated, corrupt, not a pickle
-        raise DataError(f"{source}: not a valid CIFAR-10 batch ({type(error).__name__}: "
-                        f"{error})") from None
+        raise DataError(
+            f"{source}: not a valid CIFAR-10 batch ({type(error).__name__}: {error})"
+        ) from None
 
 
 def read_pickle_safely(path):
@@ -231,11 +257,17 @@ def _read_cifar_batch(path):
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with data and labels)")
     images, labels = batch[b"data"], batch[b"labels"]
-    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
-            and images.shape[1] == 3 * 32 * 32):
-        raise DataError(f"{path}: data should be uint8 rows of 3072 values, got "
-                        f"{getattr(images, 'dtype', type(images).__name__)} "
-                        f"{getattr(images, 'shape', '')}")
+    if not (
+        isinstance(images, np.ndarray)
+        and images.dtype == np.uint8
+        and images.ndim == 2
+        and images.shape[1] == 3 * 32 * 32
+    ):
+        raise DataError(
+            f"{path}: data should be uint8 rows of 3072 values, got "
+            f"{getattr(images, 'dtype', type(images).__name__)} "
+            f"{getattr(images, 'shape', '')}"
+        )
     try:  # no dtype forced: float or text labels must fail the check below, not be cast
         labels = np.asarray(labels)
     except (TypeError, ValueError):
@@ -256,7 +288,7 @@ def _as_images(rows_list):
     images = aligned_empty((sum(len(rows) for rows in rows_list), 32, 32, 3))
     start = 0
     for rows in rows_list:
-        images[start:start + len(rows)] = rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        images[start : start + len(rows)] = rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         start += len(rows)
     return images
 
@@ -269,8 +301,9 @@ def _cifar_batch_paths(folder):
     paths = [folder / name for name in CIFAR10_BATCHES]
     for path in paths:
         if not path.is_file():
-            raise DataError(f"{path}: missing (a CIFAR-10 folder has data_batch_1..5 and "
-                            "test_batch)")
+            raise DataError(
+                f"{path}: missing (a CIFAR-10 folder has data_batch_1..5 and test_batch)"
+            )
     return paths
 
 
@@ -286,15 +319,19 @@ def load_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS, relative_to=Non
         rows, labels, batch_label, digest = _read_cifar_batch(path)
         parts.append((rows, labels, batch_label))
         files[_relative_name(path, root)] = digest
-    _check_counts(folder, sum(len(rows) for rows, _, _ in parts[:5]), len(parts[5][0]),
-                  expected_counts)
+    _check_counts(
+        folder, sum(len(rows) for rows, _, _ in parts[:5]), len(parts[5][0]), expected_counts
+    )
     x_train = _as_images([rows for rows, _, _ in parts[:5]])
     y_train = np.concatenate([labels for _, labels, _ in parts[:5]])
     x_test, y_test = _as_images([parts[5][0]]), parts[5][1]
     # The copy make-datasets builds says so in its batch labels (its pixels went through JPEG).
-    note = ("pixels are a JPEG re-encoding of CIFAR-10 (labels and splits exact), so accuracies "
-            "can differ slightly from runs on the original"
-            if any("JPEG" in label for _, _, label in parts) else "")
+    note = (
+        "pixels are a JPEG re-encoding of CIFAR-10 (labels and splits exact), so accuracies "
+        "can differ slightly from runs on the original"
+        if any("JPEG" in label for _, _, label in parts)
+        else ""
+    )
     return Dataset(x_train, y_train, x_test, y_test, CIFAR10_CLASSES, str(folder), note, files)
 
 
@@ -317,7 +354,7 @@ def _download(name):
 def _one_line(text, limit=200):
     """`text` on one line (whitespace runs become one space), cut at `limit` characters."""
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _causes(error):
@@ -381,14 +418,16 @@ def _downloaded(name, title, data_dir, holding, class_names, image_shape, expect
     try:
         (x_train, y_train), (x_test, y_test) = _download(name)
     except MemoryError:
-        raise NotEnoughMemory(f"keras download ({name}): not enough memory to load "
-                              f"{title}") from None
+        raise NotEnoughMemory(
+            f"keras download ({name}): not enough memory to load {title}"
+        ) from None
     except Exception as error:  # Keras raises bare Exceptions for network failures
         looked = ", ".join(str(d) for d in search_dirs(data_dir))
         raise DataError(
             f"{title} not found (looked in {looked}) and the download failed "
             f"({download_failure_reason(error)}); point --data-dir (or ${DATA_DIR_ENV}) at a "
-            f"folder holding {holding}") from None
+            f"folder holding {holding}"
+        ) from None
     source = f"keras download ({name})"
     x_train, y_train = _checked(source, x_train, y_train.reshape(-1), image_shape)
     x_test, y_test = _checked(source, x_test, y_test.reshape(-1), image_shape)
@@ -397,8 +436,9 @@ def _downloaded(name, title, data_dir, holding, class_names, image_shape, expect
         files = _downloaded_files(name)
     except OSError:  # the arrays are fine; a cache file that cannot be reread only goes unnamed
         files = {}
-    return Dataset(_aligned_copy(x_train), y_train, x_test, y_test, class_names, source,
-                   files=files)
+    return Dataset(
+        _aligned_copy(x_train), y_train, x_test, y_test, class_names, source, files=files
+    )
 
 
 def load_cifar10(data_dir=None, expected_counts=CIFAR10_COUNTS):
@@ -407,8 +447,15 @@ def load_cifar10(data_dir=None, expected_counts=CIFAR10_COUNTS):
     searched, folder = _find_cifar10(data_dir)
     if folder is not None:
         return load_cifar10_batches(folder, expected_counts, relative_to=searched)
-    return _downloaded("cifar10", "CIFAR-10", data_dir, "cifar-10-batches-py/", CIFAR10_CLASSES,
-                       (32, 32, 3), expected_counts)
+    return _downloaded(
+        "cifar10",
+        "CIFAR-10",
+        data_dir,
+        "cifar-10-batches-py/",
+        CIFAR10_CLASSES,
+        (32, 32, 3),
+        expected_counts,
+    )
 
 
 def _aligned_copy(array):
@@ -423,22 +470,33 @@ def _aligned_copy(array):
 def _checked(source, images, labels, image_shape, classes=10):
     """(images, labels as uint8) after checking dtype, shapes, matching counts and label range;
     DataError naming `source` otherwise."""
-    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8
-            and images.shape[1:] == tuple(image_shape)):
-        raise DataError(f"{source}: images should be uint8 of shape (N, "
-                        f"{', '.join(map(str, image_shape))}), got "
-                        f"{getattr(images, 'dtype', type(images).__name__)} "
-                        f"{getattr(images, 'shape', '')}")
-    if not (isinstance(labels, np.ndarray) and labels.ndim == 1
-            and np.issubdtype(labels.dtype, np.integer)):
-        raise DataError(f"{source}: labels should be a list of integers, got "
-                        f"{getattr(labels, 'dtype', type(labels).__name__)} "
-                        f"{getattr(labels, 'shape', '')}")
+    if not (
+        isinstance(images, np.ndarray)
+        and images.dtype == np.uint8
+        and images.shape[1:] == tuple(image_shape)
+    ):
+        raise DataError(
+            f"{source}: images should be uint8 of shape (N, "
+            f"{', '.join(map(str, image_shape))}), got "
+            f"{getattr(images, 'dtype', type(images).__name__)} "
+            f"{getattr(images, 'shape', '')}"
+        )
+    if not (
+        isinstance(labels, np.ndarray)
+        and labels.ndim == 1
+        and np.issubdtype(labels.dtype, np.integer)
+    ):
+        raise DataError(
+            f"{source}: labels should be a list of integers, got "
+            f"{getattr(labels, 'dtype', type(labels).__name__)} "
+            f"{getattr(labels, 'shape', '')}"
+        )
     if len(labels) != len(images):
         raise DataError(f"{source}: {len(images)} images but {len(labels)} labels")
     if labels.size and not (0 <= labels.min() and labels.max() < classes):
-        raise DataError(f"{source}: labels outside 0-{classes - 1} (found "
-                        f"{labels.min()}..{labels.max()})")
+        raise DataError(
+            f"{source}: labels outside 0-{classes - 1} (found {labels.min()}..{labels.max()})"
+        )
     return images, labels.astype(np.uint8)
 
 
@@ -446,18 +504,34 @@ def _check_counts(source, train_count, test_count, expected_counts):
     if not (train_count and test_count):  # even a small copy needs something to train and test
         raise DataError(f"{source}: {train_count} training and {test_count} test images")
     if expected_counts is not None and (train_count, test_count) != tuple(expected_counts):
-        raise DataError(f"{source}: {train_count} training and {test_count} test images, "
-                        f"expected {expected_counts[0]} and {expected_counts[1]}")
+        raise DataError(
+            f"{source}: {train_count} training and {test_count} test images, "
+            f"expected {expected_counts[0]} and {expected_counts[1]}"
+        )
 
 
 # ## MNIST (mnist.npz) and Fashion-MNIST (the four idx files Keras downloads)
 
 MNIST_COUNTS = (60_000, 10_000)
 MNIST_CLASSES = tuple(str(digit) for digit in range(10))
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                         "Shirt", "Sneaker", "Bag", "Ankle boot")
-FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+FASHION_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _IDX_MAX_VALUES = 100_000_000  # a header asking for more is corrupt, not a bigger dataset
 
@@ -496,9 +570,11 @@ def load_mnist_npz(path, expected_counts=MNIST_COUNTS, relative_to=None):
     path = Path(path)
     raw, digest = _read_hashed(path)
     if not raw.startswith(_ZIP_STARTS):  # else np.load takes it for a pickle and says so
-        raise DataError(f"{path}: not an npz archive ("
-                        f"{'empty file' if not raw else 'no zip header'}; MNIST's mnist.npz "
-                        "is a zip of .npy arrays)")
+        raise DataError(
+            f"{path}: not an npz archive ("
+            f"{'empty file' if not raw else 'no zip header'}; MNIST's mnist.npz "
+            "is a zip of .npy arrays)"
+        )
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             missing = [key for key in MNIST_KEYS if key not in archive.files]
@@ -509,8 +585,9 @@ def load_mnist_npz(path, expected_counts=MNIST_COUNTS, relative_to=None):
         raise
     except ValueError as error:
         if "allow_pickle" in str(error):
-            raise DataError(f"{path}: holds pickled objects; refused (MNIST is plain uint8 "
-                            "arrays)") from None
+            raise DataError(
+                f"{path}: holds pickled objects; refused (MNIST is plain uint8 arrays)"
+            ) from None
         raise DataError(f"{path}: not a valid .npz ({error})") from None
     except Exception as error:  # truncated, corrupt, not a zip: one error that names the file
         raise DataError(f"{path}: not a valid .npz ({type(error).__name__}: {error})") from None
@@ -519,8 +596,9 @@ def load_mnist_npz(path, expected_counts=MNIST_COUNTS, relative_to=None):
     x_test, y_test = _checked(path, arrays["x_test"], arrays["y_test"], (28, 28))
     _check_counts(path, len(y_train), len(y_test), expected_counts)
     files = {_relative_name(path, path.parent if relative_to is None else relative_to): digest}
-    return Dataset(_aligned_copy(x_train), y_train, x_test, y_test, MNIST_CLASSES, str(path),
-                   files=files)
+    return Dataset(
+        _aligned_copy(x_train), y_train, x_test, y_test, MNIST_CLASSES, str(path), files=files
+    )
 
 
 def read_idx(path):
@@ -537,13 +615,14 @@ def _read_idx_hashed(path):
         with gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb") as stream:
             header = stream.read(4)
             if len(header) < 4 or header[:3] != b"\x00\x00\x08" or not 1 <= header[3] <= 4:
-                raise DataError(f"{path}: not an idx file of unsigned bytes (header "
-                                f"{header.hex() or 'empty'})")
+                raise DataError(
+                    f"{path}: not an idx file of unsigned bytes (header {header.hex() or 'empty'})"
+                )
             sizes_bytes = stream.read(4 * header[3])
             if len(sizes_bytes) < 4 * header[3]:
                 raise DataError(f"{path}: truncated header")
             shape = tuple(int(v) for v in np.frombuffer(sizes_bytes, ">u4"))
-            count = int(np.prod(shape, dtype=np.int64))
+            count = math.prod(shape)  # Python ints: an int64 product can wrap to 0
             if count > _IDX_MAX_VALUES:
                 raise DataError(f"{path}: header claims {shape}, too large for this dataset")
             values = stream.read(count)
@@ -572,8 +651,15 @@ def load_fashion_mnist_folder(folder, expected_counts=MNIST_COUNTS, relative_to=
     x_train, y_train = _checked(folder / FASHION_MNIST_FILES[0], x_train, y_train, (28, 28))
     x_test, y_test = _checked(folder / FASHION_MNIST_FILES[2], x_test, y_test, (28, 28))
     _check_counts(folder, len(y_train), len(y_test), expected_counts)
-    return Dataset(_aligned_copy(x_train), y_train, x_test, y_test, FASHION_MNIST_CLASSES,
-                   str(folder), files=files)
+    return Dataset(
+        _aligned_copy(x_train),
+        y_train,
+        x_test,
+        y_test,
+        FASHION_MNIST_CLASSES,
+        str(folder),
+        files=files,
+    )
 
 
 def load_mnist(data_dir=None, expected_counts=MNIST_COUNTS):
@@ -581,8 +667,9 @@ def load_mnist(data_dir=None, expected_counts=MNIST_COUNTS):
     path = find_mnist(data_dir)
     if path is not None:
         return load_mnist_npz(path, expected_counts, relative_to=path.parent)
-    return _downloaded("mnist", "MNIST", data_dir, "mnist.npz", MNIST_CLASSES, (28, 28),
-                       expected_counts)
+    return _downloaded(
+        "mnist", "MNIST", data_dir, "mnist.npz", MNIST_CLASSES, (28, 28), expected_counts
+    )
 
 
 def load_fashion_mnist(data_dir=None, expected_counts=MNIST_COUNTS):
@@ -590,9 +677,15 @@ def load_fashion_mnist(data_dir=None, expected_counts=MNIST_COUNTS):
     searched, folder = _find_fashion_mnist(data_dir)
     if folder is not None:
         return load_fashion_mnist_folder(folder, expected_counts, relative_to=searched)
-    return _downloaded("fashion_mnist", "Fashion-MNIST", data_dir,
-                       "fashion-mnist/ with the four idx .gz files", FASHION_MNIST_CLASSES,
-                       (28, 28), expected_counts)
+    return _downloaded(
+        "fashion_mnist",
+        "Fashion-MNIST",
+        data_dir,
+        "fashion-mnist/ with the four idx .gz files",
+        FASHION_MNIST_CLASSES,
+        (28, 28),
+        expected_counts,
+    )
 
 
 # ## Every dataset by name: look-ups, a preflight check, and building the local copies
@@ -622,17 +715,32 @@ class DatasetInfo:
 
 DATASETS = {
     "mnist": DatasetInfo(
-        "MNIST", "mnist.npz", MNIST_COUNTS, load_mnist, find_mnist,
-        _discard(load_mnist_npz), ("mnist.npz",)),
+        "MNIST",
+        "mnist.npz",
+        MNIST_COUNTS,
+        load_mnist,
+        find_mnist,
+        _discard(load_mnist_npz),
+        ("mnist.npz",),
+    ),
     "fashion_mnist": DatasetInfo(
-        "Fashion-MNIST", "fashion-mnist/ with the four idx .gz files", MNIST_COUNTS,
-        load_fashion_mnist, find_fashion_mnist, _discard(load_fashion_mnist_folder),
-        tuple(f"fashion-mnist/{name}" for name in FASHION_MNIST_FILES)),
+        "Fashion-MNIST",
+        "fashion-mnist/ with the four idx .gz files",
+        MNIST_COUNTS,
+        load_fashion_mnist,
+        find_fashion_mnist,
+        _discard(load_fashion_mnist_folder),
+        tuple(f"fashion-mnist/{name}" for name in FASHION_MNIST_FILES),
+    ),
     "cifar10": DatasetInfo(
-        "CIFAR-10", "cifar-10-batches-py/", CIFAR10_COUNTS, load_cifar10, find_cifar10,
+        "CIFAR-10",
+        "cifar-10-batches-py/",
+        CIFAR10_COUNTS,
+        load_cifar10,
+        find_cifar10,
         check_cifar10_batches,
-        tuple(f"cifar-10-batches-py-target/cifar-10-batches-py/{name}"
-              for name in CIFAR10_BATCHES)),
+        tuple(f"cifar-10-batches-py-target/cifar-10-batches-py/{name}" for name in CIFAR10_BATCHES),
+    ),
 }
 
 MAKE_DATASETS = "make-datasets"  # the script that builds the local copies (see README, Data)
@@ -669,9 +777,12 @@ def preflight(names, data_dir=None, *, allow_small_data=False):
         info = DATASETS[name]
         found = info.find(data_dir)
         if found is None:
-            remedy = (f"run {script}" if script else
-                      "connect to the network so Keras can download it, or pass --data-dir a "
-                      f"folder holding {info.holding}")
+            remedy = (
+                f"run {script}"
+                if script
+                else "connect to the network so Keras can download it, or pass --data-dir a "
+                f"folder holding {info.holding}"
+            )
             problems.append(f"{info.title}: not found (looked in {looked}); {remedy}")
             continue
         try:
@@ -679,9 +790,12 @@ def preflight(names, data_dir=None, *, allow_small_data=False):
         except NotEnoughMemory as error:  # the copy may be fine: nothing to rebuild
             problems.append(f"{info.title}: {_one_line(error, 300)}")
         except DataError as error:
-            remedy = (f"run {script} to rebuild it" if script else
-                      "delete or replace the copy (Keras downloads a fresh one when none is "
-                      "found), or pass --data-dir")
+            remedy = (
+                f"run {script} to rebuild it"
+                if script
+                else "delete or replace the copy (Keras downloads a fresh one when none is "
+                "found), or pass --data-dir"
+            )
             problems.append(f"{info.title}: {_one_line(error, 300)}; {remedy}")
         except MemoryError:
             problems.append(f"{info.title}: {found}: not enough memory to check it")
@@ -702,9 +816,15 @@ def build_datasets(folder, timeout=600):
     try:
         # Its own session, so that a timeout or Ctrl-C ends the Python it starts too; an
         # absolute path, so that a script in "." is not looked up on $PATH.
-        process = subprocess.Popen([str(script.absolute())], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   errors="replace", start_new_session=True)
+        process = subprocess.Popen(
+            [str(script.absolute())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
     except OSError as error:
         return False, f"{script}: cannot run it ({type(error).__name__}: {error})"
     try:
@@ -716,8 +836,10 @@ def build_datasets(folder, timeout=600):
         raise
     seconds = time.monotonic() - start
     if process.returncode != 0:
-        return False, _one_line(f"{script} failed (exit code {process.returncode}): "
-                                f"{_failure_detail(stdout, stderr)}", 300)
+        return False, _one_line(
+            f"{script} failed (exit code {process.returncode}): {_failure_detail(stdout, stderr)}",
+            300,
+        )
     return True, f"{script} built the datasets in {folder} ({seconds:.0f} s)"
 
 
@@ -733,8 +855,9 @@ def _end_group(process):
 def _failure_detail(stdout, stderr):
     """What a failed make-datasets said: its FAIL / MISSING summary lines, else its last line
     on stderr, else on stdout."""
-    summary = [line.strip() for line in stdout.splitlines()
-               if line.strip().startswith(("FAIL", "MISSING"))]
+    summary = [
+        line.strip() for line in stdout.splitlines() if line.strip().startswith(("FAIL", "MISSING"))
+    ]
     if summary:
         return "; ".join(" ".join(line.split()) for line in summary)
     for text in (stderr, stdout):

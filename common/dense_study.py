@@ -46,14 +46,22 @@ def dense_sizes(model):
 
     sizes = [int(np.prod(model.inputs[0].shape[1:]))]
     dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
-    others = [layer for layer in model.layers
-              if not isinstance(layer, (layers.Dense, layers.InputLayer, layers.Flatten))]
+    others = [
+        layer
+        for layer in model.layers
+        if not isinstance(layer, (layers.Dense, layers.InputLayer, layers.Flatten))
+    ]
     activations = [layer.activation for layer in dense]
-    if (others or not dense or not all(layer.use_bias for layer in dense)
-            or activations[-1] is not keras.activations.softmax
-            or any(a is not keras.activations.relu for a in activations[:-1])):
-        raise TrainingSetupError("the Dense study engine trains Flatten -> Dense(relu)... -> "
-                                 "Dense(softmax) models only")
+    if (
+        others
+        or not dense
+        or not all(layer.use_bias for layer in dense)
+        or activations[-1] is not keras.activations.softmax
+        or any(a is not keras.activations.relu for a in activations[:-1])
+    ):
+        raise TrainingSetupError(
+            "the Dense study engine trains Flatten -> Dense(relu)... -> Dense(softmax) models only"
+        )
     return sizes + [int(layer.units) for layer in dense]
 
 
@@ -88,47 +96,61 @@ class _Network:
         """The weights in Keras's order [W1, b1, W2, b2, ...], as numpy arrays."""
         values = [v.numpy() for v in self.variables]
         k = self.blocks
-        return [np.concatenate(values[:k], axis=1), np.concatenate(values[k:2 * k])] + \
-            values[2 * k:]
+        return [np.concatenate(values[:k], axis=1), np.concatenate(values[k : 2 * k])] + values[
+            2 * k :
+        ]
 
     def step(self, images, targets, take, divisor, beta_1_power, beta_2_power, learning_rate):
         """One batch: returns (Adam update ops, loss sum over the batch, hits)."""
         k = self.blocks
-        kernels, biases = self.variables[:k], self.variables[k:2 * k]
+        kernels, biases = self.variables[:k], self.variables[k : 2 * k]
         x = tf.cast(tf.gather(images, take), tf.float32) / divisor
         batch_targets = tf.gather(targets, take)
-        parts = [tf.nn.bias_add(tf.matmul(x, w), b) for w, b in zip(kernels, biases,
-                                                                     strict=True)]
+        parts = [tf.nn.bias_add(tf.matmul(x, w), b) for w, b in zip(kernels, biases, strict=True)]
         hidden = tf.nn.relu(parts[0] if k == 1 else tf.concat(parts, axis=1))
         activations = [hidden]
-        rest = self.variables[2 * k:]
+        rest = self.variables[2 * k :]
         for index in range(0, len(rest), 2):
             z = tf.nn.bias_add(tf.matmul(activations[-1], rest[index]), rest[index + 1])
             activations.append(tf.nn.relu(z) if index + 2 < len(rest) else z)
         logits = activations.pop()
-        losses, backprop = tf.raw_ops.SoftmaxCrossEntropyWithLogits(features=logits,
-                                                                    labels=batch_targets)
+        losses, backprop = tf.raw_ops.SoftmaxCrossEntropyWithLogits(
+            features=logits, labels=batch_targets
+        )
         size = tf.cast(tf.shape(take)[0], tf.float32)
         # d(mean)/d(loss_i) = 1 / size, times the fused op's backprop, as autodiff has it
         grad = backprop * tf.expand_dims(tf.fill(tf.shape(losses), 1.0 / size), 1)
         gradients = []
         for index in range(len(rest) - 2, -1, -2):
             inputs = activations[index // 2]
-            gradients[:0] = [tf.matmul(inputs, grad, transpose_a=True),
-                             tf.reduce_sum(grad, axis=0)]
-            grad = tf.raw_ops.ReluGrad(gradients=tf.matmul(grad, rest[index], transpose_b=True),
-                                       features=inputs)
+            gradients[:0] = [tf.matmul(inputs, grad, transpose_a=True), tf.reduce_sum(grad, axis=0)]
+            grad = tf.raw_ops.ReluGrad(
+                gradients=tf.matmul(grad, rest[index], transpose_b=True), features=inputs
+            )
         grads = [grad] if k == 1 else tf.split(grad, [len(c) for c in self.columns], axis=1)
-        first = ([tf.matmul(x, g, transpose_a=True) for g in grads]
-                 + [tf.reduce_sum(g, axis=0) for g in grads])
-        updates = [tf.raw_ops.ResourceApplyAdam(
-            var=var.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
-            beta2_power=beta_2_power, lr=learning_rate, beta1=BETA_1, beta2=BETA_2,
-            epsilon=EPSILON, grad=g)
-            for var, m, v, g in zip(self.variables, self.m, self.v, first + gradients,
-                                    strict=True)]
-        hits = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=1),
-                                              tf.argmax(batch_targets, axis=1)), tf.float32))
+        first = [tf.matmul(x, g, transpose_a=True) for g in grads] + [
+            tf.reduce_sum(g, axis=0) for g in grads
+        ]
+        updates = [
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.handle,
+                m=m.handle,
+                v=v.handle,
+                beta1_power=beta_1_power,
+                beta2_power=beta_2_power,
+                lr=learning_rate,
+                beta1=BETA_1,
+                beta2=BETA_2,
+                epsilon=EPSILON,
+                grad=g,
+            )
+            for var, m, v, g in zip(self.variables, self.m, self.v, first + gradients, strict=True)
+        ]
+        hits = tf.reduce_sum(
+            tf.cast(
+                tf.equal(tf.argmax(logits, axis=1), tf.argmax(batch_targets, axis=1)), tf.float32
+            )
+        )
         return updates, tf.reduce_sum(losses), hits
 
 
@@ -146,9 +168,18 @@ class DenseGroup:
         # 256 pixel values would differ in the last bit).
         self.divisor = tf.Variable(255.0, trainable=False)
         scalar, sums = tf.TensorSpec([], tf.int32), tf.TensorSpec([self.parallel], tf.float32)
-        self.steps = tf.function(self._steps, input_signature=[
-            tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None, None], tf.float32),
-            tf.TensorSpec([self.parallel, None], tf.int32), scalar, scalar, sums, sums])
+        self.steps = tf.function(
+            self._steps,
+            input_signature=[
+                tf.TensorSpec([None, None], tf.uint8),
+                tf.TensorSpec([None, None], tf.float32),
+                tf.TensorSpec([self.parallel, None], tf.int32),
+                scalar,
+                scalar,
+                sums,
+                sums,
+            ],
+        )
         self.steps_per_call = STEPS_PER_CALL
 
     def load(self, weights):
@@ -166,13 +197,18 @@ class DenseGroup:
             self.iterations.assign_add(1)
             step = tf.cast(self.iterations, tf.float32)
             beta_1_power, beta_2_power = tf.pow(BETA_1, step), tf.pow(BETA_2, step)
-            start, stop = index * self.batch_size, tf.minimum((index + 1) * self.batch_size,
-                                                              count)
+            start, stop = index * self.batch_size, tf.minimum((index + 1) * self.batch_size, count)
             updates, losses, hits = [], [], []
             for slot, network in enumerate(self.networks):
                 ops, loss, hit = network.step(
-                    images, targets, orders[slot, start:stop], self.divisor, beta_1_power,
-                    beta_2_power, self.learning_rate)
+                    images,
+                    targets,
+                    orders[slot, start:stop],
+                    self.divisor,
+                    beta_1_power,
+                    beta_2_power,
+                    self.learning_rate,
+                )
                 updates += ops
                 losses.append(loss)
                 hits.append(hit)
@@ -181,15 +217,25 @@ class DenseGroup:
             return index, loss_sums + tf.stack(losses), hit_sums + tf.stack(hits)
 
         _, loss_sums, hit_sums = tf.while_loop(
-            lambda index, *_: index < last, train_batch, (first, loss_sums, hit_sums),
-            parallel_iterations=1)
+            lambda index, *_: index < last,
+            train_batch,
+            (first, loss_sums, hit_sums),
+            parallel_iterations=1,
+        )
         return loss_sums, hit_sums
 
     def trace(self, images, targets):
         """Trace and optimise the graph on an empty range of batches (nothing trained)."""
         zeros = tf.zeros(self.parallel)
-        self.steps(images, targets, tf.zeros((self.parallel, 1), tf.int32), tf.constant(0),
-                   tf.constant(0), zeros, zeros)
+        self.steps(
+            images,
+            targets,
+            tf.zeros((self.parallel, 1), tf.int32),
+            tf.constant(0),
+            tf.constant(0),
+            zeros,
+            zeros,
+        )
 
     def train_epoch(self, images, targets, orders):
         """One epoch over `orders` (parallel, count): per-network (mean loss, accuracy) as
@@ -202,20 +248,37 @@ class DenseGroup:
         while first < batches:
             last = min(first + self.steps_per_call, batches)
             start = time.perf_counter()
-            loss_sums, hit_sums = self.steps(images, targets, orders, tf.constant(first),
-                                             tf.constant(last), loss_sums, hit_sums)
-            if (time.perf_counter() - start < CALL_SECONDS / 2
-                    and last - first == self.steps_per_call):
+            loss_sums, hit_sums = self.steps(
+                images, targets, orders, tf.constant(first), tf.constant(last), loss_sums, hit_sums
+            )
+            if (
+                time.perf_counter() - start < CALL_SECONDS / 2
+                and last - first == self.steps_per_call
+            ):
                 self.steps_per_call *= 2
             first = last
         count = np.float32(count)
         return loss_sums.numpy() / count, hit_sums.numpy() / count
 
 
-def train_dense_runs(initial_weights, sizes, train, *, weight_seeds, data_seeds, epochs,
-                     batch_size, learning_rate, column_blocks, parallel=PARALLEL,
-                     evaluate=None, test_data=None, validation_data=None, on_epoch_end=None,
-                     on_run_end=None):
+def train_dense_runs(
+    initial_weights,
+    sizes,
+    train,
+    *,
+    weight_seeds,
+    data_seeds,
+    epochs,
+    batch_size,
+    learning_rate,
+    column_blocks,
+    parallel=PARALLEL,
+    evaluate=None,
+    test_data=None,
+    validation_data=None,
+    on_epoch_end=None,
+    on_run_end=None,
+):
     """Train one network per run (weight_seeds[r], data_seeds[r]) on uint8 images.
 
     initial_weights(seed) -> Keras-ordered weights [W1, b1, ...]; train = (images, labels);
@@ -233,8 +296,10 @@ def train_dense_runs(initial_weights, sizes, train, *, weight_seeds, data_seeds,
     n, count = len(weight_seeds), len(train[1])
     images = as_tensor(np.ascontiguousarray(train[0]).reshape(count, -1))
     targets = tf.one_hot(np.asarray(train[1], np.int64), sizes[-1])
-    history = {key: np.full((n, epochs), np.nan, np.float32)
-               for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    history = {
+        key: np.full((n, epochs), np.nan, np.float32)
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
     test = {key: np.full(n, np.nan) for key in ("test_loss", "test_accuracy", "train_seconds")}
     epoch_seconds = np.full((n, epochs), np.nan)
     params, test_outputs, groups = [], [], {}
@@ -243,9 +308,13 @@ def train_dense_runs(initial_weights, sizes, train, *, weight_seeds, data_seeds,
         members = list(range(begin, min(begin + parallel, n)))
         start = time.perf_counter()
         if len(members) not in groups:
-            groups[len(members)] = DenseGroup(sizes, len(members), batch_size=batch_size,
-                                              learning_rate=learning_rate,
-                                              column_blocks=column_blocks)
+            groups[len(members)] = DenseGroup(
+                sizes,
+                len(members),
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                column_blocks=column_blocks,
+            )
             groups[len(members)].trace(images, targets)
         group = groups[len(members)]
         compile_seconds += time.perf_counter() - start
@@ -255,7 +324,8 @@ def train_dense_runs(initial_weights, sizes, train, *, weight_seeds, data_seeds,
         for epoch in range(epochs):
             start, cpu_start = time.perf_counter(), time.process_time()
             loss, accuracy = group.train_epoch(
-                images, targets, np.stack([order[epoch] for order in orders]))
+                images, targets, np.stack([order[epoch] for order in orders])
+            )
             seconds = time.perf_counter() - start
             cpu_seconds += time.process_time() - cpu_start
             group_seconds += seconds
@@ -264,8 +334,9 @@ def train_dense_runs(initial_weights, sizes, train, *, weight_seeds, data_seeds,
             history["accuracy"][members, epoch] = accuracy
             if validation_data is not None:
                 for slot, r in enumerate(members):
-                    val_loss, val_accuracy, _ = evaluate(group.networks[slot].weights(),
-                                                         *validation_data)
+                    val_loss, val_accuracy, _ = evaluate(
+                        group.networks[slot].weights(), *validation_data
+                    )
                     history["val_loss"][r, epoch] = val_loss
                     history["val_accuracy"][r, epoch] = val_accuracy
             if on_epoch_end is not None:
@@ -282,17 +353,31 @@ def train_dense_runs(initial_weights, sizes, train, *, weight_seeds, data_seeds,
                 test["test_loss"][r], test["test_accuracy"][r] = test_loss, test_accuracy
                 test_outputs.append(outputs)
             if on_run_end is not None:
-                on_run_end(r, {"loss": history["loss"][r], "accuracy": history["accuracy"][r],
-                               **{key: float(value[r]) for key, value in test.items()}})
+                on_run_end(
+                    r,
+                    {
+                        "loss": history["loss"][r],
+                        "accuracy": history["accuracy"][r],
+                        **{key: float(value[r]) for key, value in test.items()},
+                    },
+                )
     have_validation = validation_data is not None
-    return Runs(weight_seeds=weight_seeds, data_seeds=data_seeds,
-                loss=history["loss"], accuracy=history["accuracy"],
-                val_loss=history["val_loss"] if have_validation else None,
-                val_accuracy=history["val_accuracy"] if have_validation else None,
-                params=[np.stack(p) for p in zip(*params, strict=True)],
-                train_seconds=train_seconds, compile_seconds=compile_seconds,
-                test_outputs=np.stack(test_outputs) if test_outputs else None,
-                extra=test | {"epoch_seconds": epoch_seconds, "train_cpu_seconds": cpu_seconds,
-                              "parallel": parallel,
-                              "column_blocks": column_blocks})
-
+    return Runs(
+        weight_seeds=weight_seeds,
+        data_seeds=data_seeds,
+        loss=history["loss"],
+        accuracy=history["accuracy"],
+        val_loss=history["val_loss"] if have_validation else None,
+        val_accuracy=history["val_accuracy"] if have_validation else None,
+        params=[np.stack(p) for p in zip(*params, strict=True)],
+        train_seconds=train_seconds,
+        compile_seconds=compile_seconds,
+        test_outputs=np.stack(test_outputs) if test_outputs else None,
+        extra=test
+        | {
+            "epoch_seconds": epoch_seconds,
+            "train_cpu_seconds": cpu_seconds,
+            "parallel": parallel,
+            "column_blocks": column_blocks,
+        },
+    )

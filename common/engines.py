@@ -14,8 +14,10 @@ import numpy as np
 
 FIT, COMPILED = "fit", "compiled"
 ENGINES = (COMPILED, FIT)
-ENGINE_HELP = ("'compiled': the same experiment in compiled TensorFlow graphs, a study's runs "
-               "stacked where that is faster; 'fit': the tutorial's model.fit, once per run")
+ENGINE_HELP = (
+    "'compiled': the same experiment in compiled TensorFlow graphs, a study's runs "
+    "stacked where that is faster; 'fit': the tutorial's model.fit, once per run"
+)
 
 
 @dataclass
@@ -50,8 +52,11 @@ class ThreadPlan:
     column_blocks: int = 1  # the split Dense path (common/training.py): blocks of the 1st kernel
 
     def as_record(self):
-        return {"intra_op": self.intra_op, "inter_op": self.inter_op,
-                "column_blocks": self.column_blocks}
+        return {
+            "intra_op": self.intra_op,
+            "inter_op": self.inter_op,
+            "column_blocks": self.column_blocks,
+        }
 
 
 # Measured on 2 cores (README, Performance): the tiny single-run perceptron is per-op overhead
@@ -66,8 +71,7 @@ def thread_plan(workload, engine, device, cores=None):
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}")
     cores = int(cores or os.cpu_count() or 1)
-    if engine != COMPILED or not device.startswith("CPU") or workload in ("default",
-                                                                           "stacked"):
+    if engine != COMPILED or not device.startswith("CPU") or workload in ("default", "stacked"):
         return ThreadPlan(0, 0)
     if workload == "tiny":
         return ThreadPlan(1, 1)
@@ -88,8 +92,11 @@ def configure_threads(plan):
         threading.set_inter_op_parallelism_threads(plan.inter_op)
     except RuntimeError:  # already initialised
         pass
-    return ThreadPlan(threading.get_intra_op_parallelism_threads(),
-                      threading.get_inter_op_parallelism_threads(), plan.column_blocks)
+    return ThreadPlan(
+        threading.get_intra_op_parallelism_threads(),
+        threading.get_inter_op_parallelism_threads(),
+        plan.column_blocks,
+    )
 
 
 def setup(workload, engine, device):

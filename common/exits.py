@@ -34,8 +34,7 @@ def kept_text(already_written=0):
     """What this process completed since `already_written` files, in words."""
     files = written_files()[already_written:]
     if not files:
-        return ("nothing was written (figures, records and models are written when a run "
-                "finishes)")
+        return "nothing was written (figures, records and models are written when a run finishes)"
     return "kept, complete: " + ", ".join(files) + "; nothing is half-written"
 
 
@@ -53,13 +52,16 @@ def run_main(main, argv=None):
         return main(argv)
     except KeyboardInterrupt as interrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
-        detail = str(interrupt) if isinstance(interrupt, Interrupted) else kept_text(
-            already_written)
+        detail = (
+            str(interrupt) if isinstance(interrupt, Interrupted) else kept_text(already_written)
+        )
         print(f"{prog}: interrupted; {detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
         if not _is_out_of_memory(error):
             raise
-        return error_line(f"out of memory ({type(error).__name__}); try a smaller run (fewer "
-                          f"seeds, --train-limit, --engine compiled); {kept_text(already_written)}",
-                          prog=prog)
+        return error_line(
+            f"out of memory ({type(error).__name__}); try a smaller run (fewer "
+            f"seeds, --train-limit, --engine compiled); {kept_text(already_written)}",
+            prog=prog,
+        )

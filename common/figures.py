@@ -30,8 +30,9 @@ def save_figure(fig, path):
     return str(path)
 
 
-def image_predictions_figure(images, predicted, actual, class_names, title, *, columns=10,
-                             cmap=None):
+def image_predictions_figure(
+    images, predicted, actual, class_names, title, *, columns=10, cmap=None
+):
     """A row (or grid) of images, each captioned with its predicted and actual class; wrong
     predictions in red. `images`: uint8 (n, H, W[, C]). Each column is as wide as the widest
     caption and each row leaves room for its captions, so long class names ('not Ankle boot')
@@ -45,9 +46,13 @@ def image_predictions_figure(images, predicted, actual, class_names, title, *, c
             continue
         ax.imshow(images[index], cmap=cmap, interpolation="nearest")
         right = predicted[index] == actual[index]
-        captions.append(ax.set_title(
-            f"pred = {class_names[predicted[index]]}\nact = {class_names[actual[index]]}",
-            fontsize=CAPTION_FONTSIZE, color="black" if right else "red"))
+        captions.append(
+            ax.set_title(
+                f"pred = {class_names[predicted[index]]}\nact = {class_names[actual[index]]}",
+                fontsize=CAPTION_FONTSIZE,
+                color="black" if right else "red",
+            )
+        )
     fig.suptitle(title, fontsize=9)
     # Text sizes in inches do not depend on the figure's: measure the captions, then lay the
     # grid out around them (image side, column pitch, caption band, all in inches).
@@ -59,11 +64,14 @@ def image_predictions_figure(images, predicted, actual, class_names, title, *, c
     width = columns * pitch
     height = rows * (IMAGE_SIDE + caption_band) + TITLE_BAND + 0.05
     fig.set_size_inches(width, height)
-    fig.subplots_adjust(left=(pitch - IMAGE_SIDE) / 2 / width,
-                        right=1 - (pitch - IMAGE_SIDE) / 2 / width,
-                        bottom=0.05 / height, top=1 - (TITLE_BAND + caption_band) / height,
-                        wspace=(pitch - IMAGE_SIDE) / IMAGE_SIDE,
-                        hspace=caption_band / IMAGE_SIDE)
+    fig.subplots_adjust(
+        left=(pitch - IMAGE_SIDE) / 2 / width,
+        right=1 - (pitch - IMAGE_SIDE) / 2 / width,
+        bottom=0.05 / height,
+        top=1 - (TITLE_BAND + caption_band) / height,
+        wspace=(pitch - IMAGE_SIDE) / IMAGE_SIDE,
+        hspace=caption_band / IMAGE_SIDE,
+    )
     return fig
 
 
@@ -80,8 +88,15 @@ def confusion_figure(matrix, class_names, title):
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     for (row, col), count in np.ndenumerate(matrix):
-        ax.text(col, row, str(count), ha="center", va="center", fontsize=6.5,
-                color="white" if shares[row, col] > 0.5 else "black")
+        ax.text(
+            col,
+            row,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=6.5,
+            color="white" if shares[row, col] > 0.5 else "black",
+        )
     ax.set_title(title, fontsize=9)
     return fig
 
@@ -94,8 +109,9 @@ def epoch_curves_figure(series, title, *, references=()):
     for ax, (panel, curves) in zip(axes, series.items(), strict=True):
         for label, values in curves.items():
             ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
-        panel_references = [(value, label) for ref_panel, value, label in references
-                            if ref_panel == panel]
+        panel_references = [
+            (value, label) for ref_panel, value, label in references if ref_panel == panel
+        ]
         for (value, label), style in zip(panel_references, ("--", ":", "-."), strict=False):
             ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
         ax.set_xlabel("epoch")
@@ -120,9 +136,15 @@ def epochs_text(count):
 
 # Short file-name parts of the settings a quick experiment changes: a flag (True) is named by
 # its part alone, a choice (--engine fit) by its value, a number by its part and value.
-SETTING_NAMES = {"normalize": "normalized", "epochs": "epochs", "learning_rate": "lr",
-                 "batch_size": "batch", "validation_split": "val", "train_limit": "train",
-                 "test_limit": "test"}
+SETTING_NAMES = {
+    "normalize": "normalized",
+    "epochs": "epochs",
+    "learning_rate": "lr",
+    "batch_size": "batch",
+    "validation_split": "val",
+    "train_limit": "train",
+    "test_limit": "test",
+}
 
 
 def settings_suffix(args, defaults, keys):

@@ -51,18 +51,25 @@ def _scalar_metadata():
 
     return summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-        data_class=summary_pb2.DATA_CLASS_SCALAR)
+        data_class=summary_pb2.DATA_CLASS_SCALAR,
+    )
 
 
 def epoch_scalars(history, learning_rate):
     """{sub-folder: {tag: per-epoch values}} of a TrainingHistory-like `history` (lists loss,
     accuracy, val_loss, val_accuracy), named as Keras's TensorBoard callback names them."""
-    scalars = {"train": {"epoch_loss": list(history.loss),
-                         "epoch_accuracy": list(history.accuracy),
-                         "epoch_learning_rate": [learning_rate] * len(history.loss)}}
+    scalars = {
+        "train": {
+            "epoch_loss": list(history.loss),
+            "epoch_accuracy": list(history.accuracy),
+            "epoch_learning_rate": [learning_rate] * len(history.loss),
+        }
+    }
     if len(history.val_loss):
-        scalars["validation"] = {"epoch_loss": list(history.val_loss),
-                                 "epoch_accuracy": list(history.val_accuracy)}
+        scalars["validation"] = {
+            "epoch_loss": list(history.val_loss),
+            "epoch_accuracy": list(history.val_accuracy),
+        }
     return scalars
 
 
@@ -73,8 +80,9 @@ def _write_scalars(folder, tags):
         with writer.as_default():
             for tag, values in tags.items():
                 for epoch, value in enumerate(values):
-                    tf.summary.write(tag, tf.constant(value, tf.float32), step=epoch,
-                                     metadata=metadata)
+                    tf.summary.write(
+                        tag, tf.constant(value, tf.float32), step=epoch, metadata=metadata
+                    )
     finally:
         writer.close()
 
@@ -93,8 +101,10 @@ def _publish(staging, log_dir):
         staging.chmod(_folder_mode())  # mkdtemp's folder is private; the logs are not
         staging.rename(log_dir)
         return
-    moves = [(source, log_dir / source.relative_to(staging))
-             for source in sorted(staging.rglob(EVENT_FILES))]
+    moves = [
+        (source, log_dir / source.relative_to(staging))
+        for source in sorted(staging.rglob(EVENT_FILES))
+    ]
     for folder in {target.parent for _, target in moves}:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob(EVENT_FILES):

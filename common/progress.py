@@ -23,8 +23,10 @@ class Progress:
         if not (finished or self.on_terminal or now - self.last_print >= self.every_s):
             return
         self.last_print = now
-        line = (f"{self.label}: {done}/{self.total} ({100 * done / self.total:.0f}%), "
-                f"{now - self.start:.1f} s")
+        line = (
+            f"{self.label}: {done}/{self.total} ({100 * done / self.total:.0f}%), "
+            f"{now - self.start:.1f} s"
+        )
         if self.on_terminal:
             self.stream.write("\r" + line + ("\n" if finished else ""))
         else:

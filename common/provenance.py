@@ -15,10 +15,20 @@ import sys
 
 # The extensions recorded, in this order, as /proc/cpuinfo spells them (x86 "flags", ARM
 # "Features": 32-bit ARM says neon, 64-bit ARM asimd).
-VECTOR_EXTENSIONS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
-                     "avx512_vnni", "amx_tile", "neon", "asimd")
-_AVX512_PARTS = (("avx512f", "F"), ("avx512bw", "BW"), ("avx512vl", "VL"),
-                 ("avx512_vnni", "VNNI"))
+VECTOR_EXTENSIONS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "amx_tile",
+    "neon",
+    "asimd",
+)
+_AVX512_PARTS = (("avx512f", "F"), ("avx512bw", "BW"), ("avx512vl", "VL"), ("avx512_vnni", "VNNI"))
 # macOS spells some Intel features its own way (sysctl machdep.cpu.*features).
 _DARWIN_NAMES = {"sse4.2": "sse4_2", "avx1.0": "avx", "avx512vnni": "avx512_vnni"}
 
@@ -40,8 +50,9 @@ def parse_cpuinfo(text):
 def _sysctl(name):
     """`sysctl -n name` (macOS), or None when it is not there."""
     try:
-        finished = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True,
-                                  timeout=5, check=False)
+        finished = subprocess.run(
+            ["sysctl", "-n", name], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if finished.returncode != 0:
@@ -52,8 +63,13 @@ def _sysctl(name):
 def _darwin_cpu():
     """(model, flags) on macOS, where there is no /proc/cpuinfo."""
     model = _sysctl("machdep.cpu.brand_string")
-    words = " ".join(filter(None, (_sysctl("machdep.cpu.features"),
-                                   _sysctl("machdep.cpu.leaf7_features")))).lower().split()
+    words = (
+        " ".join(
+            filter(None, (_sysctl("machdep.cpu.features"), _sysctl("machdep.cpu.leaf7_features")))
+        )
+        .lower()
+        .split()
+    )
     flags = {_DARWIN_NAMES.get(word, word) for word in words}
     if platform.machine() == "arm64":
         flags.add("asimd")  # Advanced SIMD is part of every 64-bit ARM CPU
@@ -105,8 +121,9 @@ def _vector_text(description):
     if "fma" in present:
         words.append("FMA")
     if "avx512f" in present:
-        words.append("AVX-512 " + "/".join(short for flag, short in _AVX512_PARTS
-                                           if flag in present))
+        words.append(
+            "AVX-512 " + "/".join(short for flag, short in _AVX512_PARTS if flag in present)
+        )
     else:
         words.append("no AVX-512")
     if "amx_tile" in present:

@@ -53,8 +53,9 @@ def _finite_or_none(value):
     return value
 
 
-def build_run_record(*, script, config, device, timings, metrics, figures=(), argv=None,
-                     data_files=None):
+def build_run_record(
+    *, script, config, device, timings, metrics, figures=(), argv=None, data_files=None
+):
     """`argv`: the arguments the run was given (default: this process's command line).
     `data_files`: {dataset file (a name relative to the data folder, or its path): sha256 hex}
     of the files the run read (a Dataset's `files`), so a record says which bytes it measured.

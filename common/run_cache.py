@@ -40,9 +40,13 @@ def imported_files(path, root=ROOT, seen=None):
         return seen
     seen.add(path)
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
-                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
-                 else [])
+        names = (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and not node.level
+            else []
+        )
         for name in names:
             module = root / Path(*name.split("."))
             for candidate in (module.with_suffix(".py"), module / "__init__.py"):
@@ -53,23 +57,26 @@ def imported_files(path, root=ROOT, seen=None):
 def files_digest(location):
     """{name: sha256} of a data file or of every file under a data folder (sorted)."""
     location = Path(location)
-    paths = sorted(p for p in location.rglob("*") if p.is_file()) if location.is_dir() else [
-        location]
+    paths = (
+        sorted(p for p in location.rglob("*") if p.is_file()) if location.is_dir() else [location]
+    )
     digests = {}
     for path in paths:
         digest = hashlib.sha256()
         with open(path, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
-        digests[path.name if path == location else path.relative_to(location).as_posix()] = \
+        digests[path.name if path == location else path.relative_to(location).as_posix()] = (
             digest.hexdigest()
+        )
     return digests
 
 
 def run_key(script, argv, code, data_digests):
     """The cache key of one run: what ran, how, on which code and which data bytes."""
-    text = json.dumps({"script": script, "argv": list(argv), "code": code,
-                       "data": data_digests}, sort_keys=True)
+    text = json.dumps(
+        {"script": script, "argv": list(argv), "code": code, "data": data_digests}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -86,11 +93,14 @@ class RunCache:
         if not (entry / RECORD).is_file():
             return None
         record = json.loads((entry / RECORD).read_text())
-        record["figures"] = [_copy(entry / "figures" / Path(figure).name, Path(staging))
-                             for figure in record["figures"]]
+        record["figures"] = [
+            _copy(entry / "figures" / Path(figure).name, Path(staging))
+            for figure in record["figures"]
+        ]
         if record["metrics"].get("csv"):
-            record["metrics"]["csv"] = _copy(entry / Path(record["metrics"]["csv"]).name,
-                                             Path(records_dir), f"{label}.csv")
+            record["metrics"]["csv"] = _copy(
+                entry / Path(record["metrics"]["csv"]).name, Path(records_dir), f"{label}.csv"
+            )
         return record
 
     def store(self, key, record):
@@ -103,8 +113,9 @@ class RunCache:
             for figure in record["figures"]:
                 shutil.copy2(figure, temporary / "figures" / Path(figure).name)
             if record["metrics"].get("csv"):
-                shutil.copy2(record["metrics"]["csv"], temporary / Path(
-                    record["metrics"]["csv"]).name)
+                shutil.copy2(
+                    record["metrics"]["csv"], temporary / Path(record["metrics"]["csv"]).name
+                )
             (temporary / RECORD).write_text(json.dumps(record, indent=1))
             with interrupts_held():
                 if entry.exists():

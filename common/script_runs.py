@@ -29,8 +29,13 @@ def bench_parser(description):
     parser.add_argument("--seeds", type=int_in_range(1, 100), default=3)
     parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
-                        help="also write the benchmark's record (every run's figures) to PATH")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the benchmark's record (every run's figures) to PATH",
+    )
     return parser
 
 
@@ -40,11 +45,23 @@ def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=F
     `end_with_parent` (Linux): the script is killed if this process dies first (a Ray worker
     killed mid-task must not leave its script running beside the retry)."""
     record_path = Path(workdir) / f"{label}.json"
-    command = [sys.executable, str(ROOT / script), *argv, "--quiet", "--json", str(record_path),
-               "--figures-dir", str(figures_dir or Path(workdir) / "figures")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=_die_with_parent() if end_with_parent
-                               else None)
+    command = [
+        sys.executable,
+        str(ROOT / script),
+        *argv,
+        "--quiet",
+        "--json",
+        str(record_path),
+        "--figures-dir",
+        str(figures_dir or Path(workdir) / "figures"),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_die_with_parent() if end_with_parent else None,
+    )
     try:
         _, stderr = process.communicate()
     except KeyboardInterrupt:

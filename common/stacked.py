@@ -86,26 +86,35 @@ def network(params, index):
 
 def to_lanes(params):
     """[W (N, a, b), b (N, 1, b), ...] -> [W (a, b, N), b (b, N), ...] (networks last)."""
-    return [np.ascontiguousarray(np.moveaxis(p if i % 2 == 0 else p[:, 0, :], 0, -1))
-            for i, p in enumerate(params)]
+    return [
+        np.ascontiguousarray(np.moveaxis(p if i % 2 == 0 else p[:, 0, :], 0, -1))
+        for i, p in enumerate(params)
+    ]
 
 
 def from_lanes(lanes):
     """The inverse of to_lanes."""
-    return [np.ascontiguousarray(np.moveaxis(p, -1, 0)) if i % 2 == 0
-            else np.ascontiguousarray(np.moveaxis(p, -1, 0))[:, None, :]
-            for i, p in enumerate(lanes)]
+    return [
+        np.ascontiguousarray(np.moveaxis(p, -1, 0))
+        if i % 2 == 0
+        else np.ascontiguousarray(np.moveaxis(p, -1, 0))[:, None, :]
+        for i, p in enumerate(lanes)
+    ]
 
 
 @functools.cache
 def _compiled_block(n_layers, loss, block_epochs):
     """A compiled function running up to `block_epochs` epochs of Adam on lane-layout networks.
     One program per (depth, loss) and per chunk shape (XLA compiles for concrete shapes)."""
-    weights = [tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([None, None],
-                                                                            tf.float32)]
+    weights = [
+        tf.TensorSpec([None, None, None], tf.float32),
+        tf.TensorSpec([None, None], tf.float32),
+    ]
     state = weights * n_layers
     signature = [
-        state, state, state,  # params, Adam's m, Adam's v
+        state,
+        state,
+        state,  # params, Adam's m, Adam's v
         tf.TensorSpec([None, None], tf.float32),  # x: (batch, features)
         tf.TensorSpec([None], tf.float32),  # y: (batch,)
         tf.TensorSpec([], tf.int32),  # steps already taken
@@ -136,7 +145,8 @@ def _compiled_block(n_layers, loss, block_epochs):
                     per_example = tf.square(y_lanes - probabilities)
                 else:
                     per_example = tf.nn.sigmoid_cross_entropy_with_logits(
-                        labels=tf.broadcast_to(y_lanes, tf.shape(logits)), logits=logits)
+                        labels=tf.broadcast_to(y_lanes, tf.shape(logits)), logits=logits
+                    )
                 per_network = tf.reduce_mean(per_example, axis=0)
                 # Networks share no weights, so the gradient of the sum is each network's own.
                 total = tf.reduce_sum(per_network)
@@ -159,11 +169,14 @@ def _compiled_block(n_layers, loss, block_epochs):
             return epoch + 1, new_params, new_m, new_v, losses, accuracies
 
         # Fixed-size histories (rows past `epochs` stay zero): one program for any epochs.
-        history = (tf.TensorArray(tf.float32, size=block_epochs),
-                   tf.TensorArray(tf.float32, size=block_epochs))
+        history = (
+            tf.TensorArray(tf.float32, size=block_epochs),
+            tf.TensorArray(tf.float32, size=block_epochs),
+        )
         state = (tf.constant(0), list(params), list(m), list(v), *history)
         _, params, m, v, losses, accuracies = tf.while_loop(
-            lambda epoch, *_: epoch < epochs, epoch_step, state)
+            lambda epoch, *_: epoch < epochs, epoch_step, state
+        )
         return params, m, v, losses.stack(), accuracies.stack()
 
     return train_block
@@ -191,8 +204,18 @@ class StackedRun:
     workers: int = 1  # compiled calls running at a time
 
 
-def train_stacked(x, y, params, *, epochs, loss="mean_squared_error", learning_rate=1e-3,
-                  chunk_size=None, workers=1, on_chunk=None):
+def train_stacked(
+    x,
+    y,
+    params,
+    *,
+    epochs,
+    loss="mean_squared_error",
+    learning_rate=1e-3,
+    chunk_size=None,
+    workers=1,
+    on_chunk=None,
+):
     """Train the stacked networks `params` (see glorot_uniform_stack) on the full batch (x, y)
     for `epochs` full-batch Adam steps. `chunk_size` networks go through each compiled call
     (default: chunk_size_for); the last chunk is padded to the same size, so one compiled
@@ -215,7 +238,7 @@ def train_stacked(x, y, params, *, epochs, loss="mean_squared_error", learning_r
         """Networks begin .. begin + chunk_size - 1, the last chunk padded with its first."""
         parts = []
         for p in lanes:
-            part = p[..., begin:begin + chunk_size]
+            part = p[..., begin : begin + chunk_size]
             if part.shape[-1] < chunk_size:
                 fill = np.repeat(part[..., :1], chunk_size - part.shape[-1], axis=-1)
                 part = np.concatenate([part, fill], axis=-1)
@@ -228,7 +251,8 @@ def train_stacked(x, y, params, *, epochs, loss="mean_squared_error", learning_r
         for done in range(0, n_epochs, BLOCK_EPOCHS):
             now = min(BLOCK_EPOCHS, n_epochs - done)
             *state, block_loss, block_accuracy = trainer(
-                *state, x, y, tf.constant(done, tf.int32), tf.constant(now, tf.int32), rate)
+                *state, x, y, tf.constant(done, tf.int32), tf.constant(now, tf.int32), rate
+            )
             losses.append(block_loss.numpy()[:now])
             accuracies.append(block_accuracy.numpy()[:now])
         return [p.numpy() for p in state[0]], np.concatenate(losses), np.concatenate(accuracies)
@@ -246,8 +270,7 @@ def train_stacked(x, y, params, *, epochs, loss="mean_squared_error", learning_r
     pool = ThreadPoolExecutor(max(1, min(workers, len(begins))))
     try:
         results = pool.map(lambda begin: run_chunk(padded(begin), epochs), begins)
-        for begin, (final, loss_history, accuracy_history) in zip(begins, results,
-                                                                   strict=True):
+        for begin, (final, loss_history, accuracy_history) in zip(begins, results, strict=True):
             real = min(chunk_size, n_networks - begin)
             finals.append([p[..., :real] for p in final])
             losses.append(loss_history[:, :real].T)
@@ -258,8 +281,7 @@ def train_stacked(x, y, params, *, epochs, loss="mean_squared_error", learning_r
         pool.shutdown(wait=True, cancel_futures=True)
     train_seconds = time.perf_counter() - start
     return StackedRun(
-        params=from_lanes([np.concatenate(parts, axis=-1) for parts in zip(*finals,
-                                                                           strict=True)]),
+        params=from_lanes([np.concatenate(parts, axis=-1) for parts in zip(*finals, strict=True)]),
         loss=np.ascontiguousarray(np.concatenate(losses)),
         accuracy=np.ascontiguousarray(np.concatenate(accuracies)),
         train_seconds=train_seconds,

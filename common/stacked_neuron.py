@@ -57,8 +57,10 @@ class _Stack:
     def __init__(self, kernels, biases, activation, learning_rate, input_scale, batch_size):
         self.kernel = tf.Variable(kernels)
         self.bias = tf.Variable(biases)
-        self.slots = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v)))
-                      for v in (self.kernel, self.bias)]
+        self.slots = [
+            (tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v)))
+            for v in (self.kernel, self.bias)
+        ]
         self.iterations = tf.Variable(0, dtype=tf.int64)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
@@ -76,12 +78,23 @@ class _Stack:
         self.iterations.assign_add(1)
         step = tf.cast(self.iterations, tf.float32)
         beta_1_power, beta_2_power = tf.pow(BETA_1, step), tf.pow(BETA_2, step)
-        return [tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
-            beta2_power=beta_2_power, lr=self.learning_rate, beta1=BETA_1, beta2=BETA_2,
-            epsilon=EPSILON, grad=gradient)
-            for variable, gradient, (m, v) in zip((self.kernel, self.bias), gradients,
-                                                  self.slots, strict=True)]
+        return [
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle,
+                m=m.handle,
+                v=v.handle,
+                beta1_power=beta_1_power,
+                beta2_power=beta_2_power,
+                lr=self.learning_rate,
+                beta1=BETA_1,
+                beta2=BETA_2,
+                epsilon=EPSILON,
+                grad=gradient,
+            )
+            for variable, gradient, (m, v) in zip(
+                (self.kernel, self.bias), gradients, self.slots, strict=True
+            )
+        ]
 
     def _activate(self, logits):
         """The activation over (K, J, b, 1) logits. A vectorised sigmoid rounds differently
@@ -111,8 +124,9 @@ class _Stack:
         count = tf.shape(order)[1]
 
         def train_batch(index, loss_sums, hit_sums):
-            take = order[:, index * self.batch_size:tf.minimum((index + 1) * self.batch_size,
-                                                               count)]
+            take = order[
+                :, index * self.batch_size : tf.minimum((index + 1) * self.batch_size, count)
+            ]
             batch = tf.cast(tf.gather(images, take), tf.float32)
             if self.scale != 1:
                 batch = batch * self.scale
@@ -121,8 +135,10 @@ class _Stack:
             logits = tf.matmul(inputs, self.kernel) + self.bias[..., None]
             size = tf.cast(tf.shape(take)[1], tf.float32)
             squared_errors, grad_logits, hit_flags = self._pointwise(logits, targets, size)
-            gradients = [tf.matmul(inputs, grad_logits, adjoint_a=True),
-                         tf.reduce_sum(grad_logits, axis=2)]
+            gradients = [
+                tf.matmul(inputs, grad_logits, adjoint_a=True),
+                tf.reduce_sum(grad_logits, axis=2),
+            ]
             updates = self._adam(gradients)
             # Keras's mean squared error: mean over the output axis (of 1), then over the batch
             losses = tf.reduce_mean(squared_errors, axis=[2, 3])
@@ -132,8 +148,11 @@ class _Stack:
             return index, loss_sums + losses * size, hit_sums + hits
 
         _, loss_sums, hit_sums = tf.while_loop(
-            lambda index, *_: index < last, train_batch, (first, loss_sums, hit_sums),
-            parallel_iterations=1)
+            lambda index, *_: index < last,
+            train_batch,
+            (first, loss_sums, hit_sums),
+            parallel_iterations=1,
+        )
         return loss_sums, hit_sums
 
     def _outputs(self, images):
@@ -145,8 +164,10 @@ class _Stack:
 
     def predict(self, images):
         """(K, J, n) outputs on `images` (n, features), in chunks of VALIDATION_CHUNK."""
-        parts = [self.outputs(tf.constant(images[start:start + VALIDATION_CHUNK])).numpy()
-                 for start in range(0, len(images), VALIDATION_CHUNK)]
+        parts = [
+            self.outputs(tf.constant(images[start : start + VALIDATION_CHUNK])).numpy()
+            for start in range(0, len(images), VALIDATION_CHUNK)
+        ]
         return np.concatenate(parts, axis=2)
 
 
@@ -159,8 +180,20 @@ def _mse_and_accuracy(outputs, labels):
     return loss, accuracy
 
 
-def train_neurons(train, validation, test, *, activation, weight_seeds, data_seeds, epochs,
-                  batch_size=32, learning_rate=1e-3, input_scale=1.0, on_epoch_end=None):
+def train_neurons(
+    train,
+    validation,
+    test,
+    *,
+    activation,
+    weight_seeds,
+    data_seeds,
+    epochs,
+    batch_size=32,
+    learning_rate=1e-3,
+    input_scale=1.0,
+    on_epoch_end=None,
+):
     """Train one neuron per run (weight_seeds[r], data_seeds[r]) on uint8 images.
 
     train, validation, test: (images (n, ...) uint8, labels (n,) 0/1). Validation after every
@@ -182,25 +215,37 @@ def train_neurons(train, validation, test, *, activation, weight_seeds, data_see
     stacked_biases = np.zeros((len(group_seeds), width, 1), np.float32)
     stacked_kernels[group_of, slot_in_group] = kernels
     stacked_biases[group_of, slot_in_group] = biases
-    stack = _Stack(stacked_kernels, stacked_biases, activation, learning_rate, input_scale,
-                   batch_size)
+    stack = _Stack(
+        stacked_kernels, stacked_biases, activation, learning_rate, input_scale, batch_size
+    )
 
     images = as_tensor(np.ascontiguousarray(train[0]).reshape(len(train[0]), features))
     labels = tf.constant(np.asarray(train[1], np.uint8))
-    flat = {name: np.ascontiguousarray(split[0]).reshape(len(split[0]), features)
-            for name, split in (("validation", validation), ("test", test))}
+    flat = {
+        name: np.ascontiguousarray(split[0]).reshape(len(split[0]), features)
+        for name, split in (("validation", validation), ("test", test))
+    }
     count = len(train[1])
     batches = -(-count // batch_size)
     pick = (group_of, slot_in_group)
-    history = {key: np.zeros((runs, epochs), np.float32) for key in
-               ("loss", "accuracy", "val_loss", "val_accuracy")}
+    history = {
+        key: np.zeros((runs, epochs), np.float32)
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
     train_seconds, steps_per_call = 0.0, STEPS_PER_CALL
     zeros = tf.zeros((len(group_seeds), width), tf.float32)
     # Trace the training graph with an empty range of batches (nothing trained) so that
     # train_seconds holds training alone.
     start = time.perf_counter()
-    stack.steps(images, labels, tf.zeros((len(group_seeds), count), tf.int32), tf.constant(0),
-                tf.constant(0), zeros, zeros)
+    stack.steps(
+        images,
+        labels,
+        tf.zeros((len(group_seeds), count), tf.int32),
+        tf.constant(0),
+        tf.constant(0),
+        zeros,
+        zeros,
+    )
     compile_seconds = time.perf_counter() - start
     for epoch, order in enumerate(epoch_orders(group_seeds, count, epochs)):
         order = tf.constant(order)
@@ -209,10 +254,13 @@ def train_neurons(train, validation, test, *, activation, weight_seeds, data_see
         while first < batches:
             last = min(first + steps_per_call, batches)
             call_start = time.perf_counter()
-            loss_sums, hit_sums = stack.steps(images, labels, order, tf.constant(first),
-                                              tf.constant(last), loss_sums, hit_sums)
-            if (time.perf_counter() - call_start < CALL_SECONDS / 2
-                    and last - first == steps_per_call):
+            loss_sums, hit_sums = stack.steps(
+                images, labels, order, tf.constant(first), tf.constant(last), loss_sums, hit_sums
+            )
+            if (
+                time.perf_counter() - call_start < CALL_SECONDS / 2
+                and last - first == steps_per_call
+            ):
                 steps_per_call *= 2
             first = last
         epoch_seconds = time.perf_counter() - start
@@ -220,17 +268,24 @@ def train_neurons(train, validation, test, *, activation, weight_seeds, data_see
         # fit's epoch figures: float32 sums divided by the example count
         history["loss"][:, epoch] = (loss_sums.numpy() / np.float32(count))[pick]
         history["accuracy"][:, epoch] = (hit_sums.numpy() / np.float32(count))[pick]
-        val_loss, val_accuracy = _mse_and_accuracy(stack.predict(flat["validation"])[pick],
-                                                   validation[1])
+        val_loss, val_accuracy = _mse_and_accuracy(
+            stack.predict(flat["validation"])[pick], validation[1]
+        )
         history["val_loss"][:, epoch], history["val_accuracy"][:, epoch] = val_loss, val_accuracy
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, epoch_seconds)
         if not np.isfinite(history["loss"][:, epoch]).any():  # every run diverged
             for value in history.values():
-                value[:, epoch + 1:] = np.nan
+                value[:, epoch + 1 :] = np.nan
             break
     test_outputs = stack.predict(flat["test"])[pick]
-    return Runs(weight_seeds=weight_seeds, data_seeds=data_seeds, params=[
-        stack.kernel.numpy()[pick], stack.bias.numpy()[pick]], train_seconds=train_seconds,
-        compile_seconds=compile_seconds, test_outputs=test_outputs,
-        extra={"group": group_of, "groups": len(group_seeds), "width": width}, **history)
+    return Runs(
+        weight_seeds=weight_seeds,
+        data_seeds=data_seeds,
+        params=[stack.kernel.numpy()[pick], stack.bias.numpy()[pick]],
+        train_seconds=train_seconds,
+        compile_seconds=compile_seconds,
+        test_outputs=test_outputs,
+        extra={"group": group_of, "groups": len(group_seeds), "width": width},
+        **history,
+    )

@@ -33,26 +33,28 @@ def share(flags):
     flags = np.asarray(flags, bool)
     count, n = int(flags.sum()), int(flags.size)
     low, high = wilson_interval(count, n)
-    return {"count": count, "n": n, "share": count / n if n else math.nan, "low": low,
-            "high": high}
+    return {"count": count, "n": n, "share": count / n if n else math.nan, "low": low, "high": high}
 
 
 def share_text(rate):
-    return (f"{rate['count']}/{rate['n']} = {100 * rate['share']:.1f}% "
-            f"(95% CI {100 * rate['low']:.1f}-{100 * rate['high']:.1f}%)")
+    return (
+        f"{rate['count']}/{rate['n']} = {100 * rate['share']:.1f}% "
+        f"(95% CI {100 * rate['low']:.1f}-{100 * rate['high']:.1f}%)"
+    )
 
 
-QUANTILES = {"min": 0.0, "p10": 0.1, "q1": 0.25, "median": 0.5, "q3": 0.75, "p90": 0.9,
-             "max": 1.0}
+QUANTILES = {"min": 0.0, "p10": 0.1, "q1": 0.25, "median": 0.5, "q3": 0.75, "p90": 0.9, "max": 1.0}
 
 
 def distribution(values):
     """n, mean, sample sd, and the QUANTILES of the finite values (NaN where there are none)."""
     values = np.asarray(values, np.float64)
     values = values[np.isfinite(values)]
-    summary = {"n": int(values.size),
-               "mean": float(values.mean()) if values.size else math.nan,
-               "sd": float(values.std(ddof=1)) if values.size > 1 else math.nan}
+    summary = {
+        "n": int(values.size),
+        "mean": float(values.mean()) if values.size else math.nan,
+        "sd": float(values.std(ddof=1)) if values.size > 1 else math.nan,
+    }
     for name, q in QUANTILES.items():
         summary[name] = float(np.quantile(values, q)) if values.size else math.nan
     return summary
@@ -60,13 +62,16 @@ def distribution(values):
 
 def distribution_text(summary, scale=100, unit="%", decimals=2):
     """'median 96.61% (10-90%: 95.9-97.1%), mean 96.5% ± 0.52 sd, range ..., n = 812'."""
+
     def fmt(value):
         return f"{scale * value:.{decimals}f}{unit}"
 
     if summary["n"] == 0:
         return "n = 0"
-    text = f"median {fmt(summary['median'])} (10-90%: {fmt(summary['p10'])} to " \
-           f"{fmt(summary['p90'])}), mean {fmt(summary['mean'])}"
+    text = (
+        f"median {fmt(summary['median'])} (10-90%: {fmt(summary['p10'])} to "
+        f"{fmt(summary['p90'])}), mean {fmt(summary['mean'])}"
+    )
     if summary["n"] > 1:  # a spread of one run is not a spread
         text += f" ± {scale * summary['sd']:.{decimals}f} sd"
     return text + f", range {fmt(summary['min'])} to {fmt(summary['max'])}, n = {summary['n']}"
@@ -92,19 +97,27 @@ def variance_split(values, groups):
     values, groups = np.asarray(values, np.float64), np.asarray(groups)
     names, index = np.unique(groups, return_inverse=True)
     sizes = np.bincount(index)
-    result = {"groups": int(len(names)), "per_group": float(sizes.mean()) if len(sizes) else 0,
-              "order_var": math.nan, "init_var": math.nan, "order_share": math.nan}
+    result = {
+        "groups": int(len(names)),
+        "per_group": float(sizes.mean()) if len(sizes) else 0,
+        "order_var": math.nan,
+        "init_var": math.nan,
+        "order_share": math.nan,
+    }
     if len(names) < 2 or sizes.min() < 2:
         return result
     means = np.bincount(index, values) / sizes
     within = float(((values - means[index]) ** 2).sum() / (len(values) - len(names)))
     between = float((sizes * (means - values.mean()) ** 2).sum() / (len(names) - 1))
     # n0: the effective group size for unequal groups (equals the size when all are equal).
-    n0 = (len(values) - (sizes ** 2).sum() / len(values)) / (len(names) - 1)
+    n0 = (len(values) - (sizes**2).sum() / len(values)) / (len(names) - 1)
     order_var = max(0.0, (between - within) / n0)
     total = order_var + within
-    result.update(order_var=order_var, init_var=within,
-                  order_share=order_var / total if total > 0 else math.nan)
+    result.update(
+        order_var=order_var,
+        init_var=within,
+        order_share=order_var / total if total > 0 else math.nan,
+    )
     return result
 
 
@@ -112,13 +125,17 @@ def variance_split_text(split, what):
     if split["order_var"] == 0 and split["init_var"] == 0:
         return f"{what}: the same in every run (no spread to split)"
     if not math.isfinite(split["order_share"]):
-        return (f"{what}: init vs data-order split needs >= 2 orders of >= 2 runs "
-                f"({split['groups']} orders)")
-    return (f"{what}: {100 * split['order_share']:.0f}% of the variance from the data order, "
-            f"{100 * (1 - split['order_share']):.0f}% from the initial weights "
-            f"({split['groups']} orders x {split['per_group']:g} runs; sd "
-            f"{100 * math.sqrt(split['order_var']):.2f} vs {100 * math.sqrt(split['init_var']):.2f}"
-            " points)")
+        return (
+            f"{what}: init vs data-order split needs >= 2 orders of >= 2 runs "
+            f"({split['groups']} orders)"
+        )
+    return (
+        f"{what}: {100 * split['order_share']:.0f}% of the variance from the data order, "
+        f"{100 * (1 - split['order_share']):.0f}% from the initial weights "
+        f"({split['groups']} orders x {split['per_group']:g} runs; sd "
+        f"{100 * math.sqrt(split['order_var']):.2f} vs {100 * math.sqrt(split['init_var']):.2f}"
+        " points)"
+    )
 
 
 def sampling_sd(p, n):
@@ -162,8 +179,9 @@ def write_runs_csv(path, rows, columns):
 # ## The distribution figure
 
 
-def distribution_figure(groups, title, xlabel, *, published=(), bins=40, scale=100,
-                        value_range=None):
+def distribution_figure(
+    groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None
+):
     """A histogram of per-run values, one colour per group ({'live runs': values, 'dead
     neuron': values}: the groups stay visibly apart), with vertical lines at `published`
     ((value, label) pairs) and the groups' medians."""
@@ -179,8 +197,13 @@ def distribution_figure(groups, title, xlabel, *, published=(), bins=40, scale=1
     colours = ("tab:blue", "tab:red", "tab:green", "tab:purple")
     for (label, values), colour in zip(zip(groups, finite, strict=True), colours, strict=False):
         if values.size:
-            ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, color=colour, alpha=0.75,
-                    label=f"{label} (n = {values.size})")
+            ax.hist(
+                np.clip(values, edges[0], edges[-1]),
+                bins=edges,
+                color=colour,
+                alpha=0.75,
+                label=f"{label} (n = {values.size})",
+            )
     for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):
         ax.axvline(scale * value, color="k", ls=style, lw=1.3, label=label)
     ax.set(xlabel=xlabel, ylabel="runs", title=title)

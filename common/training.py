@@ -120,14 +120,18 @@ OBJECTIVES = {
         targets=lambda labels, width: tf.one_hot(labels, width),
         loss=lambda targets, outputs: keras.losses.categorical_crossentropy(targets, outputs),
         hits=lambda targets, outputs: tf.cast(
-            tf.equal(tf.argmax(outputs, axis=1), tf.argmax(targets, axis=1)), tf.float32)),
+            tf.equal(tf.argmax(outputs, axis=1), tf.argmax(targets, axis=1)), tf.float32
+        ),
+    ),
     # One output against 0/1 targets: the "accuracy" metric is binary accuracy, output > 0.5.
     "mean_squared_error": Objective(
         "mean_squared_error",
         targets=lambda labels, width: tf.reshape(tf.cast(labels, tf.float32), (-1, 1)),
         loss=lambda targets, outputs: keras.losses.mean_squared_error(targets, outputs),
         hits=lambda targets, outputs: tf.cast(
-            tf.equal(tf.cast(outputs > 0.5, tf.float32), targets), tf.float32)[:, 0]),
+            tf.equal(tf.cast(outputs > 0.5, tf.float32), targets), tf.float32
+        )[:, 0],
+    ),
 }
 
 
@@ -160,8 +164,7 @@ class _SplitDense:
             kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
             parts = blocks if index == 0 else 1
             columns = np.array_split(np.arange(kernel.shape[1]), min(parts, kernel.shape[1]))
-            self.blocks.append([(tf.Variable(kernel[:, c]), tf.Variable(bias[c]))
-                                for c in columns])
+            self.blocks.append([(tf.Variable(kernel[:, c]), tf.Variable(bias[c])) for c in columns])
         self.variables = [v for layer in self.blocks for pair in layer for v in pair]
 
     def logits(self, images):
@@ -181,10 +184,13 @@ class _SplitDense:
 
 def _check_adam(optimizer):
     if type(optimizer) is not keras.optimizers.Adam:
-        raise TrainingSetupError(f"the compiled trainer implements Adam, not "
-                                 f"{type(optimizer).__name__}")
-    extras = {name: getattr(optimizer, name, None) for name in
-              ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm")}
+        raise TrainingSetupError(
+            f"the compiled trainer implements Adam, not {type(optimizer).__name__}"
+        )
+    extras = {
+        name: getattr(optimizer, name, None)
+        for name in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm")
+    }
     extras["amsgrad"] = optimizer.amsgrad or None
     extras["use_ema"] = optimizer.use_ema or None
     used = [name for name, value in extras.items() if value]
@@ -202,12 +208,21 @@ class CompiledTrainer:
     `column_blocks` > 1 selects the split Dense path when the model allows it (a Dense stack
     ending in softmax, trained for categorical crossentropy)."""
 
-    def __init__(self, model, optimizer, *, batch_size, loss="categorical_crossentropy",
-                 input_scale=1 / 255, column_blocks=1):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        *,
+        batch_size,
+        loss="categorical_crossentropy",
+        input_scale=1 / 255,
+        column_blocks=1,
+    ):
         _check_adam(optimizer)
         if loss not in OBJECTIVES:
-            raise TrainingSetupError(f"the compiled trainer knows the losses {list(OBJECTIVES)}, "
-                                     f"not {loss!r}")
+            raise TrainingSetupError(
+                f"the compiled trainer knows the losses {list(OBJECTIVES)}, not {loss!r}"
+            )
         self.objective, self.input_scale = OBJECTIVES[loss], float(input_scale)
         self.model, self.batch_size = model, int(batch_size)
         self.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -217,10 +232,8 @@ class CompiledTrainer:
         dense = dense_stack(model) if splittable else None
         self.split = _SplitDense(dense, column_blocks) if dense else None
         self.variables = self.split.variables if self.split else model.trainable_variables
-        self.m = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
-                  for v in self.variables]
-        self.v = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
-                  for v in self.variables]
+        self.m = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False) for v in self.variables]
+        self.v = [tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False) for v in self.variables]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._steps_fn, self.steps_per_call = None, STEPS_PER_CALL
         self.evaluate = make_evaluator(model, loss, input_scale)
@@ -239,11 +252,21 @@ class CompiledTrainer:
         beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
         return [
             tf.raw_ops.ResourceApplyAdam(
-                var=variable.handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
-                beta2_power=beta_2_power, lr=self.learning_rate, beta1=self.beta_1,
-                beta2=self.beta_2, epsilon=self.epsilon, grad=gradient)
-            for variable, gradient, m, v in zip(self.variables, gradients, self.m, self.v,
-                                                strict=True)]
+                var=variable.handle,
+                m=m.handle,
+                v=v.handle,
+                beta1_power=beta_1_power,
+                beta2_power=beta_2_power,
+                lr=self.learning_rate,
+                beta1=self.beta_1,
+                beta2=self.beta_2,
+                epsilon=self.epsilon,
+                grad=gradient,
+            )
+            for variable, gradient, m, v in zip(
+                self.variables, gradients, self.m, self.v, strict=True
+            )
+        ]
 
     def _train_steps(self, images, targets, order, first, last, loss_sum, correct_sum):
         """Batches first .. last - 1 of the epoch over the examples in `order`; returns the
@@ -251,8 +274,7 @@ class CompiledTrainer:
         count = tf.size(order)
 
         def train_batch(index, loss_sum, correct_sum):
-            take = order[index * self.batch_size:tf.minimum((index + 1) * self.batch_size,
-                                                            count)]
+            take = order[index * self.batch_size : tf.minimum((index + 1) * self.batch_size, count)]
             batch_targets = tf.gather(targets, take)
             batch_images = _scaled(tf.gather(images, take), self.input_scale)
             with tf.GradientTape() as tape:
@@ -265,8 +287,11 @@ class CompiledTrainer:
             return index, loss_sum + loss * size, correct_sum + tf.reduce_sum(hits)
 
         _, loss_sum, correct_sum = tf.while_loop(
-            lambda index, *_: index < last, train_batch, (first, loss_sum, correct_sum),
-            parallel_iterations=1)
+            lambda index, *_: index < last,
+            train_batch,
+            (first, loss_sum, correct_sum),
+            parallel_iterations=1,
+        )
         return loss_sum, correct_sum
 
     def _train_epoch(self, images, targets, order):
@@ -280,17 +305,21 @@ class CompiledTrainer:
         while first < batches:
             last = min(first + self.steps_per_call, batches)
             start = time.perf_counter()
-            loss_sum, correct_sum = self._steps_fn(images, targets, order, tf.constant(first),
-                                                   tf.constant(last), loss_sum, correct_sum)
-            if time.perf_counter() - start < CALL_SECONDS / 2 and last - first == \
-                    self.steps_per_call:
+            loss_sum, correct_sum = self._steps_fn(
+                images, targets, order, tf.constant(first), tf.constant(last), loss_sum, correct_sum
+            )
+            if (
+                time.perf_counter() - start < CALL_SECONDS / 2
+                and last - first == self.steps_per_call
+            ):
                 self.steps_per_call *= 2
             first = last
         count = tf.cast(len(order), tf.float32)  # float32 division, as fit's mean
         return float(loss_sum / count), float(correct_sum / count)
 
-    def fit(self, images, labels, *, epochs, seed, shuffle=True, validation_data=None,
-            on_epoch_end=None):
+    def fit(
+        self, images, labels, *, epochs, seed, shuffle=True, validation_data=None, on_epoch_end=None
+    ):
         """Train on uint8 `images` (N, ...) and integer `labels` (N,): class indices, or 0/1 for
         a single output. A new permutation per epoch from `seed` (as fit(shuffle=True)
         reshuffles). Stops after an epoch whose loss is not finite. `on_epoch_end(epoch,
@@ -322,12 +351,10 @@ class CompiledTrainer:
         return history
 
 
-
 # ## Evaluation: the Keras model in inference mode, as model.evaluate runs it
 
 
-def make_evaluator(model, loss="categorical_crossentropy", input_scale=1 / 255,
-                   batch_size=1000):
+def make_evaluator(model, loss="categorical_crossentropy", input_scale=1 / 255, batch_size=1000):
     """A function (uint8 images, integer labels) -> (mean loss, accuracy, outputs) giving
     `model.evaluate`'s [loss, accuracy] without a float copy of the whole set."""
     objective = OBJECTIVES[loss]
@@ -337,8 +364,11 @@ def make_evaluator(model, loss="categorical_crossentropy", input_scale=1 / 255,
     def batch_sums(images, labels):
         outputs = model(_scaled(images, input_scale), training=False)
         targets = objective.targets(labels, tf.shape(outputs)[1])
-        return (tf.reduce_sum(objective.loss(targets, outputs)),
-                tf.reduce_sum(objective.hits(targets, outputs)), outputs)
+        return (
+            tf.reduce_sum(objective.loss(targets, outputs)),
+            tf.reduce_sum(objective.hits(targets, outputs)),
+            outputs,
+        )
 
     def evaluate(images, labels):
         labels = np.asarray(labels, np.int64)
@@ -347,8 +377,9 @@ def make_evaluator(model, loss="categorical_crossentropy", input_scale=1 / 255,
         loss_sum, hit_sum, outputs = 0.0, 0.0, []
         for start in range(0, len(labels), batch_size):
             loss, hits, batch_outputs = batch_sums(
-                tf.constant(images[start:start + batch_size]),
-                tf.constant(labels[start:start + batch_size]))
+                tf.constant(images[start : start + batch_size]),
+                tf.constant(labels[start : start + batch_size]),
+            )
             loss_sum, hit_sum = loss_sum + float(loss), hit_sum + float(hits)
             outputs.append(batch_outputs.numpy())
         return loss_sum / len(labels), hit_sum / len(labels), np.concatenate(outputs)

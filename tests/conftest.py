@@ -14,9 +14,11 @@ DATA_ENV = "TUTORIALS_DATA_DIR"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--data-dir", default=os.environ.get(DATA_ENV),
-                     help=f"folder with the real datasets; turns on tests marked 'data' "
-                          f"(default: ${DATA_ENV})")
+    parser.addoption(
+        "--data-dir",
+        default=os.environ.get(DATA_ENV),
+        help=f"folder with the real datasets; turns on tests marked 'data' (default: ${DATA_ENV})",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -104,9 +106,12 @@ def write_batches(folder, per_batch=4, test=6, seed=0):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
-        batch = {b"batch_label": name.encode(), b"filenames": [b"x.png"] * n,
-                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+        batch = {
+            b"batch_label": name.encode(),
+            b"filenames": [b"x.png"] * n,
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     return folder
 
@@ -127,8 +132,7 @@ def write_fashion_mnist(folder, train=12, test=6, seed=0):
     """The four Fashion-MNIST idx files Keras downloads, with few images."""
     rng = np.random.default_rng(seed)
     for split, count in (("train", train), ("t10k", test)):
-        write_idx(folder / f"{split}-images-idx3-ubyte.gz",
-                  rng.integers(0, 256, (count, 28, 28)))
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
         write_idx(folder / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, count))
     return folder
 
@@ -136,10 +140,12 @@ def write_fashion_mnist(folder, train=12, test=6, seed=0):
 def write_mnist_npz(path, train=12, test=6, seed=0, **overrides):
     """An mnist.npz with Keras's keys and dtypes, few images; `overrides` replace arrays."""
     rng = np.random.default_rng(seed)
-    arrays = {"x_train": rng.integers(0, 256, (train, 28, 28), dtype=np.uint8),
-              "y_train": rng.integers(0, 10, train).astype(np.uint8),
-              "x_test": rng.integers(0, 256, (test, 28, 28), dtype=np.uint8),
-              "y_test": rng.integers(0, 10, test).astype(np.uint8)}
+    arrays = {
+        "x_train": rng.integers(0, 256, (train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, train).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, test).astype(np.uint8),
+    }
     arrays.update(overrides)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
@@ -157,8 +163,9 @@ def write_tiny_datasets(folder, cifar=(8, 12), mnist=(80, 40), fashion=(40, 20))
         train, test = mnist
         labels = np.resize(np.arange(10, dtype=np.uint8), train)
         test_labels = np.random.default_rng(0).permutation(labels[:test])
-        write_mnist_npz(folder / "mnist.npz", train=train, test=test, y_train=labels,
-                        y_test=test_labels)
+        write_mnist_npz(
+            folder / "mnist.npz", train=train, test=test, y_train=labels, y_test=test_labels
+        )
     if fashion:
         write_fashion_mnist(folder / "fashion-mnist", train=fashion[0], test=fashion[1])
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,15 +29,26 @@ from common.backend import keras
 def accepted_tiny_cifar_dir(tiny_cifar_dir, monkeypatch):
     """conftest's tiny_cifar_dir (5 x 8 training, 12 test images), which the script accepts
     without --allow-small-data: its loader does not insist on CIFAR-10's counts."""
-    monkeypatch.setattr(cifar10_dense, "load_cifar10",
-                        functools.partial(data.load_cifar10, expected_counts=None))
+    monkeypatch.setattr(
+        cifar10_dense, "load_cifar10", functools.partial(data.load_cifar10, expected_counts=None)
+    )
     return tiny_cifar_dir
 
 
 def run(tmp_path, data_dir, *extra):
     record = tmp_path / "run.json"
-    argv = ["--data-dir", str(data_dir), "--epochs", "2", "--figures-dir",
-            str(tmp_path / "figures"), "--json", str(record), "--quiet", *extra]
+    argv = [
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        "2",
+        "--figures-dir",
+        str(tmp_path / "figures"),
+        "--json",
+        str(record),
+        "--quiet",
+        *extra,
+    ]
     assert cifar10_dense.main(argv) == 0
     return json.loads(record.read_text())
 
@@ -50,13 +61,19 @@ def test_models_are_the_tutorials():
     assert kinds.count("LeakyReLU") == 5 and kinds.count("Dropout") == 1
     convs = [layer for layer in cnn.layers if type(layer).__name__ == "Conv2D"]
     assert [(c.filters, c.strides, c.padding) for c in convs] == [
-        (32, (1, 1), "same"), (32, (2, 2), "same"), (64, (1, 1), "same"), (64, (2, 2), "same")]
+        (32, (1, 1), "same"),
+        (32, (2, 2), "same"),
+        (64, (1, 1), "same"),
+        (64, (2, 2), "same"),
+    ]
     assert cnn.output_shape == (None, 10)
 
 
-@pytest.mark.parametrize("extra", [(), ("--engine", "fit"), ("--model", "cnn"),
-                                   ("--validation-split", "0.25")],
-                         ids=["dense", "dense-fit", "cnn", "validation-split"])
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("--engine", "fit"), ("--model", "cnn"), ("--validation-split", "0.25")],
+    ids=["dense", "dense-fit", "cnn", "validation-split"],
+)
 def test_tiny_run_writes_figures_and_record(tmp_path, accepted_tiny_cifar_dir, capsys, extra):
     record = run(tmp_path, accepted_tiny_cifar_dir, *extra)
     out = capsys.readouterr().out
@@ -66,15 +83,15 @@ def test_tiny_run_writes_figures_and_record(tmp_path, accepted_tiny_cifar_dir, c
     assert ("71.83%" if "cnn" in extra else "48.9%") in out
     metrics = record["metrics"]
     assert {v["id"] for v in metrics["verdicts"]} >= (
-        {"cifar.cnn"} if "cnn" in extra else {"cifar.blog_test_accuracy", "cifar.around_half"})
+        {"cifar.cnn"} if "cnn" in extra else {"cifar.blog_test_accuracy", "cifar.around_half"}
+    )
     assert all(v["verdict"] == "not comparable" for v in metrics["verdicts"])
     # provenance: the CPU and the sha256 of every data file read
     assert record["machine"]["cpu"]["model"]
     files = record["data_files"]
     assert len(files) == 6
     for name, digest in files.items():
-        assert hashlib.sha256((accepted_tiny_cifar_dir / name).read_bytes()).hexdigest() == \
-            digest
+        assert hashlib.sha256((accepted_tiny_cifar_dir / name).read_bytes()).hexdigest() == digest
     assert len(metrics["train_loss"]) == 2 and 0 <= metrics["test_accuracy"] <= 1
     assert np.asarray(metrics["confusion_matrix"]).sum() == 12
     expect_validation = "--validation-split" in extra or "cnn" in extra
@@ -82,9 +99,12 @@ def test_tiny_run_writes_figures_and_record(tmp_path, accepted_tiny_cifar_dir, c
     assert record["peak_rss_mb"] > 0 and record["timings_s"]["training"] > 0
     assert len(record["figures"]) == 3
     # settings other than the tutorial's name themselves (run() adds --epochs 2)
-    prefix = {(): "cifar10_dense_epochs2_", ("--engine", "fit"): "cifar10_dense_epochs2_fit_",
-              ("--model", "cnn"): "cifar10_cnn_epochs2_",
-              ("--validation-split", "0.25"): "cifar10_dense_epochs2_val0.25_"}[extra]
+    prefix = {
+        (): "cifar10_dense_epochs2_",
+        ("--engine", "fit"): "cifar10_dense_epochs2_fit_",
+        ("--model", "cnn"): "cifar10_cnn_epochs2_",
+        ("--validation-split", "0.25"): "cifar10_dense_epochs2_val0.25_",
+    }[extra]
     assert all(Path(f).name.startswith(prefix) for f in record["figures"])
     for figure in record["figures"]:
         assert is_png(figure)
@@ -97,32 +117,41 @@ def test_shown_images_follow_the_seed():
     assert list(picks) != list(cifar10_dense.shown_image_indices(10, seed=4, total=10_000))
 
 
-ENGINES = pytest.mark.parametrize("extra", [(), ("--engine", "fit"), ("--model", "cnn")],
-                                  ids=["dense-compiled", "dense-fit", "cnn-compiled"])
+ENGINES = pytest.mark.parametrize(
+    "extra",
+    [(), ("--engine", "fit"), ("--model", "cnn")],
+    ids=["dense-compiled", "dense-fit", "cnn-compiled"],
+)
 
 
 @ENGINES
-def test_saved_model_is_compiled_and_evaluates_as_the_run(tmp_path, accepted_tiny_cifar_dir,
-                                                          extra):
+def test_saved_model_is_compiled_and_evaluates_as_the_run(tmp_path, accepted_tiny_cifar_dir, extra):
     """Every engine saves the tutorial's compiled model: loaded, its model.evaluate on the
     tutorial's test arrays (x / 255, one-hot labels) gives the run's test loss and accuracy."""
     path = tmp_path / "out" / "model.keras"
     record = run(tmp_path, accepted_tiny_cifar_dir, *extra, "--save-model", str(path))
     assert [p.name for p in path.parent.iterdir()] == ["model.keras"]  # no temporary left
     loaded = keras.models.load_model(path)
-    assert loaded.count_params() == (646_260 if "cnn" not in extra else
-                                     cifar10_dense.build_cnn().count_params())
+    assert loaded.count_params() == (
+        646_260 if "cnn" not in extra else cifar10_dense.build_cnn().count_params()
+    )
     assert loaded.loss == "categorical_crossentropy"
     assert loaded.optimizer.learning_rate.numpy() == pytest.approx(5e-4)
     tiny = data.load_cifar10(accepted_tiny_cifar_dir, expected_counts=None)
-    loss, accuracy = loaded.evaluate(tiny.x_test.astype("float32") / 255.0,
-                                     keras.utils.to_categorical(tiny.y_test, 10), verbose=0)
+    loss, accuracy = loaded.evaluate(
+        tiny.x_test.astype("float32") / 255.0,
+        keras.utils.to_categorical(tiny.y_test, 10),
+        verbose=0,
+    )
     assert accuracy == pytest.approx(record["metrics"]["test_accuracy"], abs=1e-6)
     assert loss == pytest.approx(record["metrics"]["test_loss"], rel=1e-5)
 
 
-EPOCH_TAGS = {("train", "epoch_loss"), ("train", "epoch_accuracy"),
-              ("train", "epoch_learning_rate")}
+EPOCH_TAGS = {
+    ("train", "epoch_loss"),
+    ("train", "epoch_accuracy"),
+    ("train", "epoch_learning_rate"),
+}
 VALIDATION_TAGS = {("validation", "epoch_loss"), ("validation", "epoch_accuracy")}
 
 
@@ -131,17 +160,26 @@ def test_tensorboard_logs_hold_the_runs_epochs(tmp_path, accepted_tiny_cifar_dir
     """--tensorboard writes, for either engine, the same tags as Keras's TensorBoard callback,
     holding the run's per-epoch figures (train and validation), and no temporary folder."""
     log_dir = tmp_path / "tb"
-    record = run(tmp_path, accepted_tiny_cifar_dir, "--engine", engine, "--validation-split",
-                 "0.25", "--tensorboard", str(log_dir))
+    record = run(
+        tmp_path,
+        accepted_tiny_cifar_dir,
+        "--engine",
+        engine,
+        "--validation-split",
+        "0.25",
+        "--tensorboard",
+        str(log_dir),
+    )
     scalars = read_tensorboard_scalars(log_dir)
     assert set(scalars) == EPOCH_TAGS | VALIDATION_TAGS
     metrics = record["metrics"]
     for (folder, tag), expected in [
-            (("train", "epoch_loss"), metrics["train_loss"]),
-            (("train", "epoch_accuracy"), metrics["train_accuracy"]),
-            (("train", "epoch_learning_rate"), [5e-4, 5e-4]),
-            (("validation", "epoch_loss"), metrics["val_loss"]),
-            (("validation", "epoch_accuracy"), metrics["val_accuracy"])]:
+        (("train", "epoch_loss"), metrics["train_loss"]),
+        (("train", "epoch_accuracy"), metrics["train_accuracy"]),
+        (("train", "epoch_learning_rate"), [5e-4, 5e-4]),
+        (("validation", "epoch_loss"), metrics["val_loss"]),
+        (("validation", "epoch_accuracy"), metrics["val_accuracy"]),
+    ]:
         steps, values = zip(*scalars[folder, tag], strict=True)
         assert steps == (0, 1)  # Keras's callback: step = epoch - 1
         assert values == pytest.approx(expected, abs=1e-5), (folder, tag)
@@ -159,15 +197,17 @@ def test_tensorboard_without_validation_and_rerun_replaces(tmp_path, accepted_ti
     assert set(scalars) == EPOCH_TAGS
     assert len(list((log_dir / "train").iterdir())) == 1
     assert [v for _, v in scalars["train", "epoch_loss"]] == pytest.approx(
-        record["metrics"]["train_loss"], abs=1e-5)
+        record["metrics"]["train_loss"], abs=1e-5
+    )
     assert (log_dir / "notes.txt").read_text() == "mine"
 
 
 def test_tensorboard_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
     from common.training import TrainingHistory
 
-    history = TrainingHistory(loss=[1.0, 0.5], accuracy=[0.2, 0.4], val_loss=[1.1, 0.6],
-                              val_accuracy=[0.1, 0.3])
+    history = TrainingHistory(
+        loss=[1.0, 0.5], accuracy=[0.2, 0.4], val_loss=[1.1, 0.6], val_accuracy=[0.1, 0.3]
+    )
     written = []
     real_write = keras_outputs._write_scalars
 
@@ -191,32 +231,43 @@ def test_confusion_matrix_counts():
 
 def test_cnn_block_orders_are_named_and_differ():
     def kinds(model):
-        return [type(layer).__name__ for layer in model.layers
-                if type(layer).__name__ in ("LeakyReLU", "BatchNormalization")]
+        return [
+            type(layer).__name__
+            for layer in model.layers
+            if type(layer).__name__ in ("LeakyReLU", "BatchNormalization")
+        ]
+
     first, later = cifar10_dense.build_cnn("lrelu-bn"), cifar10_dense.build_cnn("bn-lrelu")
     assert kinds(first)[:2] == ["LeakyReLU", "BatchNormalization"]
     assert kinds(later)[:2] == ["BatchNormalization", "LeakyReLU"]
     assert first.count_params() == later.count_params()
 
 
-def test_a_changed_registry_value_changes_what_is_printed(tmp_path, accepted_tiny_cifar_dir,
-                                                         capsys, monkeypatch):
+def test_a_changed_registry_value_changes_what_is_printed(
+    tmp_path, accepted_tiny_cifar_dir, capsys, monkeypatch
+):
     from common import claims
-    changed = tuple(dataclasses.replace(c, value=0.123) if c.id == "cifar.blog_test_accuracy"
-                    else c for c in claims.CLAIMS)
+
+    changed = tuple(
+        dataclasses.replace(c, value=0.123) if c.id == "cifar.blog_test_accuracy" else c
+        for c in claims.CLAIMS
+    )
     monkeypatch.setattr(claims, "CLAIMS", changed)
     run(tmp_path, accepted_tiny_cifar_dir)
     out = capsys.readouterr().out
     assert "12.3%" in out and "48.9%" not in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--save-model", "model.h5"], "must end in .keras"),
-    (["--validation-split", "1"], "out of range"),
-    (["--batch-size", "0"], "out of range"),
-    (["--learning-rate", "nan"], "out of range"),
-    (["--model", "resnet"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--save-model", "model.h5"], "must end in .keras"),
+        (["--validation-split", "1"], "out of range"),
+        (["--batch-size", "0"], "out of range"),
+        (["--learning-rate", "nan"], "out of range"),
+        (["--model", "resnet"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_exit_2_before_loading(argv, message, capsys, monkeypatch):
     monkeypatch.setattr(cifar10_dense, "load_cifar10", lambda *a, **k: pytest.fail("loaded"))
     with pytest.raises(SystemExit) as stop:
@@ -228,8 +279,9 @@ def test_save_model_folder_in_the_way(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cifar10_dense, "load_cifar10", lambda *a, **k: pytest.fail("loaded"))
     (tmp_path / "m.keras").mkdir()
     with pytest.raises(SystemExit) as stop:
-        cifar10_dense.main(["--save-model", str(tmp_path / "m.keras"),
-                            "--figures-dir", str(tmp_path)])
+        cifar10_dense.main(
+            ["--save-model", str(tmp_path / "m.keras"), "--figures-dir", str(tmp_path)]
+        )
     assert stop.value.code == 2 and "is a folder" in capsys.readouterr().err
 
 
@@ -242,8 +294,9 @@ def test_no_data_offline_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(data, "_download", offline)
     (tmp_path / "empty").mkdir()
-    code = cifar10_dense.main(["--data-dir", str(tmp_path / "empty"),
-                               "--figures-dir", str(tmp_path / "figures")])
+    code = cifar10_dense.main(
+        ["--data-dir", str(tmp_path / "empty"), "--figures-dir", str(tmp_path / "figures")]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "looked in" in err[0] and "--data-dir" in err[0]
@@ -252,16 +305,21 @@ def test_no_data_offline_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
 def test_corrupt_batch_is_one_line_and_exit_2(tmp_path, capsys):
     folder = write_batches(tmp_path / "cifar-10-batches-py")
     (folder / "data_batch_3").write_bytes(b"\x80\x02}q\x00")  # a pickle cut short
-    code = cifar10_dense.main(["--data-dir", str(tmp_path), "--figures-dir",
-                               str(tmp_path / "figures")])
+    code = cifar10_dense.main(
+        ["--data-dir", str(tmp_path), "--figures-dir", str(tmp_path / "figures")]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "data_batch_3" in err[0]
 
 
 def test_usage_error_as_a_process_has_no_traceback(tmp_path):
     finished = subprocess.run(
-        [sys.executable, "cifar10_dense.py", "--epochs", "0"], capture_output=True, text=True,
-        check=False, cwd=cifar10_dense.__file__.rsplit("/", 1)[0])
+        [sys.executable, "cifar10_dense.py", "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cifar10_dense.__file__.rsplit("/", 1)[0],
+    )
     assert finished.returncode == 2
     assert "Traceback" not in finished.stderr and "--epochs" in finished.stderr
 
@@ -294,8 +352,9 @@ def study(tmp_path, data_dir, *extra):
 
 
 def test_study_writes_table_record_and_figure(tmp_path, accepted_tiny_cifar_dir, capsys):
-    record, rows = study(tmp_path, accepted_tiny_cifar_dir, "--seeds", "3", "--seed", "5",
-                         "--data-seed", "9")
+    record, rows = study(
+        tmp_path, accepted_tiny_cifar_dir, "--seeds", "3", "--seed", "5", "--data-seed", "9"
+    )
     out = capsys.readouterr().out
     assert "Seed study: 3 runs" in out and "sampling sd" in out and "before training" in out
     metrics = record["metrics"]
@@ -305,8 +364,13 @@ def test_study_writes_table_record_and_figure(tmp_path, accepted_tiny_cifar_dir,
     assert all("--seed" in r["command"] and "--data-seed" in r["command"] for r in rows)
     summary = metrics["study"]
     assert summary["n"] == 3 and summary["test_accuracy"]["n"] == 3
-    assert {"test_loss", "train_accuracy", "untrained_test_accuracy", "picture_correct",
-            "sampling_sd"} <= set(summary)
+    assert {
+        "test_loss",
+        "train_accuracy",
+        "untrained_test_accuracy",
+        "picture_correct",
+        "sampling_sd",
+    } <= set(summary)
     assert len(metrics["claim_values"]["picture_around_half"]) == 3
     assert len(metrics["runs"]) == 3 and metrics["runs"][0]["weight_seed"] == 5
     # the first run's single-run keys stay, for reproduce.py
@@ -322,8 +386,7 @@ def test_replaying_a_run_gives_the_study_numbers(tmp_path, accepted_tiny_cifar_d
     _, rows = study(tmp_path / "study", accepted_tiny_cifar_dir, "--seeds", "3")
     for row in rows[1:]:
         argv = shlex.split(row["command"])[2:]
-        replay = run(tmp_path / f"run{row['run']}", accepted_tiny_cifar_dir, *argv, "--epochs",
-                     "1")
+        replay = run(tmp_path / f"run{row['run']}", accepted_tiny_cifar_dir, *argv, "--epochs", "1")
         metrics = replay["metrics"]
         assert repr(metrics["test_accuracy"]) == row["test_accuracy"]
         assert repr(metrics["test_loss"]) == row["test_loss"]
@@ -341,22 +404,26 @@ def test_run_seeds_count_up_from_seed_and_data_seed():
     parser = cifar10_dense.make_cifar_parser()
     weights, order = cifar10_dense.run_seeds(parser.parse_args(["--seed", "4", "--seeds", "3"]))
     assert list(weights) == [4, 5, 6] and list(order) == [4, 5, 6]  # --data-seed: --seed
-    weights, order = cifar10_dense.run_seeds(parser.parse_args(["--seed", "4", "--seeds", "2",
-                                                                "--data-seed", "0"]))
+    weights, order = cifar10_dense.run_seeds(
+        parser.parse_args(["--seed", "4", "--seeds", "2", "--data-seed", "0"])
+    )
     assert list(weights) == [4, 5] and list(order) == [0, 1]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--seeds", "0"], "out of range"),
-    (["--seeds", "-1"], "out of range"),
-    (["--seeds", "2.5"], "not a whole number"),
-    (["--data-seed", "-1"], "out of range"),
-    (["--data-seed", "nan"], "not a whole number"),
-    (["--seed", "2147483647", "--seeds", "2"], "would exceed"),
-    (["--data-seed", "2147483646", "--seeds", "3"], "would exceed"),
-    (["--column-blocks", "0"], "out of range"),
-    (["--engine", "fit", "--column-blocks", "1"], "compiled Dense engine only"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seeds", "0"], "out of range"),
+        (["--seeds", "-1"], "out of range"),
+        (["--seeds", "2.5"], "not a whole number"),
+        (["--data-seed", "-1"], "out of range"),
+        (["--data-seed", "nan"], "not a whole number"),
+        (["--seed", "2147483647", "--seeds", "2"], "would exceed"),
+        (["--data-seed", "2147483646", "--seeds", "3"], "would exceed"),
+        (["--column-blocks", "0"], "out of range"),
+        (["--engine", "fit", "--column-blocks", "1"], "compiled Dense engine only"),
+    ],
+)
 def test_bad_study_flags_exit_2_before_loading(argv, message, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(cifar10_dense, "load_cifar10", lambda *a, **k: pytest.fail("loaded"))
     with pytest.raises(SystemExit) as stop:

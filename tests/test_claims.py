@@ -20,14 +20,31 @@ SETTING = {"epochs": 10, "hidden": [16]}
 
 
 def claim_with(rule, value=None, unit="%", setting=SETTING):
-    return Claim("test.claim", "xor", "a quote", "xor_blog", "a measure", "q", rule,
-                 dict(setting), value=value, unit=unit)
+    return Claim(
+        "test.claim",
+        "xor",
+        "a quote",
+        "xor_blog",
+        "a measure",
+        "q",
+        rule,
+        dict(setting),
+        value=value,
+        unit=unit,
+    )
 
 
 # ## The rules
-@pytest.mark.parametrize("value, verdict", [
-    (0.50, "typical"), (0.115, "unusual"), (0.895, "unusual"), (0.05, "outside the observed range"),
-    (0.99, "outside the observed range")])
+@pytest.mark.parametrize(
+    "value, verdict",
+    [
+        (0.50, "typical"),
+        (0.115, "unusual"),
+        (0.895, "unusual"),
+        (0.05, "outside the observed range"),
+        (0.99, "outside the observed range"),
+    ],
+)
 def test_percentile_places_the_published_value(value, verdict):
     values = np.linspace(0.10, 0.90, 101)
     result = judge(claim_with(Percentile(), value), values, SETTING)
@@ -44,16 +61,22 @@ def test_percentile_counts_runs_that_never_got_there_as_slowest():
 
 def test_an_accuracy_shows_the_test_sets_sampling_sd_beside_the_spread():
     values = np.random.default_rng(0).normal(0.485, 0.007, 30)
-    result = judge(claim_with(Percentile(sampling=True), 0.489), values, SETTING,
-                   sampling_n=10_000)
+    result = judge(claim_with(Percentile(sampling=True), 0.489), values, SETTING, sampling_n=10_000)
     assert result["sampling_sd"] == pytest.approx(np.sqrt(0.485 * 0.515 / 10_000), rel=0.05)
     assert "sampling sd 0.50 points" in result["detail"]
 
 
-@pytest.mark.parametrize("count, rule, verdict", [
-    (90, Rate("e", at_least=0.5), "holds"), (10, Rate("e", at_least=0.5), "does not hold"),
-    (50, Rate("e", at_least=0.5), "undecided"), (40, Rate("e", at_most=2 / 3), "holds"),
-    (95, Rate("e", at_most=2 / 3), "does not hold"), (62, Rate("e", at_most=2 / 3), "undecided")])
+@pytest.mark.parametrize(
+    "count, rule, verdict",
+    [
+        (90, Rate("e", at_least=0.5), "holds"),
+        (10, Rate("e", at_least=0.5), "does not hold"),
+        (50, Rate("e", at_least=0.5), "undecided"),
+        (40, Rate("e", at_most=2 / 3), "holds"),
+        (95, Rate("e", at_most=2 / 3), "does not hold"),
+        (62, Rate("e", at_most=2 / 3), "undecided"),
+    ],
+)
 def test_rate_judges_the_wilson_interval_against_its_bound(count, rule, verdict):
     flags = np.arange(100) < count
     result = judge(claim_with(rule), flags, SETTING)
@@ -61,16 +84,19 @@ def test_rate_judges_the_wilson_interval_against_its_bound(count, rule, verdict)
     assert f"{count} of 100 runs" in result["measured"] and "95% CI" in result["measured"]
 
 
-@pytest.mark.parametrize("centre, verdict", [(0.10, "holds"), (0.20, "does not hold"),
-                                             (0.125, "undecided")])
+@pytest.mark.parametrize(
+    "centre, verdict", [(0.10, "holds"), (0.20, "does not hold"), (0.125, "undecided")]
+)
 def test_near_wants_the_central_runs_within_the_tolerance(centre, verdict):
     values = centre + np.linspace(-0.01, 0.01, 21)
     assert judge(claim_with(Near(tolerance=0.03), 0.10), values, SETTING)["verdict"] == verdict
 
 
 def test_spread_reads_slightly_as_a_narrow_central_80_percent():
-    assert judge(claim_with(Spread(0.5), unit="epoch"), np.linspace(90, 110, 50),
-                 SETTING)["verdict"] == "holds"
+    assert (
+        judge(claim_with(Spread(0.5), unit="epoch"), np.linspace(90, 110, 50), SETTING)["verdict"]
+        == "holds"
+    )
     wide = judge(claim_with(Spread(0.5), unit="epoch"), np.linspace(20, 300, 50), SETTING)
     assert wide["verdict"] == "does not hold" and "of the median" in wide["detail"]
 
@@ -100,8 +126,10 @@ def test_not_judged_says_why():
 @pytest.mark.parametrize("rule", [Percentile(), Rate("e", at_least=0.5), Near(0.03), Spread(0.5)])
 def test_below_the_rules_minimum_the_verdict_is_n_too_small(rule):
     result = judge(claim_with(rule, 0.5), [0.4] * 9, SETTING)
-    assert result["verdict"] == "n too small" and "9 runs; the rule needs at least 10" in \
-        result["detail"]
+    assert (
+        result["verdict"] == "n too small"
+        and "9 runs; the rule needs at least 10" in result["detail"]
+    )
 
 
 def test_one_run_shows_its_value_and_no_spread():
@@ -111,8 +139,9 @@ def test_one_run_shows_its_value_and_no_spread():
 
 
 def test_a_run_outside_the_tutorials_setting_is_not_comparable_and_says_why():
-    result = judge(claim_with(Percentile(), 0.5), np.linspace(0, 1, 50),
-                   {"epochs": 3, "hidden": [16]})
+    result = judge(
+        claim_with(Percentile(), 0.5), np.linspace(0, 1, 50), {"epochs": 3, "hidden": [16]}
+    )
     assert result["verdict"] == "not comparable"
     assert "epochs 3 (tutorial: 10)" in result["detail"] and "hidden" not in result["detail"]
 
@@ -130,12 +159,27 @@ def test_registry_ids_sources_and_numbers_are_well_formed():
 
 def test_the_issue_lists_claims_are_all_registered():
     quotes = " ".join(c.quote for c in CLAIMS)
-    for words in ("54", "55th", "slightly change", "11", "86", "does not always yield",
-                  "without a hassle", "51.9%", "[1.439, 0.489]", "0.5139",
-                  "[1.4405618907928466, 0.484]", "approximately 10%", "around half are correct",
-                  "0.7183000028133393", "a very low accuracy", "doesn't seem to improve",
-                  "large negative and positive numbers", "really improves accuracy",
-                  "anything greater than 0 means that it is a 5"):
+    for words in (
+        "54",
+        "55th",
+        "slightly change",
+        "11",
+        "86",
+        "does not always yield",
+        "without a hassle",
+        "51.9%",
+        "[1.439, 0.489]",
+        "0.5139",
+        "[1.4405618907928466, 0.484]",
+        "approximately 10%",
+        "around half are correct",
+        "0.7183000028133393",
+        "a very low accuracy",
+        "doesn't seem to improve",
+        "large negative and positive numbers",
+        "really improves accuracy",
+        "anything greater than 0 means that it is a 5",
+    ):
         assert words in quotes, words
 
 
@@ -148,25 +192,55 @@ def test_a_run_is_judged_only_on_claims_about_its_variant():
 
 def test_published_numbers_live_only_in_the_registry():
     """No script or common module spells a published figure itself."""
-    published = {"0.489", "0.484", "0.519", "51.9", "0.5139", "1.439", "1.4406", "0.7183",
-                 "71.83", "0.6548", "TUTORIAL_EPOCH", "PUBLISHED", "BOOK_NOTEBOOK"}
+    published = {
+        "0.489",
+        "0.484",
+        "0.519",
+        "51.9",
+        "0.5139",
+        "1.439",
+        "1.4406",
+        "0.7183",
+        "71.83",
+        "0.6548",
+        "TUTORIAL_EPOCH",
+        "PUBLISHED",
+        "BOOK_NOTEBOOK",
+    }
     sources = [*ROOT.glob("*.py"), *(ROOT / "common").glob("*.py"), *(ROOT / "bench").glob("*.py")]
     for path in sources:
         if path.name == "claims.py":
             continue
-        code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines()
-                         if not line.lstrip().startswith(("#", '"', "'")))
+        code = "\n".join(
+            line.split("#")[0]
+            for line in path.read_text().splitlines()
+            if not line.lstrip().startswith(("#", '"', "'"))
+        )
         for number in published:
             assert not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w])", code), (path, number)
 
 
 def test_a_changed_registry_value_changes_the_xor_report(tmp_path, capsys, monkeypatch):
     import xor_mlp
-    changed = tuple(dataclasses.replace(c, value=77) if c.id == "xor.epoch" else c
-                    for c in CLAIMS)
+
+    changed = tuple(dataclasses.replace(c, value=77) if c.id == "xor.epoch" else c for c in CLAIMS)
     monkeypatch.setattr(registry, "CLAIMS", changed)
-    assert xor_mlp.main(["--epochs", "60", "--seeds", "12", "--figures-dir", str(tmp_path),
-                         "--json", str(tmp_path / "run.json"), "--quiet"]) == 0
+    assert (
+        xor_mlp.main(
+            [
+                "--epochs",
+                "60",
+                "--seeds",
+                "12",
+                "--figures-dir",
+                str(tmp_path),
+                "--json",
+                str(tmp_path / "run.json"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "tutorial: 77" in out and "tutorial: 54" not in out
     record = json.loads((tmp_path / "run.json").read_text())

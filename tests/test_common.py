@@ -61,10 +61,18 @@ def test_save_figure_failure_leaves_nothing(tmp_path, monkeypatch):
 
 def test_run_record_is_strict_json(tmp_path):
     record = build_run_record(
-        script="x.py", argv=["--seed", "0"], config={"seed": 0}, device="CPU",
+        script="x.py",
+        argv=["--seed", "0"],
+        config={"seed": 0},
+        device="CPU",
         timings={"training": 1.5},
-        metrics={"median": np.float32(96.0), "never": float("nan"), "curve": np.arange(3),
-                 "inf": math.inf})
+        metrics={
+            "median": np.float32(96.0),
+            "never": float("nan"),
+            "curve": np.arange(3),
+            "inf": math.inf,
+        },
+    )
     path = tmp_path / "r.json"
     write_run_record(path, record)
     loaded = json.loads(path.read_text())
@@ -76,15 +84,17 @@ def test_run_record_is_strict_json(tmp_path):
 
 # The range types every numeric flag uses (test_flags.py checks that each flag does, and its
 # bounds): what no bounds let through.
-@pytest.mark.parametrize("text", ["0", "-1", "abc", "1.5", "1001", "nan", "inf", "1e30",
-                                  "1000000000000", ""])
+@pytest.mark.parametrize(
+    "text", ["0", "-1", "abc", "1.5", "1001", "nan", "inf", "1e30", "1000000000000", ""]
+)
 def test_int_in_range_rejects(text):
     with pytest.raises(argparse.ArgumentTypeError):
         int_in_range(1, 1000)(text)
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "-1e-3", "nan", "-nan", "inf", "-inf", "x", "2e6",
-                                  "1e30", ""])
+@pytest.mark.parametrize(
+    "text", ["0", "-1", "-1e-3", "nan", "-nan", "inf", "-inf", "x", "2e6", "1e30", ""]
+)
 def test_float_in_range_rejects(text):
     with pytest.raises(argparse.ArgumentTypeError):
         float_in_range(0, 1e6)(text)
@@ -158,20 +168,47 @@ def test_progress_off_terminal_prints_sparse_lines():
 def test_run_with_the_tutorials_settings_keeps_the_plain_name():
     defaults = {"epochs": 10, "learning_rate": 1e-3, "engine": "compiled", "normalize": False}
     args = argparse.Namespace(**defaults, train_limit=None, seed=7)
-    assert settings_suffix(args, defaults, ("normalize", "epochs", "learning_rate", "engine",
-                                            "train_limit")) == ""
+    assert (
+        settings_suffix(
+            args, defaults, ("normalize", "epochs", "learning_rate", "engine", "train_limit")
+        )
+        == ""
+    )
 
 
 def test_every_changed_setting_names_itself_in_order():
-    defaults = {"normalize": False, "epochs": 10, "learning_rate": 1e-3, "batch_size": 32,
-                "validation_split": 0.0, "engine": "compiled"}
-    args = argparse.Namespace(normalize=True, epochs=3, learning_rate=0.01, batch_size=64,
-                              validation_split=0.1, engine="fit", train_limit=1_000_000,
-                              test_limit=None, seed=5)
-    keys = ("normalize", "epochs", "learning_rate", "batch_size", "validation_split", "engine",
-            "train_limit", "test_limit")
+    defaults = {
+        "normalize": False,
+        "epochs": 10,
+        "learning_rate": 1e-3,
+        "batch_size": 32,
+        "validation_split": 0.0,
+        "engine": "compiled",
+    }
+    args = argparse.Namespace(
+        normalize=True,
+        epochs=3,
+        learning_rate=0.01,
+        batch_size=64,
+        validation_split=0.1,
+        engine="fit",
+        train_limit=1_000_000,
+        test_limit=None,
+        seed=5,
+    )
+    keys = (
+        "normalize",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "validation_split",
+        "engine",
+        "train_limit",
+        "test_limit",
+    )
     assert settings_suffix(args, defaults, keys) == (
-        "_normalized_epochs3_lr0.01_batch64_val0.1_fit_train1000000")
+        "_normalized_epochs3_lr0.01_batch64_val0.1_fit_train1000000"
+    )
     # only the keys asked for, in their order (the scripts never ask for seeds)
     assert settings_suffix(args, defaults, ("engine", "epochs")) == "_fit_epochs3"
 
@@ -181,8 +218,9 @@ def test_epochs_are_counted_in_words():
 
 
 def test_epoch_curves_tick_whole_epochs_only():
-    fig = epoch_curves_figure({"loss": {"train": [1.0, 0.6, 0.5]},
-                               "accuracy": {"train": [0.2, 0.4, 0.5]}}, "three epochs")
+    fig = epoch_curves_figure(
+        {"loss": {"train": [1.0, 0.6, 0.5]}, "accuracy": {"train": [0.2, 0.4, 0.5]}}, "three epochs"
+    )
     fig.canvas.draw()
     for ax in fig.axes:
         low, high = ax.get_xlim()
@@ -197,9 +235,15 @@ def test_long_class_names_fit_their_panels():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (32, 28, 28), dtype=np.uint8)
     predicted, actual = rng.integers(0, 2, 32), rng.integers(0, 2, 32)
-    fig = image_predictions_figure(images, predicted, actual, ("not Ankle boot", "Ankle boot"),
-                                   "Fashion-MNIST, 'Ankle boot' vs the rest", columns=8,
-                                   cmap="gray")
+    fig = image_predictions_figure(
+        images,
+        predicted,
+        actual,
+        ("not Ankle boot", "Ankle boot"),
+        "Fashion-MNIST, 'Ankle boot' vs the rest",
+        columns=8,
+        cmap="gray",
+    )
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     axes = [ax for ax in fig.axes if ax.images]
@@ -215,9 +259,9 @@ def test_long_class_names_fit_their_panels():
 
 def test_ray_address_accepts_addresses_and_refuses_typos():
     from common.cli import ray_address
+
     for good in ("local", "auto", "10.0.0.1:6379", "head:6379", "ray://head:10001", "[::1]:6379"):
         assert ray_address(good) == good
     for bad in ("", "head", "head:", ":6379", "head:port", "head:0", "head:70000"):
         with pytest.raises(argparse.ArgumentTypeError):
             ray_address(bad)
-

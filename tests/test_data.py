@@ -35,8 +35,9 @@ def test_reads_tiny_batches_in_keras_layout(tmp_path):
 def test_lookup_order(tmp_path, monkeypatch, no_keras_cache):
     explicit = write_batches(tmp_path / "mine" / "cifar-10-batches-py")
     keras_home = tmp_path / "keras"
-    keras3 = write_batches(keras_home / "datasets" / "cifar-10-batches-py-target"
-                           / "cifar-10-batches-py")
+    keras3 = write_batches(
+        keras_home / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+    )
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     assert find_cifar10(tmp_path / "mine") == explicit  # explicit first
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "mine"))
@@ -94,18 +95,22 @@ def test_damaged_file_names_the_file(tmp_path, damage):
     folder = write_batches(tmp_path / "cifar-10-batches-py")
     path = folder / "test_batch"
     raw = path.read_bytes()
-    path.write_bytes({"truncated": raw[: len(raw) // 2], "empty": b"",
-                      "garbage": b"not a pickle at all"}[damage])
+    path.write_bytes(
+        {"truncated": raw[: len(raw) // 2], "empty": b"", "garbage": b"not a pickle at all"}[damage]
+    )
     with pytest.raises(DataError, match="test_batch"):
         load_cifar10_batches(folder, expected_counts=TINY)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    (b"data", np.zeros((4, 3072), np.float32), "uint8 rows"),
-    (b"data", np.zeros((4, 100), np.uint8), "uint8 rows"),
-    (b"labels", [0, 1, 2], "4 images but 3 labels"),
-    (b"labels", [0, 1, 2, 10], "labels outside 0-9"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        (b"data", np.zeros((4, 3072), np.float32), "uint8 rows"),
+        (b"data", np.zeros((4, 100), np.uint8), "uint8 rows"),
+        (b"labels", [0, 1, 2], "4 images but 3 labels"),
+        (b"labels", [0, 1, 2, 10], "labels outside 0-9"),
+    ],
+)
 def test_wrong_content_is_caught(tmp_path, field, value, message):
     folder = write_batches(tmp_path / "cifar-10-batches-py")
     path = folder / "data_batch_2"
@@ -140,8 +145,7 @@ def test_files_are_the_sha256_of_each_batch_read_once(tmp_path, count_opens, no_
     opened = count_opens(tmp_path)
     ds = load_cifar10(tmp_path, expected_counts=TINY)
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    assert ds.files == {f"cifar-10-batches-py/{name}": sha256_of(folder / name)
-                        for name in names}
+    assert ds.files == {f"cifar-10-batches-py/{name}": sha256_of(folder / name) for name in names}
     assert sorted(opened) == sorted(names)  # each once: hashed from the bytes parsed
     assert ds.head(2, 3).files == ds.files
     assert load_cifar10_batches(folder, expected_counts=TINY).files == ds.files  # direct call
@@ -196,14 +200,21 @@ def _corrupted(name):
     raise ValueError("Incomplete or corrupted file detected.\nThe sha256 does not match")
 
 
-@pytest.mark.parametrize("download, says", [
-    (_name_resolution_failure, "(no network: gaierror: [Errno -3] Temporary failure in name "
-                               "resolution)"),
-    (_refused, "(no network: ConnectionRefusedError: [Errno 111] Connection refused)"),
-    (_not_found_on_server, "(the server answered HTTP 404 Not Found)"),
-    (_corrupted, "(ValueError: Incomplete or corrupted file detected. The sha256 does not "
-                 "match)"),
-])
+@pytest.mark.parametrize(
+    "download, says",
+    [
+        (
+            _name_resolution_failure,
+            "(no network: gaierror: [Errno -3] Temporary failure in name resolution)",
+        ),
+        (_refused, "(no network: ConnectionRefusedError: [Errno 111] Connection refused)"),
+        (_not_found_on_server, "(the server answered HTTP 404 Not Found)"),
+        (
+            _corrupted,
+            "(ValueError: Incomplete or corrupted file detected. The sha256 does not match)",
+        ),
+    ],
+)
 def test_failed_download_says_why(tmp_path, monkeypatch, no_keras_cache, download, says):
     monkeypatch.setattr(data, "_download", download)
     with pytest.raises(DataError) as error:
@@ -214,17 +225,20 @@ def test_failed_download_says_why(tmp_path, monkeypatch, no_keras_cache, downloa
 
 
 def test_keras_message_alone_still_reads_as_no_network():
-    error = Exception("URL fetch failure on https://x/mnist.npz: None -- [Errno 101] Network is "
-                      "unreachable")
-    assert data.download_failure_reason(error) == (
-        "no network: [Errno 101] Network is unreachable")
+    error = Exception(
+        "URL fetch failure on https://x/mnist.npz: None -- [Errno 101] Network is unreachable"
+    )
+    assert data.download_failure_reason(error) == ("no network: [Errno 101] Network is unreachable")
     assert len(data.download_failure_reason(Exception("x" * 1000))) <= 200
 
 
-@pytest.mark.parametrize("make, says", [(lambda path: None, "does not exist"),
-                                        (lambda path: path.write_text("x"), "is not a folder")])
-def test_data_dir_variable_naming_no_folder_is_a_usage_error(tmp_path, monkeypatch,
-                                                             no_keras_cache, make, says):
+@pytest.mark.parametrize(
+    "make, says",
+    [(lambda path: None, "does not exist"), (lambda path: path.write_text("x"), "is not a folder")],
+)
+def test_data_dir_variable_naming_no_folder_is_a_usage_error(
+    tmp_path, monkeypatch, no_keras_cache, make, says
+):
     def no_download(name):
         raise AssertionError("searched past a bad $TUTORIALS_DATA_DIR and downloaded")
 
@@ -250,5 +264,6 @@ def test_real_cifar10(real_data_dir):
     assert np.bincount(ds.y_train).tolist() == [5000] * 10
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
     assert ds.files["cifar-10-batches-py/test_batch"] == sha256_of(
-        real_data_dir / "cifar-10-batches-py" / "test_batch")
+        real_data_dir / "cifar-10-batches-py" / "test_batch"
+    )
     assert len(ds.files) == 6

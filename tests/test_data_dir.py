@@ -41,8 +41,9 @@ def test_datasets_by_name():
     assert DATASETS["fashion_mnist"].expected_counts == (60_000, 10_000)
 
 
-def test_preflight_passes_on_valid_copies_reading_each_file_once(tiny_data_dir, no_keras_cache,
-                                                                 count_opens):
+def test_preflight_passes_on_valid_copies_reading_each_file_once(
+    tiny_data_dir, no_keras_cache, count_opens
+):
     folder = tiny_data_dir
     opened = count_opens(folder)
     assert preflight(ALL, folder, allow_small_data=True) == []
@@ -59,8 +60,9 @@ def test_preflight_checks_counts_unless_small_data_is_allowed(tiny_data_dir, no_
 
 
 @pytest.mark.parametrize("with_script", [True, False])
-def test_preflight_names_what_is_missing_where_and_what_to_do(tmp_path, no_keras_cache,
-                                                              with_script):
+def test_preflight_names_what_is_missing_where_and_what_to_do(
+    tmp_path, no_keras_cache, with_script
+):
     folder = tmp_path / "data"
     write_mnist_npz(folder / "mnist.npz")
     if with_script:
@@ -69,14 +71,17 @@ def test_preflight_names_what_is_missing_where_and_what_to_do(tmp_path, no_keras
     assert len(problems) == 2 and all("\n" not in line for line in problems)
     fashion, cifar = problems
     assert fashion.startswith("Fashion-MNIST: not found (looked in ") and cifar.startswith(
-        "CIFAR-10: not found")
+        "CIFAR-10: not found"
+    )
     assert str(folder) in cifar and "empty-keras-home" in cifar
     if with_script:
         assert cifar.endswith(f"; run {script}")
         assert find_make_datasets(folder) == script
     else:
-        assert cifar.endswith("; connect to the network so Keras can download it, or pass "
-                              "--data-dir a folder holding cifar-10-batches-py/")
+        assert cifar.endswith(
+            "; connect to the network so Keras can download it, or pass "
+            "--data-dir a folder holding cifar-10-batches-py/"
+        )
         assert find_make_datasets(folder) is None
 
 
@@ -86,12 +91,15 @@ def test_preflight_names_a_damaged_file(tiny_data_dir, no_keras_cache):
     (folder / "cifar-10-batches-py" / "data_batch_4").write_bytes(b"")
     mnist, cifar = preflight(["mnist", "cifar10"], folder, allow_small_data=True)
     assert mnist.startswith(f"MNIST: {folder / 'mnist.npz'}: not an npz archive")
-    assert mnist.endswith("; delete or replace the copy (Keras downloads a fresh one when none "
-                          "is found), or pass --data-dir")
+    assert mnist.endswith(
+        "; delete or replace the copy (Keras downloads a fresh one when none "
+        "is found), or pass --data-dir"
+    )
     assert cifar.startswith("CIFAR-10: ") and "data_batch_4" in cifar
     write_script(folder, "exit 0\n")
     assert preflight(["mnist"], folder, allow_small_data=True)[0].endswith(
-        f"; run {folder / 'make-datasets'} to rebuild it")
+        f"; run {folder / 'make-datasets'} to rebuild it"
+    )
 
 
 def test_preflight_out_of_memory_blames_no_file(tiny_data_dir, monkeypatch, no_keras_cache):
@@ -107,12 +115,13 @@ def test_preflight_out_of_memory_blames_no_file(tiny_data_dir, monkeypatch, no_k
     assert "rebuild" not in problem
 
 
-def test_preflight_with_a_bad_data_dir_variable_is_one_line(tmp_path, monkeypatch,
-                                                            no_keras_cache):
+def test_preflight_with_a_bad_data_dir_variable_is_one_line(tmp_path, monkeypatch, no_keras_cache):
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "typo"))
-    assert preflight(ALL) == [f"MNIST, Fashion-MNIST, CIFAR-10: ${data.DATA_DIR_ENV}: "
-                              f"{tmp_path / 'typo'} does not exist (point it at the datasets "
-                              "folder, or unset it)"]
+    assert preflight(ALL) == [
+        f"MNIST, Fashion-MNIST, CIFAR-10: ${data.DATA_DIR_ENV}: "
+        f"{tmp_path / 'typo'} does not exist (point it at the datasets "
+        "folder, or unset it)"
+    ]
     with pytest.raises(ValueError, match="unknown datasets"):
         preflight(["mnist", "imagenet"])
 
@@ -125,19 +134,27 @@ def test_build_then_preflight(tmp_path, no_keras_cache):
     assert len(preflight(ALL, folder, allow_small_data=True)) == 3
     for _ in range(2):  # idempotent, as the script is
         ok, message = build_datasets(folder)
-        assert ok and message.startswith(f"{folder / 'make-datasets'} built the datasets in "
-                                         f"{folder} ("), message
+        assert ok and message.startswith(
+            f"{folder / 'make-datasets'} built the datasets in {folder} ("
+        ), message
         assert preflight(ALL, folder, allow_small_data=True) == []
 
 
-@pytest.mark.parametrize("body, says", [
-    ('echo "  OK    mnist.npz   11 MB"\necho "  FAIL  cifar-10-batches-py   no archive"\n'
-     'echo "Total time: 1.0s"\nexit 1\n',
-     "failed (exit code 1): FAIL cifar-10-batches-py no archive"),
-    ('echo "make-datasets: NOT everything could be had: cifar10." >&2\nexit 2\n',
-     "failed (exit code 2): make-datasets: NOT everything could be had: cifar10."),
-    ("exit 3\n", "failed (exit code 3): no output"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (
+            'echo "  OK    mnist.npz   11 MB"\necho "  FAIL  cifar-10-batches-py   no archive"\n'
+            'echo "Total time: 1.0s"\nexit 1\n',
+            "failed (exit code 1): FAIL cifar-10-batches-py no archive",
+        ),
+        (
+            'echo "make-datasets: NOT everything could be had: cifar10." >&2\nexit 2\n',
+            "failed (exit code 2): make-datasets: NOT everything could be had: cifar10.",
+        ),
+        ("exit 3\n", "failed (exit code 3): no output"),
+    ],
+)
 def test_build_failure_is_one_line_saying_why(tmp_path, body, says):
     script = write_script(tmp_path, body)
     ok, message = build_datasets(tmp_path)
@@ -164,11 +181,12 @@ def _is_running(pid):
     return state != "Z"  # a zombie has ended
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir() or not shutil.which("sleep"),
-                    reason="needs /proc and sleep")
+@pytest.mark.skipif(
+    not Path("/proc").is_dir() or not shutil.which("sleep"), reason="needs /proc and sleep"
+)
 def test_build_timeout_ends_the_script_and_what_it_started(tmp_path):
     pid_file = tmp_path / "child.pid"
-    script = write_script(tmp_path, f'sleep 60 &\necho $! > {pid_file}\nwait\n')
+    script = write_script(tmp_path, f"sleep 60 &\necho $! > {pid_file}\nwait\n")
     start = time.monotonic()
     ok, message = build_datasets(tmp_path, timeout=1)
     assert not ok and message == f"{script} did not finish within 1 s; stopped"

@@ -20,15 +20,19 @@ from hypothesis.extra import numpy as hnp
 
 from common.data import DataError, load_cifar10_batches, load_fashion_mnist_folder, load_mnist_npz
 
-FUZZ = settings(max_examples=60, deadline=datetime.timedelta(seconds=10), derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60,
+    deadline=datetime.timedelta(seconds=10),
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def damaged(raw, data):
     """A damaged copy of `raw`: cut short, bits flipped, emptied, or replaced by garbage."""
     kind = data.draw(st.sampled_from(["truncate", "flip", "empty", "garbage"]))
     if kind == "truncate":
-        return raw[:data.draw(st.integers(0, max(len(raw) - 1, 0)))]
+        return raw[: data.draw(st.integers(0, max(len(raw) - 1, 0)))]
     if kind == "flip":
         out = bytearray(raw)
         for _ in range(data.draw(st.integers(1, 8))):
@@ -96,29 +100,41 @@ def spoiled(spoil, image_shape, data):
     if spoil == "image dtype":
         images = images.astype(data.draw(st.sampled_from(NOT_UINT8)))
     elif spoil == "image shape":
-        wrong = data.draw(st.sampled_from([image_shape[:-1], (*image_shape, 1), (),
-                                           (image_shape[0] - 1, *image_shape[1:])]))
+        wrong = data.draw(
+            st.sampled_from(
+                [image_shape[:-1], (*image_shape, 1), (), (image_shape[0] - 1, *image_shape[1:])]
+            )
+        )
         images = np.zeros((count, *wrong), np.uint8)
     elif spoil == "label dtype":
         labels = labels.astype(data.draw(st.sampled_from([np.float32, np.float64, np.bool_])))
     elif spoil == "label shape":
-        labels = data.draw(st.sampled_from([labels.reshape(-1, 1), np.stack([labels] * 2, 1),
-                                            np.array(labels[0])]))
+        labels = data.draw(
+            st.sampled_from([labels.reshape(-1, 1), np.stack([labels] * 2, 1), np.array(labels[0])])
+        )
     elif spoil == "label range":
         labels[data.draw(st.integers(0, count - 1))] = data.draw(
-            st.sampled_from([-1, 10, 255, 256, 2**40]))
+            st.sampled_from([-1, 10, 255, 256, 2**40])
+        )
     else:
         labels = np.arange(count + data.draw(st.sampled_from([-1, 1, 5])), dtype=np.int64) % 10
     return images, labels
 
 
 @FUZZ
-@given(spoil=st.sampled_from(SPOILS + ["missing array"]),
-       split=st.sampled_from(["train", "test"]), data=st.data())
+@given(
+    spoil=st.sampled_from(SPOILS + ["missing array"]),
+    split=st.sampled_from(["train", "test"]),
+    data=st.data(),
+)
 def test_mnist_npz_with_one_thing_wrong(tmp_path_factory, spoil, split, data):
     path = tmp_path_factory.mktemp("mnist") / "mnist.npz"
-    arrays = {"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.arange(3),
-              "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.arange(2)}
+    arrays = {
+        "x_train": np.zeros((3, 28, 28), np.uint8),
+        "y_train": np.arange(3),
+        "x_test": np.zeros((2, 28, 28), np.uint8),
+        "y_test": np.arange(2),
+    }
     if spoil == "missing array":
         del arrays[data.draw(st.sampled_from(sorted(arrays)))]
     else:
@@ -129,9 +145,12 @@ def test_mnist_npz_with_one_thing_wrong(tmp_path_factory, spoil, split, data):
 
 
 @FUZZ
-@given(spoil=st.sampled_from(SPOILS + ["not a dict", "labels not numbers"]),
-       batch=st.sampled_from(["data_batch_4", "test_batch"]), as_list=st.booleans(),
-       data=st.data())
+@given(
+    spoil=st.sampled_from(SPOILS + ["not a dict", "labels not numbers"]),
+    batch=st.sampled_from(["data_batch_4", "test_batch"]),
+    as_list=st.booleans(),
+    data=st.data(),
+)
 def test_cifar_batch_with_one_thing_wrong(tmp_path_factory, spoil, batch, as_list, data):
     folder = write_batches(tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py")
     if spoil == "not a dict":
@@ -148,8 +167,11 @@ def test_cifar_batch_with_one_thing_wrong(tmp_path_factory, spoil, batch, as_lis
 
 
 @FUZZ
-@given(spoil=st.sampled_from(["image shape", "label shape", "label range", "count"]),
-       split=st.sampled_from(["train", "t10k"]), data=st.data())
+@given(
+    spoil=st.sampled_from(["image shape", "label shape", "label range", "count"]),
+    split=st.sampled_from(["train", "t10k"]),
+    data=st.data(),
+)
 def test_fashion_idx_with_one_thing_wrong(tmp_path_factory, spoil, split, data):
     folder = write_fashion_mnist(tmp_path_factory.mktemp("fashion") / "fashion-mnist")
     images, labels = spoiled(spoil, (28, 28), data)
@@ -162,24 +184,46 @@ def test_fashion_idx_with_one_thing_wrong(tmp_path_factory, spoil, split, data):
 
 
 @FUZZ
-@given(type_code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x00, 0xFF]),
-       dims=st.lists(st.one_of(st.integers(0, 30), st.just(2**31)), min_size=0, max_size=5),
-       extra=st.integers(-20, 20), data=st.data())
-def test_fashion_idx_with_wrong_type_shape_or_length(tmp_path_factory, type_code, dims, extra,
-                                                     data):
+@given(
+    type_code=st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x00, 0xFF]),
+    dims=st.lists(st.one_of(st.integers(0, 30), st.just(2**31)), min_size=0, max_size=5),
+    extra=st.integers(-20, 20),
+    data=st.data(),
+)
+def test_fashion_idx_with_wrong_type_shape_or_length(
+    tmp_path_factory, type_code, dims, extra, data
+):
     folder = write_fashion_mnist(tmp_path_factory.mktemp("fashion") / "fashion-mnist")
     target = folder / data.draw(st.sampled_from(sorted(p.name for p in folder.iterdir())))
     announced = int(np.prod(dims, dtype=np.int64)) if dims else 1
     length = max(0, min(announced, 5000) + extra)
-    payload = (bytes([0, 0, type_code, len(dims)]) + np.array(dims, ">u4").tobytes()
-               + os.urandom(length))
+    payload = (
+        bytes([0, 0, type_code, len(dims)]) + np.array(dims, ">u4").tobytes() + os.urandom(length)
+    )
     with gzip.open(target, "wb") as stream:
         stream.write(payload)
     loads_or_data_error(lambda: load_fashion_mnist_folder(folder, expected_counts=None), target)
 
 
-DANGEROUS = [("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "exec"),
-             ("subprocess", "check_call"), ("builtins", "__import__")]
+def test_idx_sizes_whose_product_wraps_int64_are_refused(tmp_path):
+    """Found by the property above: three sizes of 2^31 multiply to 2^93, which an int64
+    product wraps to 0, so an empty payload looked complete."""
+    folder = write_fashion_mnist(tmp_path / "fashion-mnist")
+    target = folder / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(target, "wb") as stream:
+        stream.write(bytes([0, 0, 8, 3]) + np.array([2**31] * 3, ">u4").tobytes())
+    with pytest.raises(DataError, match="too large"):
+        load_fashion_mnist_folder(folder, expected_counts=None)
+
+
+DANGEROUS = [
+    ("os", "system"),
+    ("posix", "system"),
+    ("builtins", "eval"),
+    ("builtins", "exec"),
+    ("subprocess", "check_call"),
+    ("builtins", "__import__"),
+]
 
 
 @FUZZ
@@ -188,9 +232,13 @@ def test_crafted_cifar_pickles_never_run_code(tmp_path_factory, target, where):
     folder = write_batches(tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py")
     marker = folder / "ran"
     module, name = target
-    argument = {"system": f"touch {marker}", "check_call": ["touch", str(marker)],
-                "eval": f"open({str(marker)!r}, 'w')", "exec": f"open({str(marker)!r}, 'w')",
-                "__import__": "this"}[name]
+    argument = {
+        "system": f"touch {marker}",
+        "check_call": ["touch", str(marker)],
+        "eval": f"open({str(marker)!r}, 'w')",
+        "exec": f"open({str(marker)!r}, 'w')",
+        "__import__": "this",
+    }[name]
 
     class Payload:
         def __reduce__(self):

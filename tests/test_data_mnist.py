@@ -45,13 +45,16 @@ def test_pickled_npz_is_refused_and_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"x_train": np.zeros((12, 28, 28), np.float32)}, "uint8"),
-    ({"x_test": np.zeros((6, 28, 27), np.uint8)}, "shape"),
-    ({"y_train": np.full(12, 10, np.uint8)}, "labels outside 0-9"),
-    ({"y_test": np.zeros(5, np.uint8)}, "6 images but 5 labels"),
-    ({"y_test": np.zeros((6, 1), np.uint8)}, "list of integers"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"x_train": np.zeros((12, 28, 28), np.float32)}, "uint8"),
+        ({"x_test": np.zeros((6, 28, 27), np.uint8)}, "shape"),
+        ({"y_train": np.full(12, 10, np.uint8)}, "labels outside 0-9"),
+        ({"y_test": np.zeros(5, np.uint8)}, "6 images but 5 labels"),
+        ({"y_test": np.zeros((6, 1), np.uint8)}, "list of integers"),
+    ],
+)
 def test_wrong_npz_content_is_caught(tmp_path, overrides, message):
     path = write_mnist_npz(tmp_path / "mnist.npz", **overrides)
     with pytest.raises(DataError, match=message) as error:
@@ -72,8 +75,11 @@ def test_missing_key_and_counts(tmp_path):
 def test_damaged_npz_names_the_file(tmp_path, damage):
     path = write_mnist_npz(tmp_path / "mnist.npz")
     raw = path.read_bytes()
-    path.write_bytes({"truncate": raw[:len(raw) // 2], "empty": b"",
-                      "garbage": b"not a zip file at all" * 10}[damage])
+    path.write_bytes(
+        {"truncate": raw[: len(raw) // 2], "empty": b"", "garbage": b"not a zip file at all" * 10}[
+            damage
+        ]
+    )
     with pytest.raises(DataError) as error:
         load_mnist_npz(path, expected_counts=None)
     assert str(path) in str(error.value)
@@ -97,14 +103,17 @@ def _gz(path, payload):
     return path
 
 
-@pytest.mark.parametrize("payload, message", [
-    (b"", "header empty"),
-    (b"\x00\x00\x0d\x01" + b"\x00\x00\x00\x01" + b"\x00" * 4, "unsigned bytes"),  # floats
-    (b"\x00\x00\x08\x01\x00\x00", "truncated header"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01\x02", "truncated: 2 of 5"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x02" + b"\x01\x02\x03", "beyond"),
-    (b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3, "too large"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"", "header empty"),
+        (b"\x00\x00\x0d\x01" + b"\x00\x00\x00\x01" + b"\x00" * 4, "unsigned bytes"),  # floats
+        (b"\x00\x00\x08\x01\x00\x00", "truncated header"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01\x02", "truncated: 2 of 5"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x02" + b"\x01\x02\x03", "beyond"),
+        (b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3, "too large"),
+    ],
+)
 def test_bad_idx_names_the_file(tmp_path, payload, message):
     path = _gz(tmp_path / "x.gz", payload)
     with pytest.raises(DataError, match=message) as error:
@@ -144,8 +153,9 @@ def test_lookup_order(tmp_path, monkeypatch, no_keras_cache):
     assert load_mnist(expected_counts=None).source == str(explicit / "mnist.npz")
 
 
-@pytest.mark.parametrize("loader, holding", [(load_mnist, "mnist.npz"),
-                                             (load_fashion_mnist, "fashion-mnist/")])
+@pytest.mark.parametrize(
+    "loader, holding", [(load_mnist, "mnist.npz"), (load_fashion_mnist, "fashion-mnist/")]
+)
 def test_offline_with_nothing_found(tmp_path, monkeypatch, no_keras_cache, loader, holding):
     def offline(name):
         raise Exception("URL fetch failure")
@@ -184,27 +194,27 @@ def test_mnist_files_hold_the_npz_sha256_read_once(tmp_path, count_opens, no_ker
 
 
 @pytest.mark.parametrize("layout", ["fashion-mnist", "."])
-def test_fashion_files_hold_each_idx_sha256_read_once(tmp_path, count_opens, no_keras_cache,
-                                                      layout):
+def test_fashion_files_hold_each_idx_sha256_read_once(
+    tmp_path, count_opens, no_keras_cache, layout
+):
     folder = write_fashion_mnist(tmp_path / layout)
     opened = count_opens(tmp_path)
     ds = load_fashion_mnist(tmp_path, expected_counts=None)
     prefix = "" if layout == "." else f"{layout}/"
-    assert ds.files == {f"{prefix}{name}": sha256_of(folder / name)
-                        for name in data.FASHION_MNIST_FILES}
+    assert ds.files == {
+        f"{prefix}{name}": sha256_of(folder / name) for name in data.FASHION_MNIST_FILES
+    }
     assert sorted(opened) == sorted(data.FASHION_MNIST_FILES)
     assert ds.head(1, 1).files == ds.files
 
 
-def test_downloaded_files_are_hashed_from_the_keras_cache(tmp_path, monkeypatch,
-                                                          no_keras_cache):
+def test_downloaded_files_are_hashed_from_the_keras_cache(tmp_path, monkeypatch, no_keras_cache):
     cache = tmp_path / "empty-keras-home" / "datasets"
 
     def keras_download(name):  # as Keras does: the file lands in its cache, arrays come back
         path = write_mnist_npz(cache / "mnist.npz")
         with np.load(path) as archive:
-            return (archive["x_train"], archive["y_train"]), (archive["x_test"],
-                                                              archive["y_test"])
+            return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
 
     monkeypatch.setattr(data, "_download", keras_download)
     ds = load_mnist(tmp_path / "nowhere", expected_counts=None)
@@ -212,9 +222,15 @@ def test_downloaded_files_are_hashed_from_the_keras_cache(tmp_path, monkeypatch,
     assert ds.files == {"mnist.npz": sha256_of(cache / "mnist.npz")}
 
 
-@pytest.mark.parametrize("content", [b"", b"not a zip file at all" * 10,
-                                     pickle.dumps({"x_train": [1, 2, 3]}),
-                                     b"\x93NUMPY" + b"\x00" * 100])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not a zip file at all" * 10,
+        pickle.dumps({"x_train": [1, 2, 3]}),
+        b"\x93NUMPY" + b"\x00" * 100,
+    ],
+)
 def test_a_file_that_is_no_archive_says_so(tmp_path, content):
     path = tmp_path / "mnist.npz"
     path.write_bytes(content)
@@ -231,5 +247,6 @@ def test_real_mnist_and_fashion_mnist(real_data_dir):
     assert abs(np.mean(mnist.y_test == 5) - 0.0892) < 1e-4  # 892 fives in the test set
     fashion = load_fashion_mnist(real_data_dir)
     assert np.bincount(fashion.y_train).tolist() == [6000] * 10
-    assert sorted(fashion.files) == sorted(f"fashion-mnist/{name}"
-                                           for name in data.FASHION_MNIST_FILES)
+    assert sorted(fashion.files) == sorted(
+        f"fashion-mnist/{name}" for name in data.FASHION_MNIST_FILES
+    )

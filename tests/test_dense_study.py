@@ -26,13 +26,15 @@ def fit_reference(weight_seed, data_seed, images, labels, epochs):
     """The tutorial's spelling, fed the engine's batch order: each epoch's permutation applied
     to float32 copies (x / 255.0, one-hot labels) and model.fit(shuffle=False)."""
     model = cifar10_dense.fresh_model("dense", weight_seed)
-    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(5e-4),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(5e-4), metrics=["accuracy"]
+    )
     x, y = images.astype("float32") / 255.0, keras.utils.to_categorical(labels, 10)
     loss, accuracy = [], []
     for order in epoch_order(data_seed, len(labels), epochs):
-        history = model.fit(x[order], y[order], batch_size=32, epochs=1, shuffle=False,
-                            verbose=0).history
+        history = model.fit(
+            x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0
+        ).history
         loss += history["loss"]
         accuracy += history["accuracy"]
     return model.get_weights(), np.array(loss), np.array(accuracy)
@@ -55,10 +57,18 @@ def test_same_numbers_as_model_fit_over_210_steps():
     ops: test_a_run_does_not_depend_on_its_neighbours.)"""
     images, labels = synthetic(650)
     seeds, parallel, blocks = CALM_SEEDS, 2, 2
-    runs = train_dense_runs(initial_weights, [3072, 200, 150, 10], (images, labels),
-                            weight_seeds=seeds[0], data_seeds=seeds[1], epochs=10,
-                            batch_size=32, learning_rate=5e-4, column_blocks=blocks,
-                            parallel=parallel)
+    runs = train_dense_runs(
+        initial_weights,
+        [3072, 200, 150, 10],
+        (images, labels),
+        weight_seeds=seeds[0],
+        data_seeds=seeds[1],
+        epochs=10,
+        batch_size=32,
+        learning_rate=5e-4,
+        column_blocks=blocks,
+        parallel=parallel,
+    )
     assert len(runs) == len(seeds[0])
     for run, (weight_seed, data_seed) in enumerate(zip(*seeds, strict=True)):
         weights, loss, accuracy = fit_reference(weight_seed, data_seed, images, labels, 10)
@@ -74,10 +84,18 @@ def test_a_run_does_not_depend_on_its_neighbours():
     images, labels = synthetic(100, seed=1)
 
     def train(weight_seeds, data_seeds, parallel):
-        return train_dense_runs(initial_weights, [3072, 200, 150, 10], (images, labels),
-                                weight_seeds=weight_seeds, data_seeds=data_seeds, epochs=2,
-                                batch_size=32, learning_rate=5e-4, column_blocks=1,
-                                parallel=parallel)
+        return train_dense_runs(
+            initial_weights,
+            [3072, 200, 150, 10],
+            (images, labels),
+            weight_seeds=weight_seeds,
+            data_seeds=data_seeds,
+            epochs=2,
+            batch_size=32,
+            learning_rate=5e-4,
+            column_blocks=1,
+            parallel=parallel,
+        )
 
     pair = train([0, 5], [1, 6], parallel=2)
     alone = train([5], [6], parallel=1)
@@ -107,7 +125,12 @@ def test_dense_sizes_recognises_only_the_dense_tutorial_shape():
     assert dense_sizes(cifar10_dense.build_dense()) == [3072, 200, 150, 10]
     with pytest.raises(TrainingSetupError):
         dense_sizes(cifar10_dense.build_cnn())
-    tanh = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="tanh"),
-                             layers.Dense(2, activation="softmax")])
+    tanh = keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.Dense(3, activation="tanh"),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
     with pytest.raises(TrainingSetupError):
         dense_sizes(tanh)

@@ -40,23 +40,38 @@ def with_infinite_output_kernel(build):
         kernel = model.layers[-1 if model.layers[-1].weights else -2].kernel
         kernel.assign(np.full(kernel.shape, np.inf, "float32"))
         return model
+
     return build_poisoned
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fit"])
-def test_cifar_non_finite_loss_is_exit_1_naming_the_epoch(engine, tiny_data_dir, tmp_path,
-                                                          capsys, monkeypatch):
-    monkeypatch.setattr(cifar10_dense, "build_dense",
-                        with_infinite_output_kernel(cifar10_dense.build_dense))
-    code = cifar10_dense.main(["--data-dir", str(tiny_data_dir), "--allow-small-data",
-                               "--epochs", "3", "--engine", engine, *outputs_of(tmp_path)])
-    assert_failed_without_outputs(code, capsys, tmp_path, "the loss became nan in epoch 1",
-                                  "no figures written")
+def test_cifar_non_finite_loss_is_exit_1_naming_the_epoch(
+    engine, tiny_data_dir, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(
+        cifar10_dense, "build_dense", with_infinite_output_kernel(cifar10_dense.build_dense)
+    )
+    code = cifar10_dense.main(
+        [
+            "--data-dir",
+            str(tiny_data_dir),
+            "--allow-small-data",
+            "--epochs",
+            "3",
+            "--engine",
+            engine,
+            *outputs_of(tmp_path),
+        ]
+    )
+    assert_failed_without_outputs(
+        code, capsys, tmp_path, "the loss became nan in epoch 1", "no figures written"
+    )
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fit"])
-def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, tiny_data_dir, tmp_path,
-                                                          capsys, monkeypatch):
+def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(
+    engine, tiny_data_dir, tmp_path, capsys, monkeypatch
+):
     initial_weights = stacked_neuron.initial_weights
 
     def infinite_weights(seeds, features):
@@ -66,11 +81,22 @@ def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(engine, tiny_data_dir,
     # both engines start from these initial weights
     monkeypatch.setattr(mnist_perceptron, "initial_weights", infinite_weights)
     monkeypatch.setattr(stacked_neuron, "initial_weights", infinite_weights)
-    code = mnist_perceptron.main(["--data-dir", str(tiny_data_dir), "--allow-small-data",
-                                  "--compare", "--epochs", "3", "--engine", engine,
-                                  *outputs_of(tmp_path)])
-    assert_failed_without_outputs(code, capsys, tmp_path, "the linear neuron's loss became",
-                                  "in epoch 1")
+    code = mnist_perceptron.main(
+        [
+            "--data-dir",
+            str(tiny_data_dir),
+            "--allow-small-data",
+            "--compare",
+            "--epochs",
+            "3",
+            "--engine",
+            engine,
+            *outputs_of(tmp_path),
+        ]
+    )
+    assert_failed_without_outputs(
+        code, capsys, tmp_path, "the linear neuron's loss became", "in epoch 1"
+    )
 
 
 @pytest.mark.parametrize("engine", ["compiled", "fit"])
@@ -105,23 +131,33 @@ try:
 except Exception as error:
     print(type(error).__name__, error)
 """
-    finished = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120, check=False)
+    finished = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "Traceback" not in finished.stderr, finished.stderr
     return finished.stdout.strip()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
-@pytest.mark.parametrize("loader", ["load_mnist_npz", "load_fashion_mnist_folder",
-                                    "load_cifar10_batches"])
+@pytest.mark.parametrize(
+    "loader", ["load_mnist_npz", "load_fashion_mnist_folder", "load_cifar10_batches"]
+)
 def test_data_too_big_for_memory_is_not_enough_memory(loader, tmp_path):
     # Zeros compress to almost nothing on disk and take their full size in memory.
     if loader == "load_mnist_npz":
         path = tmp_path / "mnist.npz"
-        np.savez_compressed(path, x_train=np.zeros((60_000, 28, 28), np.uint8),
-                            y_train=np.zeros(60_000, np.uint8),
-                            x_test=np.zeros((10_000, 28, 28), np.uint8),
-                            y_test=np.zeros(10_000, np.uint8))
+        np.savez_compressed(
+            path,
+            x_train=np.zeros((60_000, 28, 28), np.uint8),
+            y_train=np.zeros(60_000, np.uint8),
+            x_test=np.zeros((10_000, 28, 28), np.uint8),
+            y_test=np.zeros(10_000, np.uint8),
+        )
     elif loader == "load_fashion_mnist_folder":
         path = tmp_path
         for split, count in (("train", 60_000), ("t10k", 10_000)):
@@ -130,60 +166,101 @@ def test_data_too_big_for_memory_is_not_enough_memory(loader, tmp_path):
     else:
         path = tmp_path
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            (path / name).write_bytes(pickle.dumps(
-                {b"data": np.zeros((2_000, 3072), np.uint8), b"labels": [0] * 2_000},
-                protocol=2))
+            (path / name).write_bytes(
+                pickle.dumps(
+                    {b"data": np.zeros((2_000, 3072), np.uint8), b"labels": [0] * 2_000}, protocol=2
+                )
+            )
     said = address_space_limited(loader, path)
     assert said.startswith("NotEnoughMemory ") and "not enough memory to load" in said, said
     assert str(path) in said
 
 
-def test_script_out_of_memory_while_loading_is_exit_1_and_one_line(tiny_data_dir, tmp_path,
-                                                                   capsys, monkeypatch):
+def test_script_out_of_memory_while_loading_is_exit_1_and_one_line(
+    tiny_data_dir, tmp_path, capsys, monkeypatch
+):
     def no_memory(*args, **kwargs):
         raise MemoryError
 
     monkeypatch.setattr(data, "aligned_empty", no_memory)
-    code = cifar10_dense.main(["--data-dir", str(tiny_data_dir), "--allow-small-data",
-                               *outputs_of(tmp_path)])
+    code = cifar10_dense.main(
+        ["--data-dir", str(tiny_data_dir), "--allow-small-data", *outputs_of(tmp_path)]
+    )
     assert_failed_without_outputs(code, capsys, tmp_path, "not enough memory to load CIFAR-10")
 
 
 def test_script_out_of_memory_in_training_is_exit_1_and_one_line(tmp_path):
     """As a process: MemoryError anywhere after loading ends in run_main's one line."""
-    code = ("import sys, mnist_perceptron as m\n"
-            "def no_memory(*args, **kwargs):\n    raise MemoryError\n"
-            "m.ENGINE_FUNCTIONS[m.COMPILED] = no_memory\n"
-            "from common.exits import run_main\nsys.exit(run_main(m.main, sys.argv[1:]))\n")
+    code = (
+        "import sys, mnist_perceptron as m\n"
+        "def no_memory(*args, **kwargs):\n    raise MemoryError\n"
+        "m.ENGINE_FUNCTIONS[m.COMPILED] = no_memory\n"
+        "from common.exits import run_main\nsys.exit(run_main(m.main, sys.argv[1:]))\n"
+    )
     folder = tmp_path / "data"
     write_mnist_npz(folder / "mnist.npz", train=20, test=10)
     finished = subprocess.run(
-        [sys.executable, "-c", code, "--data-dir", str(folder), "--allow-small-data",
-         *outputs_of(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-        check=False)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--data-dir",
+            str(folder),
+            "--allow-small-data",
+            *outputs_of(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert finished.returncode == 1 and "Traceback" not in finished.stderr
-    assert finished.stderr.strip().splitlines()[-1].endswith(
-        "error: out of memory (MemoryError); try a smaller run (fewer seeds, --train-limit, "
-        "--engine compiled); nothing was written (figures, records and models are written when "
-        "a run finishes)")
+    assert (
+        finished.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "error: out of memory (MemoryError); try a smaller run (fewer seeds, --train-limit, "
+            "--engine compiled); nothing was written (figures, records and models are written when "
+            "a run finishes)"
+        )
+    )
     assert not (tmp_path / "run.json").exists()
 
 
 # ## Each dataset file read once per run
 
 
-@pytest.mark.parametrize("script, argv", [
-    ("cifar10_dense.py", []),
-    ("mnist_perceptron.py", ["--compare"]),
-    ("mnist_perceptron.py", ["--compare", "--dataset", "fashion_mnist"]),
-])
+@pytest.mark.parametrize(
+    "script, argv",
+    [
+        ("cifar10_dense.py", []),
+        ("mnist_perceptron.py", ["--compare"]),
+        ("mnist_perceptron.py", ["--compare", "--dataset", "fashion_mnist"]),
+    ],
+)
 def test_each_data_file_is_read_once(script, argv, tiny_data_dir, tmp_path, count_opens):
     opened = count_opens(tiny_data_dir)
     main = {"cifar10_dense.py": cifar10_dense.main, "mnist_perceptron.py": mnist_perceptron.main}
-    assert main[script](["--data-dir", str(tiny_data_dir), "--allow-small-data", "--epochs",
-                         "1", "--quiet", *argv, *outputs_of(tmp_path)]) == 0
+    assert (
+        main[script](
+            [
+                "--data-dir",
+                str(tiny_data_dir),
+                "--allow-small-data",
+                "--epochs",
+                "1",
+                "--quiet",
+                *argv,
+                *outputs_of(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert opened, "the counter saw no data file: it would not notice a second read"
     assert sorted(opened) == sorted(set(opened)), opened
-    expected = {"cifar10_dense.py": 6, "mnist_perceptron.py": 1 if "fashion_mnist" not in argv
-                else 4}[script]
+    expected = {
+        "cifar10_dense.py": 6,
+        "mnist_perceptron.py": 1 if "fashion_mnist" not in argv else 4,
+    }[script]
     assert len(opened) == expected, opened

@@ -21,8 +21,13 @@ from common.cli import existing_folder, ray_address
 from common.keras_outputs import keras_file
 
 ROOT = Path(xor_mlp.__file__).parent
-ZERO_MEANS_SOMETHING = {"--seed", "--data-seed", "--validation-split", "--target-class",
-                        "--ray-gpus-per-task"}  # 0 GPUs: a CPU task
+ZERO_MEANS_SOMETHING = {
+    "--seed",
+    "--data-seed",
+    "--validation-split",
+    "--target-class",
+    "--ray-gpus-per-task",
+}  # 0 GPUs: a CPU task
 
 
 def bench_parser(name):
@@ -37,8 +42,10 @@ PARSERS = {
     "cifar10_dense.py": cifar10_dense.make_cifar_parser,
     "mnist_perceptron.py": mnist_perceptron.make_perceptron_parser,
     "reproduce.py": reproduce.make_reproduce_parser,
-    **{f"bench/{name}.py": bench_parser(name)
-       for name in ("xor_bench", "cifar10_bench", "mnist_bench")},
+    **{
+        f"bench/{name}.py": bench_parser(name)
+        for name in ("xor_bench", "cifar10_bench", "mnist_bench")
+    },
 }
 
 
@@ -53,13 +60,18 @@ def numeric_flags(make):
     bare int/float would accept NaN or negatives, no type at all any text)."""
     flags = []
     for action in make()._actions:
-        if (action.nargs == 0 or action.choices is not None or action.type in PATH_TYPES
-                or action.type in TEXT_TYPES):
+        if (
+            action.nargs == 0
+            or action.choices is not None
+            or action.type in PATH_TYPES
+            or action.type in TEXT_TYPES
+        ):
             continue  # switches, --help, choices; paths: test_unwritable_outputs_... below
         kind = RANGE_TYPES.get(getattr(action.type, "__qualname__", None))
         assert kind and action.type.__module__ == "common.cli", (
             f"{action.option_strings}: takes a value of type {action.type!r}; a number must use "
-            "common.cli.int_in_range / float_in_range")
+            "common.cli.int_in_range / float_in_range"
+        )
         bounds = inspect.getclosurevars(action.type).nonlocals
         flags.append((action.option_strings[-1], {"kind": kind, **bounds}, action.default))
     return flags
@@ -84,8 +96,9 @@ def test_every_numeric_flag_has_sane_bounds_that_argparse_enforces(script, capsy
     assert flags, f"{script}: no numeric flags found"
     for flag, bounds, _ in flags:
         assert bounds["low"] >= 0, (flag, bounds)
-        zero_accepted = bounds["low"] == 0 and (bounds["kind"] == "integer"
-                                                or bounds["low_inclusive"])
+        zero_accepted = bounds["low"] == 0 and (
+            bounds["kind"] == "integer" or bounds["low_inclusive"]
+        )
         assert zero_accepted == (flag in ZERO_MEANS_SOMETHING), (flag, bounds)
         assert bounds["high"] < (1e12 if bounds["kind"] == "integer" else 1e30), (flag, bounds)
         for value in just_outside(bounds):
@@ -105,11 +118,14 @@ def test_defaults_and_typical_values_parse(script):
             parser.parse_args([flag, str(value)])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--hidden", *["4"] * 33], "at most 32"),
-    (["--hidden", "4096", "--seeds", "100000"], "must fit in memory"),
-    (["--seeds", "100000", "--epochs", "1000"], "per-epoch histories"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--hidden", *["4"] * 33], "at most 32"),
+        (["--hidden", "4096", "--seeds", "100000"], "must fit in memory"),
+        (["--seeds", "100000", "--epochs", "1000"], "per-epoch histories"),
+    ],
+)
 def test_xor_runs_too_big_for_memory_are_usage_errors(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         xor_mlp.main([*argv, "--figures-dir", str(tmp_path)])
@@ -135,6 +151,7 @@ def blocked_paths(tmp_path, wants):
 
 def entry_point(script, monkeypatch):
     """The script's main, with everything that would start real work made to fail the test."""
+
     def work_started(*args, **kwargs):
         pytest.fail("work started despite an unwritable output")
 
@@ -145,26 +162,41 @@ def entry_point(script, monkeypatch):
             if name in module:
                 monkeypatch.setitem(module, name, work_started)
         return module["main"]
-    module = {"xor_mlp.py": xor_mlp, "cifar10_dense.py": cifar10_dense,
-              "mnist_perceptron.py": mnist_perceptron, "reproduce.py": reproduce}[script]
-    monkeypatch.setattr(module, "run_plan" if module is reproduce else "select_device_or_exit",
-                        work_started)
+    module = {
+        "xor_mlp.py": xor_mlp,
+        "cifar10_dense.py": cifar10_dense,
+        "mnist_perceptron.py": mnist_perceptron,
+        "reproduce.py": reproduce,
+    }[script]
+    monkeypatch.setattr(
+        module, "run_plan" if module is reproduce else "select_device_or_exit", work_started
+    )
     return module.main
 
 
-@pytest.mark.parametrize("script, flag, wants", [
-    ("xor_mlp.py", "--figures-dir", "folder"), ("xor_mlp.py", "--json", "file"),
-    ("cifar10_dense.py", "--figures-dir", "folder"), ("cifar10_dense.py", "--json", "file"),
-    ("cifar10_dense.py", "--save-model", "file"), ("cifar10_dense.py", "--tensorboard", "folder"),
-    ("mnist_perceptron.py", "--figures-dir", "folder"), ("mnist_perceptron.py", "--json", "file"),
-    ("mnist_perceptron.py", "--save-model", "file"),
-    ("mnist_perceptron.py", "--tensorboard", "folder"),
-    ("reproduce.py", "--figures-dir", "folder"), ("reproduce.py", "--report", "file"),
-    ("bench/xor_bench.py", "--json", "file"), ("bench/cifar10_bench.py", "--json", "file"),
-    ("bench/mnist_bench.py", "--json", "file"),
-])
-def test_unwritable_outputs_are_usage_errors_before_any_work(script, flag, wants, tmp_path,
-                                                              capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "script, flag, wants",
+    [
+        ("xor_mlp.py", "--figures-dir", "folder"),
+        ("xor_mlp.py", "--json", "file"),
+        ("cifar10_dense.py", "--figures-dir", "folder"),
+        ("cifar10_dense.py", "--json", "file"),
+        ("cifar10_dense.py", "--save-model", "file"),
+        ("cifar10_dense.py", "--tensorboard", "folder"),
+        ("mnist_perceptron.py", "--figures-dir", "folder"),
+        ("mnist_perceptron.py", "--json", "file"),
+        ("mnist_perceptron.py", "--save-model", "file"),
+        ("mnist_perceptron.py", "--tensorboard", "folder"),
+        ("reproduce.py", "--figures-dir", "folder"),
+        ("reproduce.py", "--report", "file"),
+        ("bench/xor_bench.py", "--json", "file"),
+        ("bench/cifar10_bench.py", "--json", "file"),
+        ("bench/mnist_bench.py", "--json", "file"),
+    ],
+)
+def test_unwritable_outputs_are_usage_errors_before_any_work(
+    script, flag, wants, tmp_path, capsys, monkeypatch
+):
     main = entry_point(script, monkeypatch)
     for path in blocked_paths(tmp_path, wants):
         if flag == "--save-model":
@@ -181,8 +213,16 @@ def test_unwritable_outputs_are_usage_errors_before_any_work(script, flag, wants
         assert ": error: " in err[-1] and flag in err[-1], (path, err)
 
 
-@pytest.mark.parametrize("script", ["cifar10_dense.py", "mnist_perceptron.py", "reproduce.py",
-                                    "bench/cifar10_bench.py", "bench/mnist_bench.py"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "cifar10_dense.py",
+        "mnist_perceptron.py",
+        "reproduce.py",
+        "bench/cifar10_bench.py",
+        "bench/mnist_bench.py",
+    ],
+)
 def test_data_dir_must_be_an_existing_folder(script, tmp_path, capsys):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
@@ -194,14 +234,24 @@ def test_data_dir_must_be_an_existing_folder(script, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("script", ["cifar10_dense.py", "mnist_perceptron.py"])
-def test_validation_split_holding_out_nothing_is_a_usage_error(script, tmp_path, capsys,
-                                                               monkeypatch):
+def test_validation_split_holding_out_nothing_is_a_usage_error(
+    script, tmp_path, capsys, monkeypatch
+):
     write_batches(tmp_path / "cifar-10-batches-py")  # 20 training images
     write_mnist_npz(tmp_path / "mnist.npz", train=20)
     module = {"cifar10_dense.py": cifar10_dense, "mnist_perceptron.py": mnist_perceptron}[script]
     monkeypatch.setattr(module, "set_seed", lambda *a: pytest.fail("training started"))
     with pytest.raises(SystemExit) as stop:
-        module.main(["--data-dir", str(tmp_path), "--allow-small-data", "--validation-split",
-                     "0.04", "--figures-dir", str(tmp_path / "figures")])
+        module.main(
+            [
+                "--data-dir",
+                str(tmp_path),
+                "--allow-small-data",
+                "--validation-split",
+                "0.04",
+                "--figures-dir",
+                str(tmp_path / "figures"),
+            ]
+        )
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "--validation-split 0.04 of 20 training images" in err

@@ -115,9 +115,15 @@ def start(argv, cwd):
     """A process group of its own (so a test can signal it as a terminal would), with SIGINT's
     default action even when the tests run with SIGINT ignored (in the background)."""
     return subprocess.Popen(
-        [sys.executable, *argv], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True, env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [sys.executable, *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def wait_for(stream, marker, timeout=120):
@@ -134,8 +140,11 @@ def wait_for(stream, marker, timeout=120):
 
 
 def leftovers(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.name.startswith(".") or p.suffix == ".tmp")
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.name.startswith(".") or p.suffix == ".tmp"
+    )
 
 
 SCRIPTS = {  # script: (its arguments, a line on stdout just before or in training)
@@ -152,8 +161,14 @@ def test_sigint_mid_training_exits_130_and_writes_nothing(tmp_path):
     for script, (argv, marker) in SCRIPTS.items():
         out = tmp_path / script.removesuffix(".py")
         out.mkdir()
-        command = [str(ROOT / script), *[a.format(out=out) for a in argv],
-                   "--figures-dir", str(out / "figures"), "--json", str(out / "run.json")]
+        command = [
+            str(ROOT / script),
+            *[a.format(out=out) for a in argv],
+            "--figures-dir",
+            str(out / "figures"),
+            "--json",
+            str(out / "run.json"),
+        ]
         if script != "xor_mlp.py":
             command += ["--data-dir", str(data), "--allow-small-data"]
         started[script] = (start(command, tmp_path), out, marker)
@@ -166,8 +181,10 @@ def test_sigint_mid_training_exits_130_and_writes_nothing(tmp_path):
         lines = err.strip().splitlines()
         assert process.returncode == 130, (script, err[-2000:])
         assert "Traceback" not in err, err
-        assert lines[-1] == (f"{script}: interrupted; nothing was written (figures, records "
-                             "and models are written when a run finishes)")
+        assert lines[-1] == (
+            f"{script}: interrupted; nothing was written (figures, records "
+            "and models are written when a run finishes)"
+        )
         assert not (out / "run.json").exists() and not (out / "model.keras").exists()
         assert not (out / "figures").exists() and leftovers(out) == []  # not even a folder
 
@@ -179,25 +196,37 @@ def test_sigint_to_reproduce_leaves_the_previous_report_and_no_process(tmp_path)
     (out / "figures").mkdir(parents=True)
     (out / "REPORT.md").write_text("the previous report\n")
     (out / "figures" / "xor_2-16-1_boundary.png").write_bytes(b"the previous figure")
-    process = start([str(ROOT / "reproduce.py"), "--quick", "--allow-small-data", "--data-dir",
-                     str(data), "--xor-seeds", "2", "--report", str(out / "REPORT.md"),
-                     "--figures-dir", str(out / "figures"), "--records-dir", str(out / "runs")],
-                    tmp_path)
+    process = start(
+        [
+            str(ROOT / "reproduce.py"),
+            "--quick",
+            "--allow-small-data",
+            "--data-dir",
+            str(data),
+            "--xor-seeds",
+            "2",
+            "--report",
+            str(out / "REPORT.md"),
+            "--figures-dir",
+            str(out / "figures"),
+            "--records-dir",
+            str(out / "runs"),
+        ],
+        tmp_path,
+    )
     wait_for(process.stderr, "[3/")  # two XOR runs have written their figures (staged)
     time.sleep(1.0)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: reproduce and its child
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith(
-        "reproduce.py: interrupted; stopped in run 3/")
+    assert err.strip().splitlines()[-1].startswith("reproduce.py: interrupted; stopped in run 3/")
     assert (out / "REPORT.md").read_text() == "the previous report\n"
     assert [p.name for p in (out / "figures").iterdir()] == ["xor_2-16-1_boundary.png"]
     assert (out / "figures" / "xor_2-16-1_boundary.png").read_bytes() == b"the previous figure"
     assert leftovers(out) == [] and not list(out.glob(".staging-*"))
     # records move in with the report; the two finished runs are kept in the run cache
     assert [p.name for p in (out / "runs").iterdir()] == ["cache"]
-    assert len([p for p in (out / "runs" / "cache").iterdir()
-                if not p.name.startswith(".")]) == 2
+    assert len([p for p in (out / "runs" / "cache").iterdir() if not p.name.startswith(".")]) == 2
     with pytest.raises(ProcessLookupError):  # no child left running in its process group
         os.killpg(process.pid, 0)

@@ -1,4 +1,4 @@
-"""The code stays `ruff check` clean (rules in pyproject.toml)."""
+"""The code stays `ruff check` clean and `ruff format`ted (rules in pyproject.toml)."""
 
 import shutil
 import subprocess
@@ -10,9 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_ruff_clean():
-    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
-    if ruff is None:
+def ruff():
+    found = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if found is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
-    result = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    return found
+
+
+def test_ruff_clean():
+    result = subprocess.run([ruff(), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_formatted():
+    result = subprocess.run(
+        [ruff(), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

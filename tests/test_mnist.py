@@ -23,15 +23,25 @@ def accepted_tiny_mnist_dir(tiny_mnist_dir, monkeypatch):
     """conftest's tiny_mnist_dir (mnist.npz and Fashion-MNIST files with few images), which the
     script accepts without --allow-small-data: its loaders do not insist on the real counts."""
     for name, loader in (("mnist", data.load_mnist), ("fashion_mnist", data.load_fashion_mnist)):
-        monkeypatch.setitem(mnist_perceptron.LOADERS, name,
-                            functools.partial(loader, expected_counts=None))
+        monkeypatch.setitem(
+            mnist_perceptron.LOADERS, name, functools.partial(loader, expected_counts=None)
+        )
     return tiny_mnist_dir
 
 
 def run(tmp_path, data_dir, *extra):
     record = tmp_path / "run.json"
-    argv = ["--data-dir", str(data_dir), "--epochs", "2", "--figures-dir",
-            str(tmp_path / "figures"), "--json", str(record), *extra]
+    argv = [
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        "2",
+        "--figures-dir",
+        str(tmp_path / "figures"),
+        "--json",
+        str(record),
+        *extra,
+    ]
     assert mnist_perceptron.main(argv) == 0
     return json.loads(record.read_text())
 
@@ -97,10 +107,15 @@ def test_compare_run_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
     assert len(record["figures"]) == 4 and all(is_png(f) for f in record["figures"])
 
 
-@pytest.mark.parametrize("extra", [("--engine", "fit"), ("--normalize", "--activation",
-                                                          "sigmoid"),
-                                   ("--validation-split", "0.25")],
-                         ids=["fit", "normalize-sigmoid", "validation-split"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--engine", "fit"),
+        ("--normalize", "--activation", "sigmoid"),
+        ("--validation-split", "0.25"),
+    ],
+    ids=["fit", "normalize-sigmoid", "validation-split"],
+)
 def test_single_runs(tmp_path, accepted_tiny_mnist_dir, extra, monkeypatch):
     shown_with = {}
     real_weights_figure = mnist_perceptron.weights_figure
@@ -117,32 +132,48 @@ def test_single_runs(tmp_path, accepted_tiny_mnist_dir, extra, monkeypatch):
     # the weight image's never-lit pixels come from the images the neuron trained on
     assert len(shown_with["train_images"]) == (60 if "--validation-split" in extra else 80)
     # settings other than the tutorial's name themselves (run() adds --epochs 2)
-    suffix = {"--engine": "_epochs2_fit_", "--normalize": "_normalized_epochs2_",
-              "--validation-split": "_epochs2_val0.25_"}[extra[0]]
+    suffix = {
+        "--engine": "_epochs2_fit_",
+        "--normalize": "_normalized_epochs2_",
+        "--validation-split": "_epochs2_val0.25_",
+    }[extra[0]]
     assert record["figures"] and all(f"/mnist_class5{suffix}" in f for f in record["figures"])
 
 
-@pytest.mark.parametrize("extra, saved", [
-    ((), {"linear": "model.keras"}),
-    (("--engine", "fit", "--activation", "sigmoid"), {"sigmoid": "model.keras"}),
-    (("--compare", "--seeds", "3"), {"linear": "model_linear.keras",
-                                     "sigmoid": "model_sigmoid.keras"})],
-    ids=["compiled", "fit", "compare-study"])
-def test_saved_models_are_compiled_and_evaluate_as_the_run(tmp_path, accepted_tiny_mnist_dir,
-                                                           extra, saved):
+@pytest.mark.parametrize(
+    "extra, saved",
+    [
+        ((), {"linear": "model.keras"}),
+        (("--engine", "fit", "--activation", "sigmoid"), {"sigmoid": "model.keras"}),
+        (
+            ("--compare", "--seeds", "3"),
+            {"linear": "model_linear.keras", "sigmoid": "model_sigmoid.keras"},
+        ),
+    ],
+    ids=["compiled", "fit", "compare-study"],
+)
+def test_saved_models_are_compiled_and_evaluate_as_the_run(
+    tmp_path, accepted_tiny_mnist_dir, extra, saved
+):
     """Every engine saves the tutorial's compiled neuron (--compare: both, a study: its first
     run); loaded, model.evaluate on the test set gives the run's last validation loss and
     accuracy (validation is the test set, as in the tutorial)."""
-    record = run(tmp_path, accepted_tiny_mnist_dir, *extra, "--save-model",
-                 str(tmp_path / "out" / "model.keras"))
+    record = run(
+        tmp_path,
+        accepted_tiny_mnist_dir,
+        *extra,
+        "--save-model",
+        str(tmp_path / "out" / "model.keras"),
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(saved.values())
     tiny = data.load_mnist(accepted_tiny_mnist_dir, expected_counts=None)
     for activation, name in saved.items():
         loaded = keras.models.load_model(tmp_path / "out" / name)
         assert loaded.layers[-1].activation.__name__ == activation
         assert loaded.loss == "mse" and type(loaded.optimizer).__name__ == "Adam"
-        loss, accuracy = loaded.evaluate(tiny.x_test, (tiny.y_test == 5).astype("float32"),
-                                         verbose=0)
+        loss, accuracy = loaded.evaluate(
+            tiny.x_test, (tiny.y_test == 5).astype("float32"), verbose=0
+        )
         first_run = record["metrics"]["runs"][activation]
         assert accuracy == pytest.approx(first_run["val_accuracy"][-1], abs=1e-6)
         assert loss == pytest.approx(first_run["val_loss"][-1], rel=1e-5)
@@ -153,23 +184,35 @@ def test_tensorboard_logs_hold_each_neurons_epochs(tmp_path, accepted_tiny_mnist
     """--tensorboard writes one folder per neuron with the tags of Keras's TensorBoard
     callback, holding the run's per-epoch figures, for either engine."""
     log_dir = tmp_path / "tb"
-    record = run(tmp_path, accepted_tiny_mnist_dir, "--compare", "--engine", engine,
-                 "--tensorboard", str(log_dir))
+    record = run(
+        tmp_path,
+        accepted_tiny_mnist_dir,
+        "--compare",
+        "--engine",
+        engine,
+        "--tensorboard",
+        str(log_dir),
+    )
     scalars = read_tensorboard_scalars(log_dir)
-    assert set(scalars) == {(f"{activation}/{folder}", tag)
-                            for activation in ("linear", "sigmoid")
-                            for folder, tag in (("train", "epoch_loss"),
-                                                ("train", "epoch_accuracy"),
-                                                ("train", "epoch_learning_rate"),
-                                                ("validation", "epoch_loss"),
-                                                ("validation", "epoch_accuracy"))}
+    assert set(scalars) == {
+        (f"{activation}/{folder}", tag)
+        for activation in ("linear", "sigmoid")
+        for folder, tag in (
+            ("train", "epoch_loss"),
+            ("train", "epoch_accuracy"),
+            ("train", "epoch_learning_rate"),
+            ("validation", "epoch_loss"),
+            ("validation", "epoch_accuracy"),
+        )
+    }
     for activation, first_run in record["metrics"]["runs"].items():
         for (folder, tag), expected in [
-                (("train", "epoch_loss"), first_run["train_loss"]),
-                (("train", "epoch_accuracy"), first_run["train_accuracy"]),
-                (("train", "epoch_learning_rate"), [1e-3, 1e-3]),
-                (("validation", "epoch_loss"), first_run["val_loss"]),
-                (("validation", "epoch_accuracy"), first_run["val_accuracy"])]:
+            (("train", "epoch_loss"), first_run["train_loss"]),
+            (("train", "epoch_accuracy"), first_run["train_accuracy"]),
+            (("train", "epoch_learning_rate"), [1e-3, 1e-3]),
+            (("validation", "epoch_loss"), first_run["val_loss"]),
+            (("validation", "epoch_accuracy"), first_run["val_accuracy"]),
+        ]:
             steps, values = zip(*scalars[f"{activation}/{folder}", tag], strict=True)
             assert steps == (0, 1)  # Keras's callback: step = epoch - 1
             assert values == pytest.approx(expected, abs=1e-5), (activation, folder, tag)
@@ -185,17 +228,20 @@ def test_fashion_mnist_exercise(tmp_path, accepted_tiny_mnist_dir, capsys, monke
         return real_save_figure(fig, path)
 
     monkeypatch.setattr(mnist_perceptron, "save_figure", save_figure)
-    record = run(tmp_path, accepted_tiny_mnist_dir, "--dataset", "fashion_mnist",
-                 "--target-class", "9")
+    record = run(
+        tmp_path, accepted_tiny_mnist_dir, "--dataset", "fashion_mnist", "--target-class", "9"
+    )
     assert record["metrics"]["target"] == "Ankle boot"
     out = capsys.readouterr().out
     assert "'Ankle boot' vs the rest" in out and "classes: 0 T-shirt/top, 1 Trouser" in out
     assert all("fashion_mnist_class9" in f for f in record["figures"])
     # every figure's title names the dataset and the task
-    assert len(titles) == 3 and all("Fashion-MNIST, 'Ankle boot' vs the rest" in title
-                                    for title in titles.values())
+    assert len(titles) == 3 and all(
+        "Fashion-MNIST, 'Ankle boot' vs the rest" in title for title in titles.values()
+    )
     assert titles["fashion_mnist_class9_epochs2_linear_predictions.png"].startswith(
-        "Fashion-MNIST, 'Ankle boot' vs the rest: the linear neuron")
+        "Fashion-MNIST, 'Ankle boot' vs the rest: the linear neuron"
+    )
 
 
 def framed_training_images(count=200, border=3):
@@ -203,8 +249,9 @@ def framed_training_images(count=200, border=3):
     is lit in a single image (0.5% of them), every other inner pixel in all."""
     rng = np.random.default_rng(4)
     images = np.zeros((count, 28, 28), np.uint8)
-    images[:, border:-border, border:-border] = rng.integers(1, 256, (count, 28 - 2 * border,
-                                                                      28 - 2 * border))
+    images[:, border:-border, border:-border] = rng.integers(
+        1, 256, (count, 28 - 2 * border, 28 - 2 * border)
+    )
     images[1:, border, border] = 0
     frame = np.ones((28, 28), bool)
     frame[border:-border, border:-border] = False
@@ -248,15 +295,22 @@ def test_weight_image_greys_out_never_lit_pixels_and_scales_to_the_rest():
 
 
 def test_study_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
-    record = run(tmp_path, accepted_tiny_mnist_dir, "--compare", "--seeds", "6",
-                 "--data-orders", "2")
+    record = run(
+        tmp_path, accepted_tiny_mnist_dir, "--compare", "--seeds", "6", "--data-orders", "2"
+    )
     out = capsys.readouterr().out
     study = record["metrics"]["study"]
     for activation in ("linear", "sigmoid"):
         summary = study[activation]
         assert summary["n"] == 6 and summary["data_orders"] == 2
-        assert summary["dead"]["n"] == 6 and 0 <= summary["dead"]["low"] <= summary["dead"][
-            "share"] <= summary["dead"]["high"] <= 1
+        assert (
+            summary["dead"]["n"] == 6
+            and 0
+            <= summary["dead"]["low"]
+            <= summary["dead"]["share"]
+            <= summary["dead"]["high"]
+            <= 1
+        )
         assert summary["final_accuracy"]["n"] == 6
         assert f"{activation} neuron, 6 runs:" in out
     assert study["paired"]["sigmoid_better"]["n"] == 6
@@ -265,47 +319,67 @@ def test_study_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
     rows = list(csv.DictReader(open(record["metrics"]["csv"])))
     assert len(rows) == 12 and {r["activation"] for r in rows} == {"linear", "sigmoid"}
     assert list(rows[0])[:4] == ["run", "activation", "weight_seed", "data_seed"]
-    assert {"dead", "final_val_accuracy", "precision", "recall", "val_accuracy_2",
-            "replay"} <= set(rows[0])
+    assert {"dead", "final_val_accuracy", "precision", "recall", "val_accuracy_2", "replay"} <= set(
+        rows[0]
+    )
     # 6 runs in 2 orders: weight seeds 0..5, data seeds 0,0,0,1,1,1
     assert [(r["weight_seed"], r["data_seed"]) for r in rows[:6]] == [
-        ("0", "0"), ("1", "0"), ("2", "0"), ("3", "1"), ("4", "1"), ("5", "1")]
+        ("0", "0"),
+        ("1", "0"),
+        ("2", "0"),
+        ("3", "1"),
+        ("4", "1"),
+        ("5", "1"),
+    ]
     assert [f for f in record["figures"] if f.endswith("_study.png")]
     assert all(is_png(f) for f in record["figures"])
     # tiny data: every claim is "not comparable", each naming the image counts
     assert record["metrics"]["verdicts"] and all(
         v["verdict"] == "not comparable" and "train-images" in v["detail"]
-        for v in record["metrics"]["verdicts"])
+        for v in record["metrics"]["verdicts"]
+    )
     assert len(record["metrics"]["claim_values"]["sigmoid_better"]) == 6
 
 
 def test_a_study_run_replays_alone_from_its_printed_command(tmp_path, accepted_tiny_mnist_dir):
-    record = run(tmp_path / "study", accepted_tiny_mnist_dir, "--activation", "sigmoid",
-                 "--seeds", "5", "--data-orders", "2", "--seed", "3")
+    record = run(
+        tmp_path / "study",
+        accepted_tiny_mnist_dir,
+        "--activation",
+        "sigmoid",
+        "--seeds",
+        "5",
+        "--data-orders",
+        "2",
+        "--seed",
+        "3",
+    )
     row = list(csv.DictReader(open(record["metrics"]["csv"])))[4]
     command = shlex.split(row["replay"])
     assert command[:2] == ["python", "mnist_perceptron.py"] and "--seeds" not in command
-    assert ["--seed", "7", "--data-seed", "4"] == command[command.index("--seed"):][:4]
+    assert ["--seed", "7", "--data-seed", "4"] == command[command.index("--seed") :][:4]
     replay = run(tmp_path / "replay", accepted_tiny_mnist_dir, *command[2:])
     alone = replay["metrics"]["runs"]["sigmoid"]
     assert alone["val_accuracy"] == [float(row["val_accuracy_1"]), float(row["val_accuracy_2"])]
-    assert alone["readings"][0]["tp"] == int(row["tp"]) and alone["dead"] == bool(int(
-        row["dead"]))
+    assert alone["readings"][0]["tp"] == int(row["tp"]) and alone["dead"] == bool(int(row["dead"]))
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--seeds", "0"], "out of range"),
-    (["--seeds", "-1"], "out of range"),
-    (["--seeds", "20001"], "out of range"),
-    (["--seeds", "ten"], "not a whole number"),
-    (["--data-seed", "-1"], "out of range"),
-    (["--data-orders", "0"], "out of range"),
-    (["--engine", "stacked"], "invalid choice"),
-    (["--target-class", "10"], "out of range"),
-    (["--learning-rate", "0"], "out of range"),
-    (["--validation-split", "0.95"], "out of range"),
-    (["--dataset", "cifar10"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--seeds", "0"], "out of range"),
+        (["--seeds", "-1"], "out of range"),
+        (["--seeds", "20001"], "out of range"),
+        (["--seeds", "ten"], "not a whole number"),
+        (["--data-seed", "-1"], "out of range"),
+        (["--data-orders", "0"], "out of range"),
+        (["--engine", "stacked"], "invalid choice"),
+        (["--target-class", "10"], "out of range"),
+        (["--learning-rate", "0"], "out of range"),
+        (["--validation-split", "0.95"], "out of range"),
+        (["--dataset", "cifar10"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_exit_2_before_loading(argv, message, capsys, monkeypatch):
     monkeypatch.setitem(mnist_perceptron.LOADERS, "mnist", lambda *a: pytest.fail("loaded"))
     with pytest.raises(SystemExit) as stop:
@@ -315,8 +389,9 @@ def test_bad_arguments_exit_2_before_loading(argv, message, capsys, monkeypatch)
 
 def test_pickled_npz_is_one_line_and_exit_2(tmp_path, capsys):
     write_mnist_npz(tmp_path / "mnist.npz", y_test=np.array([object()] * 6, dtype=object))
-    code = mnist_perceptron.main(["--data-dir", str(tmp_path), "--figures-dir",
-                                  str(tmp_path / "figures")])
+    code = mnist_perceptron.main(
+        ["--data-dir", str(tmp_path), "--figures-dir", str(tmp_path / "figures")]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "pickled" in err[0]
 
@@ -324,23 +399,36 @@ def test_pickled_npz_is_one_line_and_exit_2(tmp_path, capsys):
 @pytest.mark.data
 def test_real_mnist_study_tells_the_tutorials_story(tmp_path, real_data_dir):
     # One run's fate is decided by rounding; 40 runs are not.
-    record = run(tmp_path, real_data_dir, "--compare", "--epochs", "10", "--seeds", "40",
-                 "--data-orders", "4")
+    record = run(
+        tmp_path,
+        real_data_dir,
+        "--compare",
+        "--epochs",
+        "10",
+        "--seeds",
+        "40",
+        "--data-orders",
+        "4",
+    )
     study = record["metrics"]["study"]
     assert study["sigmoid"]["live_final_accuracy"]["median"] > 0.95  # the fix works...
     assert study["sigmoid"]["dead"]["count"] > 0  # ...when the neuron does not die
     assert study["linear"]["below_baseline"]["share"] > 0.5
     assert study["paired"]["sigmoid_better"]["share"] > 0.5
     verdicts = {v["id"]: v for v in record["metrics"]["verdicts"]}
-    assert verdicts["mnist.linear_low"]["verdict"] == "holds" and verdicts[
-        "mnist.linear_low"]["n"] == 40
+    assert (
+        verdicts["mnist.linear_low"]["verdict"] == "holds"
+        and verdicts["mnist.linear_low"]["n"] == 40
+    )
     assert verdicts["mnist.sigmoid_improves"]["verdict"] == "holds"
     assert record["data_files"]["mnist.npz"] and record["machine"]["cpu"]["model"]
     # Two disjoint halves of the study (weights 0-19 on orders 0-1, 20-39 on orders 2-3)
     # agree within their 95% intervals: the distribution repeats where single runs do not.
-    rows = [r for r in csv.DictReader(open(record["metrics"]["csv"]))
-            if r["activation"] == "sigmoid"]
-    halves = [share([r["dead"] == "1" for r in rows[:20]]),
-              share([r["dead"] == "1" for r in rows[20:]])]
+    rows = [
+        r for r in csv.DictReader(open(record["metrics"]["csv"])) if r["activation"] == "sigmoid"
+    ]
+    halves = [
+        share([r["dead"] == "1" for r in rows[:20]]),
+        share([r["dead"] == "1" for r in rows[20:]]),
+    ]
     assert halves[0]["low"] <= halves[1]["high"] and halves[1]["low"] <= halves[0]["high"]
-

@@ -45,19 +45,35 @@ def test_parse_cpuinfo_reads_the_first_processor():
     assert model is None and "asimd" in flags
 
 
-@pytest.mark.parametrize("text, model, extensions, vector_text", [
-    (XEON, "Intel(R) Xeon(R) Platinum 8480+",
-     ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-      "amx_tile"], "AVX2, FMA, AVX-512 F/BW/VL/VNNI, AMX"),
-    (GRAVITON, "unknown", ["asimd"], "NEON"),
-    (OLD_X86, "Intel(R) Core(TM)2 Duo", [], "no AVX, no AVX-512"),
-])
-def test_cpu_description_from_cpuinfo(tmp_path, monkeypatch, text, model, extensions,
-                                      vector_text):
+@pytest.mark.parametrize(
+    "text, model, extensions, vector_text",
+    [
+        (
+            XEON,
+            "Intel(R) Xeon(R) Platinum 8480+",
+            [
+                "sse4_2",
+                "avx",
+                "avx2",
+                "fma",
+                "avx512f",
+                "avx512bw",
+                "avx512vl",
+                "avx512_vnni",
+                "amx_tile",
+            ],
+            "AVX2, FMA, AVX-512 F/BW/VL/VNNI, AMX",
+        ),
+        (GRAVITON, "unknown", ["asimd"], "NEON"),
+        (OLD_X86, "Intel(R) Core(TM)2 Duo", [], "no AVX, no AVX-512"),
+    ],
+)
+def test_cpu_description_from_cpuinfo(tmp_path, monkeypatch, text, model, extensions, vector_text):
     monkeypatch.setattr(provenance.sys, "platform", "linux")  # no sysctl fallback
     monkeypatch.setattr(provenance.platform, "processor", lambda: "")  # no fallback name
-    monkeypatch.setattr(provenance.platform, "machine",
-                        lambda: "aarch64" if text is GRAVITON else "x86_64")
+    monkeypatch.setattr(
+        provenance.platform, "machine", lambda: "aarch64" if text is GRAVITON else "x86_64"
+    )
     path = tmp_path / "cpuinfo"
     path.write_text(text)
     description = cpu_description(path)
@@ -69,13 +85,28 @@ def test_cpu_description_from_cpuinfo(tmp_path, monkeypatch, text, model, extens
 
 
 def test_cpu_text_reads_like_the_brief():
-    description = {"model": "AMD EPYC", "architecture": "x86_64", "logical_cores": 2,
-                   "usable_cores": 2, "vector_extensions": ["sse4_2", "avx", "avx2", "fma"]}
+    description = {
+        "model": "AMD EPYC",
+        "architecture": "x86_64",
+        "logical_cores": 2,
+        "usable_cores": 2,
+        "vector_extensions": ["sse4_2", "avx", "avx2", "fma"],
+    }
     assert cpu_text(description) == "AMD EPYC (2 cores; AVX2, FMA, no AVX-512)"
     assert cpu_text({**description, "usable_cores": 1}) == (
-        "AMD EPYC (2 cores, 1 usable; AVX2, FMA, no AVX-512)")
-    assert cpu_text({"model": "unknown", "architecture": "riscv64", "logical_cores": 1,
-                     "vector_extensions": []}) == "unknown (1 core; vector extensions unknown)"
+        "AMD EPYC (2 cores, 1 usable; AVX2, FMA, no AVX-512)"
+    )
+    assert (
+        cpu_text(
+            {
+                "model": "unknown",
+                "architecture": "riscv64",
+                "logical_cores": 1,
+                "vector_extensions": [],
+            }
+        )
+        == "unknown (1 core; vector extensions unknown)"
+    )
 
 
 def test_missing_cpuinfo_falls_back(tmp_path, monkeypatch):
@@ -90,8 +121,11 @@ def test_missing_cpuinfo_falls_back(tmp_path, monkeypatch):
 @pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="needs Linux's /proc/cpuinfo")
 def test_this_machine():
     description = cpu_description()
-    names = [line.partition(":")[2].strip() for line in
-             Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    names = [
+        line.partition(":")[2].strip()
+        for line in Path("/proc/cpuinfo").read_text().splitlines()
+        if line.startswith("model name")
+    ]
     if names:
         assert description["model"] == names[0]
     assert 1 <= description["usable_cores"] <= description["logical_cores"] == os.cpu_count()
@@ -100,25 +134,40 @@ def test_this_machine():
 
 
 def test_gpus_and_records_never_import_tensorflow():
-    code = ("import sys\n"
-            "from common.provenance import gpu_description\n"
-            "from common.records import build_run_record\n"
-            "assert gpu_description() == []\n"
-            "build_run_record(script='x.py', config={}, device='CPU', timings={}, metrics={})\n"
-            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n")
-    finished = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120, check=False)
+    code = (
+        "import sys\n"
+        "from common.provenance import gpu_description\n"
+        "from common.records import build_run_record\n"
+        "assert gpu_description() == []\n"
+        "build_run_record(script='x.py', config={}, device='CPU', timings={}, metrics={})\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert finished.returncode == 0, finished.stderr
 
 
 def test_gpus_named_as_tensorflow_sees_them(monkeypatch):
-    devices = [types.SimpleNamespace(name="/physical_device:GPU:0"),
-               types.SimpleNamespace(name="/physical_device:GPU:1")]
-    details = {"/physical_device:GPU:0": {"device_name": "NVIDIA T4"},
-               "/physical_device:GPU:1": {}}  # no card name known: the device's name
-    fake_tf = types.SimpleNamespace(config=types.SimpleNamespace(
-        list_physical_devices=lambda kind: devices if kind == "GPU" else [],
-        experimental=types.SimpleNamespace(get_device_details=lambda d: details[d.name])))
+    devices = [
+        types.SimpleNamespace(name="/physical_device:GPU:0"),
+        types.SimpleNamespace(name="/physical_device:GPU:1"),
+    ]
+    details = {
+        "/physical_device:GPU:0": {"device_name": "NVIDIA T4"},
+        "/physical_device:GPU:1": {},
+    }  # no card name known: the device's name
+    fake_tf = types.SimpleNamespace(
+        config=types.SimpleNamespace(
+            list_physical_devices=lambda kind: devices if kind == "GPU" else [],
+            experimental=types.SimpleNamespace(get_device_details=lambda d: details[d.name]),
+        )
+    )
     monkeypatch.setitem(sys.modules, "tensorflow", fake_tf)
     assert gpu_description() == ["NVIDIA T4", "/physical_device:GPU:1"]
 

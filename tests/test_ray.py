@@ -26,8 +26,10 @@ from test_reproduce import (
 import reproduce
 
 ROOT = Path(reproduce.__file__).parent
-needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                               reason='Ray is not installed: pip install -e ".[cluster]"')
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason='Ray is not installed: pip install -e ".[cluster]"',
+)
 
 
 # ## Without --ray nothing changes; without the extra, --ray is a usage error
@@ -45,8 +47,9 @@ def test_without_ray_flag_ray_is_never_imported(tmp_path):
                         or m == "common.cluster")
         assert not loaded, loaded
     """)
-    finished = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                              text=True, check=False)
+    finished = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
 
 
@@ -106,28 +109,36 @@ def test_a_task_no_node_can_hold_is_refused_before_anything_runs(tmp_path, capsy
 
 # ## A task that fails for its own reasons: not retried, listed in the partial report
 @needs_ray
-def test_a_failed_script_is_not_retried_and_shows_in_the_partial_report(tmp_path, monkeypatch,
-                                                                         capsys):
+def test_a_failed_script_is_not_retried_and_shows_in_the_partial_report(
+    tmp_path, monkeypatch, capsys
+):
     data = write_quick_plan_datasets(tmp_path / "data")
     out = tmp_path / "out"
     attempts = tmp_path / "attempts.txt"
     failing = tmp_path / "broken_data.py"  # a script that fails as a data error does (exit 2)
-    failing.write_text(textwrap.dedent(f"""
+    failing.write_text(
+        textwrap.dedent(f"""
         import os, sys
         with open({str(attempts)!r}, "a") as stream:
             stream.write(f"{{os.getpid()}}\\n")
         print("broken_data.py: error: mnist.npz: truncated", file=sys.stderr)
         sys.exit(2)
-    """))
+    """)
+    )
     argv = quick_argv(data, out, "--ray", "--xor-seeds", "2")
-    xor = [run for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
-           if run[2] == "xor_mlp.py"][:1]
+    xor = [
+        run
+        for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
+        if run[2] == "xor_mlp.py"
+    ][:1]
     runs = [*xor, ("mnist", "MNIST, broken data", str(failing), [])]
     monkeypatch.setattr(reproduce, "plan", lambda args: runs)
     real_version = reproduce.code_version  # the failing script is outside the project
-    monkeypatch.setattr(reproduce, "code_version",
-                        lambda script: "a test script" if script == str(failing)
-                        else real_version(script))
+    monkeypatch.setattr(
+        reproduce,
+        "code_version",
+        lambda script: "a test script" if script == str(failing) else real_version(script),
+    )
     assert reproduce.main(argv) == 1
     assert len(attempts.read_text().splitlines()) == 1  # run once: Ray did not retry it
     partial = (out / "REPORT.partial.md").read_text()
@@ -143,9 +154,13 @@ def reference(tmp_path_factory):
     """Tiny datasets and the report of an uninterrupted sequential quick plan on them."""
     root = tmp_path_factory.mktemp("ray_reference")
     data = write_quick_plan_datasets(root / "data")
-    finished = subprocess.run([sys.executable, str(ROOT / "reproduce.py"),
-                               *quick_argv(data, root / "sequential")],
-                              capture_output=True, text=True, check=False, cwd=root)
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "reproduce.py"), *quick_argv(data, root / "sequential")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     return data, (root / "sequential" / "REPORT.md").read_text()
 
@@ -159,15 +174,21 @@ def reproduce_command(data, out, *extra):
 def test_quick_plan_on_local_ray_equals_the_sequential_report(tmp_path, reference):
     data, expected = reference
     out = tmp_path / "out"
-    finished = subprocess.run(reproduce_command(data, out, "--ray"), cwd=tmp_path,
-                              capture_output=True, text=True, check=False)
+    finished = subprocess.run(
+        reproduce_command(data, out, "--ray"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert masked((out / "REPORT.md").read_text()) == masked(expected)
     assert len(list((out / "runs").glob("*.json"))) == 7  # records as a sequential run leaves
     assert not list(tmp_path.glob("**/.staging-*"))
     # the same cache keys: the sequential command reuses every run the Ray one made
-    again = subprocess.run(reproduce_command(data, out), cwd=tmp_path, capture_output=True,
-                           text=True, check=False)
+    again = subprocess.run(
+        reproduce_command(data, out), cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert again.returncode == 0 and "7 finished runs reused" in again.stdout, again.stdout
 
 
@@ -182,17 +203,25 @@ def test_a_two_node_cluster_runs_the_plan_and_gives_the_same_report(tmp_path, re
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
-        command = [arg for arg in reproduce_command(data, out, "--ray", cluster.address,
-                                                    "--ray-cpus-per-task", "1")
-                   if arg != "--quiet"]  # the progress lines name each task's node
-        finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
-                                  check=False, timeout=900)
+        command = [
+            arg
+            for arg in reproduce_command(
+                data, out, "--ray", cluster.address, "--ray-cpus-per-task", "1"
+            )
+            if arg != "--quiet"
+        ]  # the progress lines name each task's node
+        finished = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=900
+        )
     finally:
         cluster.shutdown()
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "2 nodes, 2 CPUs" in finished.stderr
-    nodes = {line.split(" on node ")[1].split()[0] for line in finished.stderr.splitlines()
-             if " on node " in line}
+    nodes = {
+        line.split(" on node ")[1].split()[0]
+        for line in finished.stderr.splitlines()
+        if " on node " in line
+    }
     assert len(nodes) == 2, finished.stderr[-3000:]
     assert masked((out / "REPORT.md").read_text()) == masked(expected)
 
@@ -206,11 +235,13 @@ def processes_with(marker):
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8",
-                                                                                   "replace")
+            command = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            )
             if marker in command and "reproduce.py" not in command:
-                found[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1]
-                                             .split()[1])
+                found[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
         except (OSError, ValueError, IndexError):
             continue
     return found
@@ -247,8 +278,13 @@ def wait_for(condition, seconds, step=0.2):
 def test_a_worker_killed_mid_task_is_retried_and_the_report_is_complete(tmp_path, reference):
     data, expected = reference
     out = tmp_path / "out"
-    driver = subprocess.Popen(reproduce_command(data, out, "--ray"), cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        reproduce_command(data, out, "--ray"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # a script of the plan running (its command line names the test's data folder)
         scripts = wait_for(lambda: processes_with(str(data)), 300)
@@ -269,13 +305,20 @@ def test_a_worker_killed_mid_task_is_retried_and_the_report_is_complete(tmp_path
 @needs_ray
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds processes in /proc")
-def test_ctrl_c_cancels_the_outstanding_tasks_and_the_rerun_reuses_finished_runs(tmp_path,
-                                                                                 reference):
+def test_ctrl_c_cancels_the_outstanding_tasks_and_the_rerun_reuses_finished_runs(
+    tmp_path, reference
+):
     data, expected = reference
     out = tmp_path / "out"
     command = reproduce_command(data, out, "--ray")
-    driver = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+    driver = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     cache = out / "runs" / "cache"
     try:
         assert wait_for(lambda: len(entries(cache)) >= 2, 600), "no run finished"

@@ -18,22 +18,40 @@ VOLATILE_RECORD_KEYS = ("timings_s", "peak_rss_mb", "finished_utc")
 
 RUNS = {
     "xor_mlp.py": (xor_mlp.main, ["--epochs", "60", "--seeds", "4"]),
-    "cifar10_dense.py": (cifar10_dense.main, ["--epochs", "2", "--data-dir", "{data}",
-                                              "--allow-small-data"]),
-    "cifar10_dense.py --engine fit": (cifar10_dense.main, [
-        "--epochs", "2", "--engine", "fit", "--data-dir", "{data}", "--allow-small-data"]),
-    "mnist_perceptron.py --compare": (mnist_perceptron.main, [
-        "--epochs", "2", "--compare", "--data-dir", "{data}", "--allow-small-data"]),
-    "mnist_perceptron.py fashion_mnist": (mnist_perceptron.main, [
-        "--epochs", "2", "--dataset", "fashion_mnist", "--target-class", "9", "--data-dir",
-        "{data}", "--allow-small-data"]),
+    "cifar10_dense.py": (
+        cifar10_dense.main,
+        ["--epochs", "2", "--data-dir", "{data}", "--allow-small-data"],
+    ),
+    "cifar10_dense.py --engine fit": (
+        cifar10_dense.main,
+        ["--epochs", "2", "--engine", "fit", "--data-dir", "{data}", "--allow-small-data"],
+    ),
+    "mnist_perceptron.py --compare": (
+        mnist_perceptron.main,
+        ["--epochs", "2", "--compare", "--data-dir", "{data}", "--allow-small-data"],
+    ),
+    "mnist_perceptron.py fashion_mnist": (
+        mnist_perceptron.main,
+        [
+            "--epochs",
+            "2",
+            "--dataset",
+            "fashion_mnist",
+            "--target-class",
+            "9",
+            "--data-dir",
+            "{data}",
+            "--allow-small-data",
+        ],
+    ),
 }
 
 
 def run_once(main, argv, out, capsys):
     """(stdout with timings masked, record without its timings, {figure name: bytes})."""
-    assert main([*argv, "--figures-dir", str(out / "figures"), "--json",
-                 str(out / "run.json")]) == 0
+    assert (
+        main([*argv, "--figures-dir", str(out / "figures"), "--json", str(out / "run.json")]) == 0
+    )
     printed = TIMED.sub("<timed>", capsys.readouterr().out)
     record = json.loads((out / "run.json").read_text())
     for key in VOLATILE_RECORD_KEYS:

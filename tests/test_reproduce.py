@@ -25,11 +25,34 @@ def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
     out = tmp_path / "out"
     report = out / "REPORT.md"
     finished = subprocess.run(
-        [sys.executable, str(ROOT / "reproduce.py"), "--quick", "--allow-small-data",
-         "--data-dir", str(data), "--xor-seeds", "3", "--mnist-runs", "4",
-         "--mnist-normalized-runs", "2", "--cifar-runs", "2", "--report", str(report),
-         "--figures-dir", str(out / "figures"), "--records-dir", str(out / "runs"), "--quiet"],
-        capture_output=True, text=True, check=False, cwd=tmp_path)
+        [
+            sys.executable,
+            str(ROOT / "reproduce.py"),
+            "--quick",
+            "--allow-small-data",
+            "--data-dir",
+            str(data),
+            "--xor-seeds",
+            "3",
+            "--mnist-runs",
+            "4",
+            "--mnist-normalized-runs",
+            "2",
+            "--cifar-runs",
+            "2",
+            "--report",
+            str(report),
+            "--figures-dir",
+            str(out / "figures"),
+            "--records-dir",
+            str(out / "runs"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     text = report.read_text()
     for heading in ("## XOR", "## MNIST", "## CIFAR-10"):
@@ -78,10 +101,28 @@ def write_quick_plan_datasets(folder):
 
 
 def quick_argv(data, out, *extra):
-    return ["--quick", "--allow-small-data", "--data-dir", str(data), "--xor-seeds", "3",
-            "--mnist-runs", "4", "--mnist-normalized-runs", "2", "--cifar-runs", "2",
-            "--report", str(out / "REPORT.md"), "--figures-dir", str(out / "figures"),
-            "--records-dir", str(out / "runs"), "--quiet", *extra]
+    return [
+        "--quick",
+        "--allow-small-data",
+        "--data-dir",
+        str(data),
+        "--xor-seeds",
+        "3",
+        "--mnist-runs",
+        "4",
+        "--mnist-normalized-runs",
+        "2",
+        "--cifar-runs",
+        "2",
+        "--report",
+        str(out / "REPORT.md"),
+        "--figures-dir",
+        str(out / "figures"),
+        "--records-dir",
+        str(out / "runs"),
+        "--quiet",
+        *extra,
+    ]
 
 
 def fake_make_datasets(folder, body):
@@ -96,10 +137,10 @@ def test_missing_datasets_are_built_by_make_datasets_then_checked(tmp_path, caps
     data = tmp_path / "shared"
     data.mkdir()
     fake_make_datasets(data, f'cp -r "{built}"/* "$(dirname "$0")"/')
-    problems = reproduce.prepare_datasets(reproduce.plan(reproduce.make_reproduce_parser()
-                                                         .parse_args(quick_argv(data, tmp_path))),
-                                          argparse.Namespace(data_dir=data, quiet=True,
-                                                             allow_small_data=True))
+    problems = reproduce.prepare_datasets(
+        reproduce.plan(reproduce.make_reproduce_parser().parse_args(quick_argv(data, tmp_path))),
+        argparse.Namespace(data_dir=data, quiet=True, allow_small_data=True),
+    )
     assert problems == [] and (data / "mnist.npz").is_file()
 
 
@@ -116,8 +157,11 @@ def test_preflight_stops_the_plan_with_exit_2_and_writes_nothing(tmp_path, capsy
     assert reproduce.main(quick_argv(data, out)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and all(line.startswith("reproduce.py: error: ") for line in err)
-    assert ("make-datasets" in err[0]) if case == "builder fails" else ("MNIST" in err[0]
-                                                                        and "npz" in err[0])
+    assert (
+        ("make-datasets" in err[0])
+        if case == "builder fails"
+        else ("MNIST" in err[0] and "npz" in err[0])
+    )
     assert not out.exists() or not any(out.iterdir())  # nothing run, nothing written
     assert not list(tmp_path.glob("**/.staging-*"))
 
@@ -147,8 +191,9 @@ def test_a_failed_run_leaves_the_last_complete_report_alone(tmp_path, capsys, mo
 
 
 def test_counts_say_one_seed_not_one_seeds():
-    assert reproduce.count(1, "seed") == "1 seed" and reproduce.count(10_000, "seed") == \
-        "10,000 seeds"
+    assert (
+        reproduce.count(1, "seed") == "1 seed" and reproduce.count(10_000, "seed") == "10,000 seeds"
+    )
 
 
 # ## Nothing finished is lost: a rerun after Ctrl-C or kill -9 reuses the finished runs
@@ -163,24 +208,33 @@ def resume_data(tmp_path_factory):
     """Tiny datasets and the report of an uninterrupted quick plan on them."""
     root = tmp_path_factory.mktemp("resume")
     data = write_quick_plan_datasets(root / "data")
-    finished = subprocess.run([sys.executable, str(ROOT / "reproduce.py"),
-                               *quick_argv(data, root / "reference")],
-                              capture_output=True, text=True, check=False, cwd=root)
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "reproduce.py"), *quick_argv(data, root / "reference")],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     return data, (root / "reference" / "REPORT.md").read_text()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGKILL"])
-def test_a_rerun_after_an_interruption_reuses_finished_runs(tmp_path, resume_data,
-                                                            signal_name):
+def test_a_rerun_after_an_interruption_reuses_finished_runs(tmp_path, resume_data, signal_name):
     data, reference = resume_data
     out = tmp_path / "out"
     command = [sys.executable, str(ROOT / "reproduce.py"), *quick_argv(data, out)]
     # its own process group: kill -9 of the job takes its running script too, as a crash would
-    process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=default_sigint)
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     cache = out / "runs" / "cache"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(entries(cache)) < 3:
@@ -208,14 +262,18 @@ def test_fresh_runs_everything_again_and_a_code_change_invalidates(tmp_path, mon
     data = write_quick_plan_datasets(tmp_path / "data")
     out = tmp_path / "out"
     argv = quick_argv(data, out, "--xor-seeds", "2")
-    runs = [run for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
-            if run[2] == "xor_mlp.py"][:1]
+    runs = [
+        run
+        for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
+        if run[2] == "xor_mlp.py"
+    ][:1]
     monkeypatch.setattr(reproduce, "plan", lambda args: runs)
     monkeypatch.setattr(reproduce, "prepare_datasets", lambda runs, args: [])
     calls = []
     real = reproduce.run_script
-    monkeypatch.setattr(reproduce, "run_script",
-                        lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(
+        reproduce, "run_script", lambda *a, **k: calls.append(a[0]) or real(*a, **k)
+    )
     assert reproduce.main(argv) == 0 and len(calls) == 1
     assert reproduce.main(argv) == 0 and len(calls) == 1  # reused
     assert reproduce.main([*argv, "--fresh"]) == 0 and len(calls) == 2
@@ -229,6 +287,7 @@ def entries(cache):
 
 def test_code_version_follows_the_scripts_imports(tmp_path):
     from common.run_cache import code_version, imported_files
+
     files = {p.name for p in imported_files(ROOT / "xor_mlp.py")}
     assert {"xor_mlp.py", "stacked.py", "claims.py", "verdicts.py"} <= files
     assert "reproduce.py" not in files and "dense_study.py" not in files
@@ -251,4 +310,3 @@ def default_sigint():
     SIGINT ignored, the ignore is inherited, and Python then installs no Ctrl-C handler: the
     test's Ctrl-C would do nothing when the suite runs in the background."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-

@@ -34,23 +34,24 @@ def test_stacked_matches_model_fit(hidden, loss, seeds):
     initial = glorot_uniform_stack([2, *hidden, 1], seeds)
     run = train_stacked(xor_mlp.X, xor_mlp.Y, initial, epochs=EPOCHS, loss=loss)
     for index in range(len(seeds)):
-        model, history = xor_mlp.fit_tutorial(network(initial, index), hidden=hidden, loss=loss,
-                                              learning_rate=1e-3, epochs=EPOCHS)
+        model, history = xor_mlp.fit_tutorial(
+            network(initial, index), hidden=hidden, loss=loss, learning_rate=1e-3, epochs=EPOCHS
+        )
         np.testing.assert_allclose(run.loss[index], history["loss"], rtol=1e-3, atol=1e-5)
         np.testing.assert_array_equal(run.accuracy[index], history["binary_accuracy"])
         final = network(run.params, index)
         for mine, keras_weight in zip(final, model.get_weights(), strict=True):
-            np.testing.assert_allclose(mine.reshape(keras_weight.shape), keras_weight,
-                                       atol=2e-3)
-        np.testing.assert_allclose(mlp_forward(final, xor_mlp.X),
-                                   model.predict(np.array(xor_mlp.X, "float32"), verbose=0),
-                                   atol=1e-3)
+            np.testing.assert_allclose(mine.reshape(keras_weight.shape), keras_weight, atol=2e-3)
+        np.testing.assert_allclose(
+            mlp_forward(final, xor_mlp.X),
+            model.predict(np.array(xor_mlp.X, "float32"), verbose=0),
+            atol=1e-3,
+        )
 
 
 def test_seed_0_crosses_into_full_accuracy_within_the_test_budget():
     # Guards the test above: it must see the accuracy climb, not just a flat line.
-    run = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [0]),
-                        epochs=EPOCHS)
+    run = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [0]), epochs=EPOCHS)
     assert epochs_to_full_accuracy(run.accuracy)[0] < EPOCHS
     assert run.accuracy[0, 0] < 1.0
 
@@ -60,8 +61,14 @@ def test_networks_are_independent_of_stack_and_chunking(chunk_size, workers):
     # Each network is its own lanes of every op: where it sits in a chunk, how big the chunk is
     # (the last one is padded) and how many chunks train at once change no number.
     seeds = range(10)
-    stacked = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], seeds),
-                            epochs=60, chunk_size=chunk_size, workers=workers)
+    stacked = train_stacked(
+        xor_mlp.X,
+        xor_mlp.Y,
+        glorot_uniform_stack([2, 16, 1], seeds),
+        epochs=60,
+        chunk_size=chunk_size,
+        workers=workers,
+    )
     alone = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [7]), epochs=60)
     np.testing.assert_array_equal(stacked.loss[7], alone.loss[0])
     np.testing.assert_array_equal(stacked.accuracy[7], alone.accuracy[0])
@@ -89,8 +96,14 @@ def test_chunk_size_for():
 
 def test_glorot_stack_shapes_and_bounds():
     params = glorot_uniform_stack([2, 16, 16, 1], range(5))
-    assert [p.shape for p in params] == [(5, 2, 16), (5, 1, 16), (5, 16, 16), (5, 1, 16),
-                                         (5, 16, 1), (5, 1, 1)]
+    assert [p.shape for p in params] == [
+        (5, 2, 16),
+        (5, 1, 16),
+        (5, 16, 16),
+        (5, 1, 16),
+        (5, 16, 1),
+        (5, 1, 1),
+    ]
     assert all(p.dtype == np.float32 for p in params)
     for kernel, (fan_in, fan_out) in zip(params[::2], [(2, 16), (16, 16), (16, 1)], strict=True):
         assert np.abs(kernel).max() <= np.sqrt(6 / (fan_in + fan_out))
@@ -106,5 +119,6 @@ def test_epochs_to_full_accuracy():
 
 def test_unknown_loss_rejected():
     with pytest.raises(ValueError, match="loss"):
-        train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 4, 1], [0]), epochs=1,
-                      loss="hinge")
+        train_stacked(
+            xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 4, 1], [0]), epochs=1, loss="hinge"
+        )

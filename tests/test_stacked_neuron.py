@@ -33,15 +33,24 @@ def fit_with_orders(activation, weights, data_seed, train, validation, scale):
     """plain model.fit, one epoch at a time, on the study's order for `data_seed`."""
     model = build_model(activation)
     model.set_weights(weights)
-    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="mse", optimizer=keras.optimizers.Adam(learning_rate=1e-3), metrics=["accuracy"]
+    )
     history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     images, labels = train[0].astype("float32") * scale, train[1].astype("float32")
     for (order,) in epoch_orders([data_seed], len(labels), EPOCHS):
-        result = model.fit(images[order], labels[order], batch_size=BATCH, epochs=1,
-                           shuffle=False, verbose=0,
-                           validation_data=(validation[0].astype("float32") * scale,
-                                            validation[1].astype("float32")))
+        result = model.fit(
+            images[order],
+            labels[order],
+            batch_size=BATCH,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            validation_data=(
+                validation[0].astype("float32") * scale,
+                validation[1].astype("float32"),
+            ),
+        )
         for key in history:
             history[key] += result.history[key]
     return model, history
@@ -51,23 +60,33 @@ def fit_with_orders(activation, weights, data_seed, train, validation, scale):
 # rounding difference grows over the steps (the chaos the studies measure), so its weights are
 # compared to 2e-3 (here they move by up to 0.04 before it saturates; a wrong update rule misses by
 # far more).
-@pytest.mark.parametrize("activation, scale, weight_atol", [
-    ("linear", 1.0, 1e-5), ("sigmoid", 1.0, 2e-3), ("sigmoid", 1 / 255, 1e-5)],
-    ids=["linear-raw", "sigmoid-raw", "sigmoid-normalized"])
+@pytest.mark.parametrize(
+    "activation, scale, weight_atol",
+    [("linear", 1.0, 1e-5), ("sigmoid", 1.0, 2e-3), ("sigmoid", 1 / 255, 1e-5)],
+    ids=["linear-raw", "sigmoid-raw", "sigmoid-normalized"],
+)
 def test_a_run_inside_a_study_matches_model_fit_for_200_steps(activation, scale, weight_atol):
     train = synthetic_digits(STEPS_PER_EPOCH * BATCH, seed=1)
     validation = synthetic_digits(500, seed=2)
     weight_seeds, data_seeds = np.arange(6) + 10, np.repeat([3, 4], 3)
-    study = train_neurons(train, validation, validation, activation=activation,
-                          weight_seeds=weight_seeds, data_seeds=data_seeds, epochs=EPOCHS,
-                          batch_size=BATCH, input_scale=scale)
+    study = train_neurons(
+        train,
+        validation,
+        validation,
+        activation=activation,
+        weight_seeds=weight_seeds,
+        data_seeds=data_seeds,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        input_scale=scale,
+    )
     run = 4  # the second neuron of the second order
     kernels, biases = initial_weights(weight_seeds, 784)
-    model, history = fit_with_orders(activation, [kernels[run], biases[run]], data_seeds[run],
-                                     train, validation, scale)
+    model, history = fit_with_orders(
+        activation, [kernels[run], biases[run]], data_seeds[run], train, validation, scale
+    )
     np.testing.assert_allclose(study.loss[run], history["loss"], rtol=2e-4)
-    np.testing.assert_allclose(study.accuracy[run], history["accuracy"], atol=1.5 / len(
-        train[1]))
+    np.testing.assert_allclose(study.accuracy[run], history["accuracy"], atol=1.5 / len(train[1]))
     np.testing.assert_allclose(study.val_loss[run], history["val_loss"], rtol=2e-4)
     np.testing.assert_allclose(study.val_accuracy[run], history["val_accuracy"], atol=1.5 / 500)
     kernel, bias = model.get_weights()
@@ -75,8 +94,9 @@ def test_a_run_inside_a_study_matches_model_fit_for_200_steps(activation, scale,
     np.testing.assert_allclose(study.params[1][run], bias, rtol=1e-3, atol=weight_atol)
     expected = model.predict(validation[0].astype("float32") * scale, verbose=0)[:, 0]
     # an output is a sum of hundreds of terms: its error scales with the largest ones
-    np.testing.assert_allclose(study.test_outputs[run], expected, rtol=1e-3,
-                               atol=1e-5 * np.abs(expected).max() + 1e-6)
+    np.testing.assert_allclose(
+        study.test_outputs[run], expected, rtol=1e-3, atol=1e-5 * np.abs(expected).max() + 1e-6
+    )
     # Guard: the weights moved well beyond the tolerance, so the comparison means something.
     assert np.abs(kernel - kernels[run]).max() > 10 * weight_atol
 
@@ -84,12 +104,25 @@ def test_a_run_inside_a_study_matches_model_fit_for_200_steps(activation, scale,
 def test_any_run_of_a_study_replays_alone_bit_for_bit():
     train, validation = synthetic_digits(1000, seed=5), synthetic_digits(300, seed=6)
     weight_seeds, data_seeds = np.arange(7), np.array([0, 0, 0, 1, 1, 1, 1])
-    study = train_neurons(train, validation, validation, activation="sigmoid",
-                          weight_seeds=weight_seeds, data_seeds=data_seeds, epochs=2)
+    study = train_neurons(
+        train,
+        validation,
+        validation,
+        activation="sigmoid",
+        weight_seeds=weight_seeds,
+        data_seeds=data_seeds,
+        epochs=2,
+    )
     for run in (2, 5):
-        alone = train_neurons(train, validation, validation, activation="sigmoid",
-                              weight_seeds=weight_seeds[run:run + 1],
-                              data_seeds=data_seeds[run:run + 1], epochs=2)
+        alone = train_neurons(
+            train,
+            validation,
+            validation,
+            activation="sigmoid",
+            weight_seeds=weight_seeds[run : run + 1],
+            data_seeds=data_seeds[run : run + 1],
+            epochs=2,
+        )
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "test_outputs"):
             np.testing.assert_array_equal(getattr(alone, key)[0], getattr(study, key)[run])
         for mine, theirs in zip(alone.params, study.params, strict=True):
@@ -98,8 +131,15 @@ def test_any_run_of_a_study_replays_alone_bit_for_bit():
 
 def test_runs_differ_in_weights_and_in_order():
     train, validation = synthetic_digits(640, seed=7), synthetic_digits(100, seed=8)
-    runs = train_neurons(train, validation, validation, activation="linear",
-                         weight_seeds=[0, 1, 0], data_seeds=[0, 0, 1], epochs=1)
+    runs = train_neurons(
+        train,
+        validation,
+        validation,
+        activation="linear",
+        weight_seeds=[0, 1, 0],
+        data_seeds=[0, 0, 1],
+        epochs=1,
+    )
     assert not np.array_equal(runs.params[0][0], runs.params[0][1])  # other weights
     assert not np.array_equal(runs.params[0][0], runs.params[0][2])  # other order
     assert runs.extra["groups"] == 2 and runs.extra["width"] == 2

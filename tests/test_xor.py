@@ -23,8 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_main(tmp_path, capsys, *argv):
-    code = xor_mlp.main(["--figures-dir", str(tmp_path / "figs"), "--json",
-                         str(tmp_path / "run.json"), "--quiet", *argv])
+    code = xor_mlp.main(
+        [
+            "--figures-dir",
+            str(tmp_path / "figs"),
+            "--json",
+            str(tmp_path / "run.json"),
+            "--quiet",
+            *argv,
+        ]
+    )
     out = capsys.readouterr().out
     return code, out, json.loads((tmp_path / "run.json").read_text())
 
@@ -49,14 +57,19 @@ def test_default_report_numbers(tmp_path, capsys):
     for figure in record["figures"]:
         assert is_png(figure)
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-        "xor_2-16-1_epochs150_boundary.png", "xor_2-16-1_epochs150_history.png"]
+        "xor_2-16-1_epochs150_boundary.png",
+        "xor_2-16-1_epochs150_history.png",
+    ]
 
 
-@pytest.mark.parametrize("argv, tutorial", [
-    (["--hidden", "16", "16"], "tutorial: 11"),
-    (["--hidden", "32"], "tutorial: 86"),
-    (["--loss", "binary_crossentropy"], "tutorial: no published figure"),
-])
+@pytest.mark.parametrize(
+    "argv, tutorial",
+    [
+        (["--hidden", "16", "16"], "tutorial: 11"),
+        (["--hidden", "32"], "tutorial: 86"),
+        (["--loss", "binary_crossentropy"], "tutorial: no published figure"),
+    ],
+)
 def test_tweaks_show_their_tutorial_figure(tmp_path, capsys, argv, tutorial):
     code, out, record = run_main(tmp_path, capsys, "--epochs", "20", *argv)
     assert code == 0 and tutorial in out
@@ -64,8 +77,9 @@ def test_tweaks_show_their_tutorial_figure(tmp_path, capsys, argv, tutorial):
 
 
 def test_study_summary_matches_per_seed_epochs(tmp_path, capsys):
-    code, out, record = run_main(tmp_path, capsys, "--seeds", "40", "--epochs", "150",
-                                 "--seed", "100")
+    code, out, record = run_main(
+        tmp_path, capsys, "--seeds", "40", "--epochs", "150", "--seed", "100"
+    )
     assert code == 0
     epochs = np.array([np.nan if e is None else e for e in record["metrics"]["epochs_to_100"]])
     assert len(epochs) == 40
@@ -78,14 +92,16 @@ def test_study_summary_matches_per_seed_epochs(tmp_path, capsys):
     assert "seeds (100..139)" in out
     assert is_png(tmp_path / "figs" / "xor_2-16-1_epochs150_study.png")
     # Network 0 of the study is the single run with the same seed.
-    single = train_stacked(xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [100]),
-                           epochs=150)
+    single = train_stacked(
+        xor_mlp.X, xor_mlp.Y, glorot_uniform_stack([2, 16, 1], [100]), epochs=150
+    )
     assert record["metrics"]["first_seed"]["final_loss"] == pytest.approx(single.loss[0, -1])
 
 
 def test_study_writes_a_per_seed_csv_beside_the_record(tmp_path, capsys):
-    code, out, record = run_main(tmp_path, capsys, "--seeds", "20", "--epochs", "60",
-                                 "--seed", "5", "--hidden", "8")
+    code, out, record = run_main(
+        tmp_path, capsys, "--seeds", "20", "--epochs", "60", "--seed", "5", "--hidden", "8"
+    )
     assert code == 0
     csv_path = tmp_path / "run.csv"
     assert record["metrics"]["csv"] == str(csv_path)
@@ -101,12 +117,26 @@ def test_study_writes_a_per_seed_csv_beside_the_record(tmp_path, capsys):
     assert float(rows[0]["final_loss"]) == pytest.approx(first["final_loss"], rel=1e-6)
     assert float(rows[0]["final_accuracy"]) == first["final_accuracy"]
     assert [float(rows[0][f"output_{a}{b}"]) for a, b in xor_mlp.X] == pytest.approx(
-        list(first["outputs"].values()), abs=1e-5)
+        list(first["outputs"].values()), abs=1e-5
+    )
     assert all(r["diverged"] == "0" for r in rows)
     assert rows[3]["replay"] == "python xor_mlp.py --seed 8 --hidden 8 --epochs 60"
     study = record["metrics"]["study"]
-    for key in ("seeds", "solved", "success_rate", "median", "q1", "q3", "min", "max_solved",
-                "tutorial_epoch", "p10", "p90", "success_rate_low", "success_rate_high"):
+    for key in (
+        "seeds",
+        "solved",
+        "success_rate",
+        "median",
+        "q1",
+        "q3",
+        "min",
+        "max_solved",
+        "tutorial_epoch",
+        "p10",
+        "p90",
+        "success_rate_low",
+        "success_rate_high",
+    ):
         assert key in study
     assert study["success_rate_low"] <= study["success_rate"] <= study["success_rate_high"]
 
@@ -120,9 +150,14 @@ def test_single_run_writes_no_csv(tmp_path, capsys):
 def test_engine_names_and_both_engines_return_runs():
     parser = xor_mlp.make_xor_parser()
     assert parser.parse_args([]).engine == "compiled" and set(ENGINES) == {"compiled", "fit"}
-    runs = {engine: xor_mlp.train(parser.parse_args(["--engine", engine, "--epochs", "30",
-                                                     "--seeds", "2", "--seed", "3", "--quiet"]))
-            for engine in ENGINES}
+    runs = {
+        engine: xor_mlp.train(
+            parser.parse_args(
+                ["--engine", engine, "--epochs", "30", "--seeds", "2", "--seed", "3", "--quiet"]
+            )
+        )
+        for engine in ENGINES
+    }
     for result in runs.values():
         assert isinstance(result, Runs) and result.data_seeds is None
         assert result.weight_seeds.tolist() == [3, 4]
@@ -145,13 +180,15 @@ def test_summarize_study_censors_unsolved_seeds():
     assert summary["solved"] == 3 and summary["success_rate"] == 0.75
     assert (summary["p10"], summary["p90"]) == (10, np.inf)
     assert (summary["success_rate_low"], summary["success_rate_high"]) == pytest.approx(
-        (0.3006, 0.9544), abs=1e-4)
+        (0.3006, 0.9544), abs=1e-4
+    )
     assert (summary["q1"], summary["median"], summary["q3"]) == (10, 20, 40)
     assert summary["min"] == 10 and summary["max_solved"] == 40
     assert summary["share_at_or_before_tutorial"] == 0.5
     mostly_unsolved = xor_mlp.summarize_study(np.array([5.0, np.nan, np.nan]), None)
-    assert np.isinf(mostly_unsolved["median"]) and "share_at_or_before_tutorial" not in \
-        mostly_unsolved
+    assert (
+        np.isinf(mostly_unsolved["median"]) and "share_at_or_before_tutorial" not in mostly_unsolved
+    )
 
 
 BAD_ARGS = {
@@ -186,13 +223,21 @@ def test_bad_input_is_a_usage_error_before_training(tmp_path, capsys, monkeypatc
 
 
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="a GPU is present")
-@pytest.mark.parametrize("argv, message", [
-    (["--device", "gpu"], "--device gpu: TensorFlow sees no GPU"),
-    (["--hidden", "0"], "argument --hidden: 0 is out of range"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "gpu"], "--device gpu: TensorFlow sees no GPU"),
+        (["--hidden", "0"], "argument --hidden: 0 is out of range"),
+    ],
+)
 def test_bad_input_from_the_shell_exits_2_without_traceback(tmp_path, argv, message):
-    result = subprocess.run([sys.executable, "xor_mlp.py", "--figures-dir", str(tmp_path), *argv],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "xor_mlp.py", "--figures-dir", str(tmp_path), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"xor_mlp.py: error: {message}")
@@ -213,9 +258,7 @@ def test_a_network_right_before_training_is_named(tmp_path, capsys):
     assert record["metrics"]["study"]["right_at_start"] == len(right)
 
 
-
-def test_a_quick_experiment_never_overwrites_the_tutorials_figures(tmp_path, capsys,
-                                                                  monkeypatch):
+def test_a_quick_experiment_never_overwrites_the_tutorials_figures(tmp_path, capsys, monkeypatch):
     titles = []
     real_plot_boundary = xor_mlp.plot_boundary
 
@@ -226,12 +269,16 @@ def test_a_quick_experiment_never_overwrites_the_tutorials_figures(tmp_path, cap
     monkeypatch.setattr(xor_mlp, "plot_boundary", plot_boundary)
     code, _, _ = run_main(tmp_path, capsys)  # the tutorial's settings: 500 epochs
     assert code == 0
-    code, out, _ = run_main(tmp_path, capsys, "--epochs", "1", "--learning-rate", "0.01",
-                            "--seed", "3")  # seeds are not in the name
+    code, out, _ = run_main(
+        tmp_path, capsys, "--epochs", "1", "--learning-rate", "0.01", "--seed", "3"
+    )  # seeds are not in the name
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-        "xor_2-16-1_boundary.png", "xor_2-16-1_epochs1_lr0.01_boundary.png",
-        "xor_2-16-1_epochs1_lr0.01_history.png", "xor_2-16-1_history.png"]
+        "xor_2-16-1_boundary.png",
+        "xor_2-16-1_epochs1_lr0.01_boundary.png",
+        "xor_2-16-1_epochs1_lr0.01_history.png",
+        "xor_2-16-1_history.png",
+    ]
     assert titles[-1] == "2-16-1 MLP after 1 epoch (seed 3)" and "1 epoch, full batch" in out
 
 
@@ -255,10 +302,21 @@ def whole_epoch_ticks(ax):
 
 def test_per_epoch_axes_tick_whole_epochs(tmp_path, monkeypatch):
     figures = captured_figures(monkeypatch)
-    xor_mlp.plot_history(np.array([0.3, 0.25, 0.2]), np.array([0.5, 0.75, 1.0]), 3.0, None,
-                         "three epochs", tmp_path / "history.png")
-    xor_mlp.plot_study(np.array([2.0, 3.0, np.nan]), xor_mlp.summarize_study(
-        np.array([2.0, 3.0, np.nan]), None), 3, "three epochs", tmp_path / "study.png")
+    xor_mlp.plot_history(
+        np.array([0.3, 0.25, 0.2]),
+        np.array([0.5, 0.75, 1.0]),
+        3.0,
+        None,
+        "three epochs",
+        tmp_path / "history.png",
+    )
+    xor_mlp.plot_study(
+        np.array([2.0, 3.0, np.nan]),
+        xor_mlp.summarize_study(np.array([2.0, 3.0, np.nan]), None),
+        3,
+        "three epochs",
+        tmp_path / "study.png",
+    )
     history, study = figures
     for fig in figures:
         fig.canvas.draw()
@@ -280,30 +338,52 @@ def nan_loss_runs(args, workers=1):
     params = glorot_uniform_stack([2, *args.hidden, 1], [args.seed])
     loss = np.full((1, args.epochs), 0.25, np.float32)
     loss[0, -1] = np.nan
-    return Runs(weight_seeds=np.array([args.seed]), data_seeds=None, loss=loss,
-                accuracy=np.full((1, args.epochs), 0.5, np.float32), params=params,
-                train_seconds=0.0)
+    return Runs(
+        weight_seeds=np.array([args.seed]),
+        data_seeds=None,
+        loss=loss,
+        accuracy=np.full((1, args.epochs), 0.5, np.float32),
+        params=params,
+        train_seconds=0.0,
+    )
 
 
 def interrupted_training(args, workers=1):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("train, code", [(interrupted_training, 130), (nan_loss_runs, 1)],
-                         ids=["ctrl-c in training", "loss not finite"])
-def test_a_run_stopped_before_its_first_figure_leaves_no_folder(tmp_path, capsys, monkeypatch,
-                                                                sigint_restored, train, code):
+@pytest.mark.parametrize(
+    "train, code",
+    [(interrupted_training, 130), (nan_loss_runs, 1)],
+    ids=["ctrl-c in training", "loss not finite"],
+)
+def test_a_run_stopped_before_its_first_figure_leaves_no_folder(
+    tmp_path, capsys, monkeypatch, sigint_restored, train, code
+):
     monkeypatch.setattr(xor_mlp, "train", train)
     figures_dir = tmp_path / "new" / "figures"
-    assert run_script_main(xor_mlp.main, ["--epochs", "5", "--figures-dir", str(figures_dir),
-                                          "--json", str(tmp_path / "runs" / "run.json")]) == code
+    assert (
+        run_script_main(
+            xor_mlp.main,
+            [
+                "--epochs",
+                "5",
+                "--figures-dir",
+                str(figures_dir),
+                "--json",
+                str(tmp_path / "runs" / "run.json"),
+            ],
+        )
+        == code
+    )
     assert list(tmp_path.iterdir()) == []  # neither the figures' folders nor the record's
     err = capsys.readouterr().err
     assert ("nothing was written" if code == 130 else "no figures written") in err
 
 
-def test_ctrl_c_after_the_last_output_says_what_was_kept(tmp_path, capsys, monkeypatch,
-                                                         sigint_restored):
+def test_ctrl_c_after_the_last_output_says_what_was_kept(
+    tmp_path, capsys, monkeypatch, sigint_restored
+):
     real_save_run_record = xor_mlp.save_run_record
 
     def save_then_ctrl_c(*args, **kwargs):
@@ -312,10 +392,18 @@ def test_ctrl_c_after_the_last_output_says_what_was_kept(tmp_path, capsys, monke
 
     monkeypatch.setattr(xor_mlp, "save_run_record", save_then_ctrl_c)
     figures_dir, record = tmp_path / "figs", tmp_path / "run.json"
-    assert run_script_main(xor_mlp.main, ["--epochs", "20", "--figures-dir", str(figures_dir),
-                                          "--json", str(record), "--quiet"]) == 130
+    assert (
+        run_script_main(
+            xor_mlp.main,
+            ["--epochs", "20", "--figures-dir", str(figures_dir), "--json", str(record), "--quiet"],
+        )
+        == 130
+    )
     (line,) = capsys.readouterr().err.strip().splitlines()
-    kept = [figures_dir / "xor_2-16-1_epochs20_boundary.png",
-            figures_dir / "xor_2-16-1_epochs20_history.png", record]
+    kept = [
+        figures_dir / "xor_2-16-1_epochs20_boundary.png",
+        figures_dir / "xor_2-16-1_epochs20_history.png",
+        record,
+    ]
     assert ": interrupted; kept, complete: " in line
     assert all(str(path) in line and path.exists() for path in kept)
