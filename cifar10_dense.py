@@ -17,6 +17,7 @@ Usage: python cifar10_dense.py --data-dir ../shared/datasets [--model cnn] [--en
 
 import math
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ from common.figures import (
     settings_suffix,
 )
 from common.keras_outputs import keras_file, save_model, write_tensorboard_logs
-from common.records import peak_rss_mb, save_run_record
+from common.records import peak_rss_mb, save_run_record, write_run_record
 from common.seeding import set_seed
 from common.studies import (
     csv_path_for,
@@ -1031,14 +1032,121 @@ def record_metrics(args, data, results):
         "data_source": data.source,
         "data_note": data.note,
     }
+    metrics |= {"runs": results["rows"], "claim_values": measured_values(results["rows"])}
     if results["study"] is not None:
-        metrics |= {
-            "study": results["study"],
-            "runs": results["rows"],
-            "csv": str(csv_path_for(args.json)),
-            "claim_values": measured_values(results["rows"]),
-        }
+        metrics |= {"study": results["study"], "csv": str(csv_path_for(args.json))}
     return metrics
+
+
+# ## A study in chunks (reproduce.py --ray): each chunk a task, one record as the study's
+def parsed_args(argv):
+    parser = make_cifar_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    return args
+
+
+def chunk_argvs(argv, runs_per_chunk):
+    """The study `argv` as the argvs of chunks of at most `runs_per_chunk` consecutive runs
+    ([argv] if it fits in one). Each chunk gives its runs the weight and data seeds they have
+    in the whole study, and the compiled Dense engine the study's one column block per
+    network, so every run is the study's own, bit for bit on the same kind of CPU."""
+    args = parsed_args(argv)
+    if args.seeds <= runs_per_chunk:
+        return [list(argv)]
+    weight_seeds, data_seeds = run_seeds(args)
+    blocks = (
+        ["--column-blocks", "1"]
+        if args.engine == COMPILED and args.model == "dense" and args.column_blocks is None
+        else []
+    )
+    return [
+        [
+            *argv,
+            "--seeds",
+            str(min(runs_per_chunk, args.seeds - first)),
+            "--seed",
+            str(weight_seeds[first]),
+            "--data-seed",
+            str(data_seeds[first]),
+            *blocks,
+        ]
+        for first in range(0, args.seeds, runs_per_chunk)
+    ]
+
+
+def merge_chunks(argv, records, json_path, figures_dir):
+    """The record the study `argv` writes to `json_path`, from its chunks' records (in
+    chunk_argvs' order): the first run's metrics and figures from the first chunk (copied into
+    `figures_dir`); the per-run rows of all; the distributions, verdicts, per-run CSV and study
+    figure recomputed from those rows by the functions the study itself uses. Writes the CSV,
+    the figures and the record; returns the record."""
+    args = parsed_args([*argv, "--json", str(json_path), "--figures-dir", str(figures_dir)])
+    first = records[0]
+    rows = [
+        row | {"run": run}
+        for run, row in enumerate(row for record in records for row in record["metrics"]["runs"])
+    ]
+    if len(rows) != args.seeds:
+        raise ValueError(f"the chunks hold {len(rows)} runs; the study has {args.seeds}")
+    counts = (first["config"]["train_images"], first["config"]["test_images"])
+    config = run_config(args, counts) | {
+        key: first["config"][key]
+        for key in ("threads", "data_seed", "networks_side_by_side", "column_blocks")
+    }
+    claims = claims_for("cifar10", config)
+    study = study_summary(rows, counts[1]) if len(rows) > 1 else None
+    tag, title = names(args)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    figures = [
+        shutil.copy2(figure, figures_dir / Path(figure).name)
+        for figure in first["figures"]
+        if Path(figure).name != f"{tag}_study.png"
+    ]
+    metrics = first["metrics"] | {
+        "runs": rows,
+        "claim_values": measured_values(rows),
+        "verdicts": judge_all(claims, measured_values(rows), config, sampling_n=counts[1]),
+    }
+    if study is not None:
+        figures.append(save_study_figure(args, {"rows": rows, "claims": claims}, tag, title))
+        metrics |= {
+            "study": study,
+            "csv": write_runs_csv(csv_path_for(json_path), rows, CSV_COLUMNS),
+        }
+
+    def total(key):
+        values = [record["timings_s"].get(key) for record in records]
+        return None if None in values else sum(values)
+
+    timings = first["timings_s"] | {
+        key: total(key) for key in ("training", "compile", "training_cpu", "total")
+    }
+    timings["training_per_run"] = timings["training"] / len(rows)
+    record = first | {
+        "argv": args_as_run(argv, json_path, figures_dir),
+        "config": config,
+        "finished_utc": max(record["finished_utc"] for record in records),
+        "timings_s": timings,
+        "peak_rss_mb": max(record["peak_rss_mb"] for record in records),
+        "metrics": metrics,
+        "figures": [str(figure) for figure in figures],
+        "chunks": [
+            {
+                "argv": record["argv"],
+                "machine": record["machine"],
+                "runs": len(record["metrics"]["runs"]),
+            }
+            for record in records
+        ],
+    }
+    write_run_record(json_path, record)
+    return record
+
+
+def args_as_run(argv, json_path, figures_dir):
+    """The argv a run of the whole study would have been given by reproduce.py."""
+    return [*argv, "--quiet", "--json", str(json_path), "--figures-dir", str(figures_dir)]
 
 
 if __name__ == "__main__":

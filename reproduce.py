@@ -15,6 +15,7 @@ Usage: python reproduce.py --data-dir ../shared/datasets [--with-cnn] [--cifar-r
 
 import argparse
 import datetime
+import importlib
 import math
 import os
 import shutil
@@ -304,75 +305,147 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
     return records, seconds, failures, reused
 
 
+# Scripts whose studies --ray splits into chunks of runs, each chunk a task: the script's own
+# chunk_argvs makes the chunks and its merge_chunks rebuilds the study's record from them.
+CHUNKED_SCRIPTS = {"cifar10_dense.py": "cifar10_dense"}
+
+
+def chunk_argvs(script, argv, runs_per_chunk):
+    """[argv of each chunk] of a planned run ([argv]: not split)."""
+    if not runs_per_chunk or script not in CHUNKED_SCRIPTS:
+        return [argv]
+    return importlib.import_module(CHUNKED_SCRIPTS[script]).chunk_argvs(argv, runs_per_chunk)
+
+
 def run_plan_on_ray(
-    runs, figures_dir, records_dir, quiet, session, cache=None, digests=None, reuse=True
+    runs,
+    figures_dir,
+    records_dir,
+    quiet,
+    session,
+    cache=None,
+    digests=None,
+    reuse=True,
+    runs_per_chunk=None,
 ):
     """run_plan's twin for --ray: each run not taken from `cache` is a Ray task of `session`
-    (a common.cluster.RaySession), all submitted at once; the driver lands each one as it
-    finishes (figures, record and CSV where a sequential run leaves them) and stores it in the
-    cache under the same key as a sequential run. Returns what run_plan returns, in the plan's
+    (a common.cluster.RaySession), or, for a study of a script in CHUNKED_SCRIPTS, one task per
+    chunk of `runs_per_chunk` runs; all are submitted at once. The driver lands each task as it
+    finishes (a whole run's figures, record and CSV where a sequential run leaves them; a
+    chunk's in a folder of its own until the script's merge_chunks makes the study's record of
+    them) and stores it in the cache (a whole run, and each chunk, under its own key; a merged
+    study also under the sequential run's key). Returns what run_plan returns, in the plan's
     order. Ctrl-C cancels the outstanding tasks; the finished ones stay in the cache."""
     from common import cluster
 
     digests = digests or {}
-    finished, failures, keys, reused = {}, {}, {}, 0
+    finished, failures, reused, tasks_done = {}, {}, 0, 0
+    keys, chunks, landed = {}, {}, {}  # keys[index, chunk]: (key, code version); chunk None: whole
     start = time.perf_counter()
     tasks = session.tasks()
+
+    def say(text):
+        if not quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def chunk_folder(index, chunk):
+        name = f"{index:02d}_{runs[index - 1][0]}" + ("" if chunk is None else f"_chunk{chunk + 1}")
+        if chunk is None:
+            return name, figures_dir, records_dir
+        folder = Path(records_dir) / ".chunks" / name
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+        return name, folder / "figures", folder
+
+    def cached(key, index, chunk):
+        name, figures, records = chunk_folder(index, chunk)
+        return cache.load(key, figures, records, name) if cache and reuse else None
+
+    def merged(index):
+        part, label, script, argv = runs[index - 1]
+        parts = [landed[index][chunk] for chunk in range(len(chunks[index]))]
+        name = f"{index:02d}_{part}"
+        record = importlib.import_module(CHUNKED_SCRIPTS[script]).merge_chunks(
+            argv, parts, Path(records_dir) / f"{name}.json", Path(figures_dir)
+        )
+        record["label"] = label
+        record["plan_seconds"] = sum(part["plan_seconds"] for part in parts)
+        if cache is not None:
+            cache.store(keys[index, None][0], record)
+        return record
+
     try:
-        for index, (part, label, script, argv) in enumerate(runs, 1):
-            name = f"{index:02d}_{part}"
+        for index, (_, label, script, argv) in enumerate(runs, 1):
             version = code_version(script)  # also checked against what each node ran
-            keys[index] = run_key(script, argv, version, digests.get(script, {})), version
-            record = (
-                cache.load(keys[index][0], figures_dir, records_dir, name)
-                if cache and reuse
-                else None
-            )
+            keys[index, None] = run_key(script, argv, version, digests.get(script, {})), version
+            record = cached(keys[index, None][0], index, None)
             if record is not None:
                 reused += 1
                 finished[index] = record
-                if not quiet:
-                    print(
-                        f"[{index}/{len(runs)}] {label}: reused from the cache",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            else:
-                tasks.submit(index, script, argv, name)
-        if not quiet and tasks.pending:
-            print(
-                f"{count(len(tasks.pending), 'run')} submitted to Ray ({session.describe()})",
-                file=sys.stderr,
-                flush=True,
+                say(f"[{index}/{len(runs)}] {label}: reused from the cache")
+                continue
+            pieces = chunk_argvs(script, argv, runs_per_chunk)
+            if len(pieces) == 1:
+                tasks.submit((index, None), script, argv, chunk_folder(index, None)[0])
+                continue
+            chunks[index], landed[index] = pieces, {}
+            for chunk, piece in enumerate(pieces):
+                key = run_key(script, piece, version, digests.get(script, {}))
+                keys[index, chunk] = key, version
+                record = cached(key, index, chunk)
+                if record is not None:
+                    landed[index][chunk] = record
+                else:
+                    tasks.submit((index, chunk), script, piece, chunk_folder(index, chunk)[0])
+            if landed[index]:
+                say(
+                    f"[{index}/{len(runs)}] {label}: {len(landed[index])} of "
+                    f"{len(pieces)} chunks reused from the cache"
+                )
+            if len(landed[index]) == len(pieces):
+                finished[index] = merged(index)
+        if tasks.pending:
+            split = sum(len(pieces) for pieces in chunks.values())
+            say(
+                f"{count(len(tasks.pending), 'task')} submitted to Ray ({session.describe()})"
+                + (
+                    f"; {count(len(chunks), 'study')} split into {split} chunks of up to "
+                    f"{count(runs_per_chunk, 'run')}"
+                    if chunks
+                    else ""
+                )
             )
-        for index, result in tasks.as_finished():
+        for (index, chunk), result in tasks.as_finished():
             part, label, script, _ = runs[index - 1]
-            key, version = keys[index]
+            what = label if chunk is None else f"{label}, chunk {chunk + 1}/{len(chunks[index])}"
+            key, version = keys[index, chunk]
             problem = result.get("failure") or cluster.problem_with(
                 result, version, digests.get(script, {})
             )
             if problem:
-                failures[index] = f"{label}: {problem}"
-                print(f"[{index}/{len(runs)}] {label} failed: {problem}", file=sys.stderr)
+                failures.setdefault(index, f"{what}: {problem}")
+                print(f"[{index}/{len(runs)}] {what} failed: {problem}", file=sys.stderr)
                 continue
-            record = cluster.write_outputs(result, figures_dir, records_dir, f"{index:02d}_{part}")
+            name, figures, records = chunk_folder(index, chunk)
+            record = cluster.write_outputs(result, figures, records, name)
             record["label"] = label
             record["plan_seconds"] = result["seconds"]
             if cache is not None:
                 cache.store(key, record)
-            finished[index] = record
-            if not quiet:
-                print(
-                    f"[{index}/{len(runs)}] {label}: done on node {result['node'][:8]} in "
-                    f"{result['seconds']:.0f} s ({time.perf_counter() - start:.0f} s so far)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            tasks_done += 1
+            say(
+                f"[{index}/{len(runs)}] {what}: done on node {result['node'][:8]} in "
+                f"{result['seconds']:.0f} s ({time.perf_counter() - start:.0f} s so far)"
+            )
+            if chunk is None:
+                finished[index] = record
+                continue
+            landed[index][chunk] = record
+            if len(landed[index]) == len(chunks[index]) and index not in failures:
+                finished[index] = merged(index)
     except KeyboardInterrupt:
         cancelled = tasks.cancel_outstanding()
         raise Interrupted(
-            f"stopped with {len(finished) - reused} Ray task"
-            f"{'s' * (len(finished) - reused != 1)} finished (kept in the cache) "
+            f"stopped with {count(tasks_done, 'Ray task')} finished (kept in the cache) "
             f"and {cancelled} cancelled; the report and its figures are unchanged "
             "(they are replaced only when every run has ended): rerun the same "
             "command to go on"
@@ -959,6 +1032,16 @@ def make_reproduce_parser():
         "threads to the node's cores, tuned on 2)",
     )
     ray.add_argument(
+        "--ray-chunk-runs",
+        type=int_in_range(1, 1_000_000),
+        default=None,
+        metavar="K",
+        help="split each CIFAR-10 study (Dense and CNN) into tasks of at most K runs, "
+        "spread over the cluster and merged into the study's record (default 2: a "
+        "2-core node trains two Dense networks side by side); XOR and MNIST studies "
+        "stay one task each",
+    )
+    ray.add_argument(
         "--ray-gpus-per-task",
         type=float_in_range(0, 64, low_inclusive=True),
         default=None,
@@ -972,7 +1055,7 @@ def check_ray_flags(parser, args):
     """--ray's usage errors, before anything runs: Ray not installed (the extra named), a
     --ray-* option without --ray. Fills in the per-task resources' defaults."""
     if args.ray is None:
-        for flag in ("ray_cpus_per_task", "ray_gpus_per_task"):
+        for flag in ("ray_cpus_per_task", "ray_gpus_per_task", "ray_chunk_runs"):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} needs --ray")
         return
@@ -986,6 +1069,8 @@ def check_ray_flags(parser, args):
         args.ray_cpus_per_task = 2.0
     if args.ray_gpus_per_task is None:
         args.ray_gpus_per_task = 1.0 if args.device == "gpu" else 0.0
+    if args.ray_chunk_runs is None:
+        args.ray_chunk_runs = 2
 
 
 def main(argv=None):
@@ -1046,6 +1131,7 @@ def main(argv=None):
                 cache,
                 digests,
                 reuse=not args.fresh,
+                runs_per_chunk=args.ray_chunk_runs,
             )
         total = time.perf_counter() - start
         # A failed run never replaces the last complete report: the partial one, its figures

@@ -5,7 +5,9 @@ Everything that touches Ray is here, and this module is imported only when --ray
 functions, so that importing this module without Ray installed still works and --ray can then
 be refused as a usage error.
 
-A task runs one planned run exactly as a sequential run does, through
+A task runs one planned run (or one chunk of a CIFAR-10 study's runs: reproduce.py splits the
+study with the script's chunk_argvs and merges the chunks' records with its merge_chunks)
+exactly as a sequential run does, through
 common.script_runs.run_script: the script in its own process on the worker, writing its record,
 per-run CSV and figures into a temporary folder there. The task returns them (the record, and
 the bytes of the CSV and the figures) to the driver, which writes them where a sequential run

@@ -394,6 +394,53 @@ def test_replaying_a_run_gives_the_study_numbers(tmp_path, accepted_tiny_cifar_d
         assert "study" not in metrics
 
 
+def test_a_study_split_into_chunks_merges_into_the_studys_own_record(
+    tmp_path, accepted_tiny_cifar_dir
+):
+    """reproduce.py --ray's split: chunks of 2 runs (the last one alone) and their merge give
+    the unsplit study's per-run rows, distributions, verdicts, CSV and study figure."""
+    common = ["--data-dir", str(accepted_tiny_cifar_dir), "--epochs", "1", "--quiet"]
+    study_argv = [*common, "--seeds", "3", "--seed", "4", "--data-seed", "7"]
+    whole = run(tmp_path / "whole", accepted_tiny_cifar_dir, *study_argv)
+    pieces = cifar10_dense.chunk_argvs(study_argv, 2)
+    assert len(pieces) == 2 and cifar10_dense.chunk_argvs(study_argv, 3) == [study_argv]
+    parts = []
+    for number, piece in enumerate(pieces):
+        folder = tmp_path / f"chunk{number}"
+        assert (
+            cifar10_dense.main(
+                [*piece, "--json", str(folder / "run.json"), "--figures-dir", str(folder / "f")]
+            )
+            == 0
+        )
+        parts.append(json.loads((folder / "run.json").read_text()))
+    assert [len(part["metrics"]["runs"]) for part in parts] == [2, 1]
+    merged = cifar10_dense.merge_chunks(
+        study_argv, parts, tmp_path / "merged" / "run.json", tmp_path / "merged" / "figures"
+    )
+    assert merged == json.loads((tmp_path / "merged" / "run.json").read_text())
+
+    def timeless(rows):
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in rows]
+
+    ours, theirs = merged["metrics"], whole["metrics"]
+    assert timeless(ours["runs"]) == timeless(theirs["runs"])  # the last chunk's run too
+    assert [row["run"] for row in ours["runs"]] == [0, 1, 2]
+    for key in ("claim_values", "verdicts", "test_accuracy", "confusion_matrix"):
+        assert ours[key] == theirs[key], key
+    assert {k: v for k, v in ours["study"].items() if k != "train_seconds"} == {
+        k: v for k, v in theirs["study"].items() if k != "train_seconds"
+    }
+    assert merged["config"]["seeds"] == 3 and merged["config"]["data_seed"] == 7
+    assert len(merged["chunks"]) == 2
+    csv_rows = list(csv.DictReader(open(ours["csv"])))
+    assert timeless(csv_rows) == timeless(list(csv.DictReader(open(theirs["csv"]))))
+    assert sorted(Path(f).name for f in merged["figures"]) == sorted(
+        Path(f).name for f in whole["figures"]
+    )
+    assert all(is_png(f) for f in merged["figures"])
+
+
 def test_fit_engine_study(tmp_path, accepted_tiny_cifar_dir):
     record, rows = study(tmp_path, accepted_tiny_cifar_dir, "--engine", "fit", "--seeds", "2")
     assert len(rows) == 2 and record["metrics"]["study"]["n"] == 2

@@ -194,7 +194,7 @@ def test_quick_plan_on_local_ray_equals_the_sequential_report(tmp_path, referenc
 
 @needs_ray
 @pytest.mark.slow
-def test_a_two_node_cluster_runs_the_plan_and_gives_the_same_report(tmp_path, reference):
+def test_a_two_node_cluster_runs_the_plan_split_and_gives_the_same_report(tmp_path, reference):
     from ray.cluster_utils import Cluster
 
     data, expected = reference
@@ -206,7 +206,14 @@ def test_a_two_node_cluster_runs_the_plan_and_gives_the_same_report(tmp_path, re
         command = [
             arg
             for arg in reproduce_command(
-                data, out, "--ray", cluster.address, "--ray-cpus-per-task", "1"
+                data,
+                out,
+                "--ray",
+                cluster.address,
+                "--ray-cpus-per-task",
+                "1",
+                "--ray-chunk-runs",
+                "1",
             )
             if arg != "--quiet"
         ]  # the progress lines name each task's node
@@ -217,6 +224,9 @@ def test_a_two_node_cluster_runs_the_plan_and_gives_the_same_report(tmp_path, re
         cluster.shutdown()
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "2 nodes, 2 CPUs" in finished.stderr
+    # the 2-run CIFAR study went out as two 1-run tasks, merged into the study's own record
+    assert "1 study split into 2 chunks" in finished.stderr
+    assert "chunk 2/2: done on node" in finished.stderr
     nodes = {
         line.split(" on node ")[1].split()[0]
         for line in finished.stderr.splitlines()
