@@ -50,7 +50,7 @@ from common.figures import (
     settings_suffix,
 )
 from common.keras_outputs import keras_file, save_model, write_tensorboard_logs
-from common.records import peak_rss_mb, save_run_record, write_run_record
+from common.records import peak_rss_mb, plain_record, save_run_record, write_run_record
 from common.seeding import set_seed
 from common.studies import (
     csv_path_for,
@@ -1081,8 +1081,9 @@ def merge_chunks(argv, records, json_path, figures_dir):
     `figures_dir`); the per-run rows of all; the distributions, verdicts, per-run CSV and study
     figure recomputed from those rows by the functions the study itself uses. Writes the CSV,
     the figures and the record; returns the record."""
-    args = parsed_args([*argv, "--json", str(json_path), "--figures-dir", str(figures_dir)])
-    first = records[0]
+    args = parsed_args(args_as_run(argv, json_path, figures_dir))
+    # what reproduce.py added to each chunk's record in memory is not the study's
+    first = {k: v for k, v in records[0].items() if k not in ("label", "plan_seconds")}
     rows = [
         row | {"run": run}
         for run, row in enumerate(row for record in records for row in record["metrics"]["runs"])
@@ -1140,6 +1141,7 @@ def merge_chunks(argv, records, json_path, figures_dir):
             for record in records
         ],
     }
+    record = plain_record(record)  # NaN as null, as every record stores it
     write_run_record(json_path, record)
     return record
 

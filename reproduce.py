@@ -310,10 +310,16 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
 CHUNKED_SCRIPTS = {"cifar10_dense.py": "cifar10_dense"}
 
 
+def study_size(argv):
+    """--seeds of a planned run's argv (the last one given; 1 if none)."""
+    given = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--seeds"]
+    return int(given[-1]) if given else 1
+
+
 def chunk_argvs(script, argv, runs_per_chunk):
     """[argv of each chunk] of a planned run ([argv]: not split)."""
-    if not runs_per_chunk or script not in CHUNKED_SCRIPTS:
-        return [argv]
+    if not runs_per_chunk or script not in CHUNKED_SCRIPTS or study_size(argv) <= runs_per_chunk:
+        return [argv]  # (without importing the script, and TensorFlow with it, in the driver)
     return importlib.import_module(CHUNKED_SCRIPTS[script]).chunk_argvs(argv, runs_per_chunk)
 
 
@@ -364,9 +370,16 @@ def run_plan_on_ray(
         part, label, script, argv = runs[index - 1]
         parts = [landed[index][chunk] for chunk in range(len(chunks[index]))]
         name = f"{index:02d}_{part}"
-        record = importlib.import_module(CHUNKED_SCRIPTS[script]).merge_chunks(
-            argv, parts, Path(records_dir) / f"{name}.json", Path(figures_dir)
-        )
+        try:
+            record = importlib.import_module(CHUNKED_SCRIPTS[script]).merge_chunks(
+                argv, parts, Path(records_dir) / f"{name}.json", Path(figures_dir)
+            )
+        except (Exception, SystemExit) as error:  # a failed run, not a lost report
+            failures[index] = (
+                f"{label}: merging its {len(parts)} chunks failed ({type(error).__name__}: {error})"
+            )
+            print(f"[{index}/{len(runs)}] {failures[index]}", file=sys.stderr)
+            return None
         record["label"] = label
         record["plan_seconds"] = sum(part["plan_seconds"] for part in parts)
         if cache is not None:
@@ -402,13 +415,17 @@ def run_plan_on_ray(
                     f"{len(pieces)} chunks reused from the cache"
                 )
             if len(landed[index]) == len(pieces):
-                finished[index] = merged(index)
+                reused += 1  # the whole study, from its cached chunks
+                record = merged(index)
+                if record is not None:
+                    finished[index] = record
         if tasks.pending:
             split = sum(len(pieces) for pieces in chunks.values())
             say(
                 f"{count(len(tasks.pending), 'task')} submitted to Ray ({session.describe()})"
                 + (
-                    f"; {count(len(chunks), 'study')} split into {split} chunks of up to "
+                    f"; {len(chunks)} stud{'ies' if len(chunks) != 1 else 'y'} split into "
+                    f"{split} chunks of up to "
                     f"{count(runs_per_chunk, 'run')}"
                     if chunks
                     else ""
@@ -441,7 +458,9 @@ def run_plan_on_ray(
                 continue
             landed[index][chunk] = record
             if len(landed[index]) == len(chunks[index]) and index not in failures:
-                finished[index] = merged(index)
+                record = merged(index)
+                if record is not None:
+                    finished[index] = record
     except KeyboardInterrupt:
         cancelled = tasks.cancel_outstanding()
         raise Interrupted(
@@ -702,8 +721,15 @@ def claims_table(records, with_cnn):
 def provenance_lines(records):
     """The machine and the dataset files (sha256) behind the records."""
     every = [r for part in records.values() for r in part]
-    cpus = sorted({cpu_text(r["machine"]["cpu"]) for r in every if r.get("machine")})
-    gpus = sorted({g for r in every for g in (r.get("machine") or {}).get("gpus", [])})
+    # a study split into Ray chunks ran on each chunk's machine
+    machines = [
+        m
+        for r in every
+        for m in [r.get("machine")] + [c["machine"] for c in r.get("chunks", [])]
+        if m
+    ]
+    cpus = sorted({cpu_text(machine["cpu"]) for machine in machines})
+    gpus = sorted({g for machine in machines for g in machine.get("gpus", [])})
     files = {}
     for record in every:
         files |= record.get("data_files") or {}

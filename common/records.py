@@ -75,7 +75,12 @@ def build_run_record(
         "metrics": metrics,
         "figures": list(figures),
     }
-    # Round-trip through JSON once so numpy scalars/arrays become plain numbers and lists.
+    return plain_record(record)
+
+
+def plain_record(record):
+    """`record` as JSON holds it: numpy scalars and arrays as plain numbers and lists (one
+    round-trip through JSON), NaN and infinity as null."""
     return _finite_or_none(json.loads(json.dumps(record, default=_jsonable)))
 
 

@@ -431,6 +431,10 @@ def test_a_study_split_into_chunks_merges_into_the_studys_own_record(
     assert {k: v for k, v in ours["study"].items() if k != "train_seconds"} == {
         k: v for k, v in theirs["study"].items() if k != "train_seconds"
     }
+    paths = {"json", "figures_dir"}  # the two runs wrote to their own folders
+    assert {k: v for k, v in merged["config"].items() if k not in paths} == {
+        k: v for k, v in whole["config"].items() if k not in paths
+    }
     assert merged["config"]["seeds"] == 3 and merged["config"]["data_seed"] == 7
     assert len(merged["chunks"]) == 2
     csv_rows = list(csv.DictReader(open(ours["csv"])))
