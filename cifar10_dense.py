@@ -51,6 +51,7 @@ from common.figures import (
 )
 from common.keras_outputs import keras_file, save_model, write_tensorboard_logs
 from common.records import peak_rss_mb, plain_record, save_run_record, write_run_record
+from common.script_runs import run_argv
 from common.seeding import set_seed
 from common.studies import (
     csv_path_for,
@@ -1081,7 +1082,7 @@ def merge_chunks(argv, records, json_path, figures_dir):
     `figures_dir`); the per-run rows of all; the distributions, verdicts, per-run CSV and study
     figure recomputed from those rows by the functions the study itself uses. Writes the CSV,
     the figures and the record; returns the record."""
-    args = parsed_args(args_as_run(argv, json_path, figures_dir))
+    args = parsed_args(run_argv(argv, json_path, figures_dir))
     # what reproduce.py added to each chunk's record in memory is not the study's
     first = {k: v for k, v in records[0].items() if k not in ("label", "plan_seconds")}
     rows = [
@@ -1104,10 +1105,11 @@ def merge_chunks(argv, records, json_path, figures_dir):
         for figure in first["figures"]
         if Path(figure).name != f"{tag}_study.png"
     ]
+    values = measured_values(rows)
     metrics = first["metrics"] | {
         "runs": rows,
-        "claim_values": measured_values(rows),
-        "verdicts": judge_all(claims, measured_values(rows), config, sampling_n=counts[1]),
+        "claim_values": values,
+        "verdicts": judge_all(claims, values, config, sampling_n=counts[1]),
     }
     if study is not None:
         figures.append(save_study_figure(args, {"rows": rows, "claims": claims}, tag, title))
@@ -1125,7 +1127,7 @@ def merge_chunks(argv, records, json_path, figures_dir):
     }
     timings["training_per_run"] = timings["training"] / len(rows)
     record = first | {
-        "argv": args_as_run(argv, json_path, figures_dir),
+        "argv": run_argv(argv, json_path, figures_dir),
         "config": config,
         "finished_utc": max(record["finished_utc"] for record in records),
         "timings_s": timings,
@@ -1144,11 +1146,6 @@ def merge_chunks(argv, records, json_path, figures_dir):
     record = plain_record(record)  # NaN as null, as every record stores it
     write_run_record(json_path, record)
     return record
-
-
-def args_as_run(argv, json_path, figures_dir):
-    """The argv a run of the whole study would have been given by reproduce.py."""
-    return [*argv, "--quiet", "--json", str(json_path), "--figures-dir", str(figures_dir)]
 
 
 if __name__ == "__main__":

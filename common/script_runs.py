@@ -48,12 +48,7 @@ def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=F
     command = [
         sys.executable,
         str(ROOT / script),
-        *argv,
-        "--quiet",
-        "--json",
-        str(record_path),
-        "--figures-dir",
-        str(figures_dir or Path(workdir) / "figures"),
+        *run_argv(argv, record_path, figures_dir or Path(workdir) / "figures"),
     ]
     process = subprocess.Popen(
         command,
@@ -71,6 +66,12 @@ def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=F
         tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise SystemExit(f"{script} ({label}) failed (exit {process.returncode}): {tail}")
     return json.loads(record_path.read_text())
+
+
+def run_argv(argv, record_path, figures_dir):
+    """The arguments run_script gives a script: `argv`, quiet, its record and figures where
+    asked (also what a study merged from chunks records as its own)."""
+    return [*argv, "--quiet", "--json", str(record_path), "--figures-dir", str(figures_dir)]
 
 
 def _die_with_parent():
