@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.atomic import interrupts_held, write_text_atomic
@@ -41,6 +42,7 @@ from common.records import package_versions
 from common.run_cache import RunCache, code_version, files_digest, run_key
 from common.script_runs import run_script
 from common.studies import wilson_interval
+from common.text import counted
 from common.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge
 
 ROOT = Path(__file__).resolve().parent
@@ -64,11 +66,6 @@ QUICK = dict(
     test_limit=1000,
 )
 BUDGETS = ("xor_seeds", "mnist_runs", "mnist_normalized_runs", "cifar_runs", "cnn_runs")
-
-
-def count(number, noun):
-    """'1 seed', '10,000 seeds'."""
-    return f"{number:,} {noun}{'s' * (number != 1)}"
 
 
 # ## The plan: which script runs with which flags
@@ -98,7 +95,7 @@ def plan(args):
         runs.append(
             (
                 "xor",
-                f"XOR {name}, {count(args.xor_seeds, 'seed')}",
+                f"XOR {name}, {counted(args.xor_seeds, 'seed')}",
                 "xor_mlp.py",
                 [
                     "--seeds",
@@ -115,7 +112,7 @@ def plan(args):
     runs.append(
         (
             "mnist",
-            f"MNIST perceptron, linear vs sigmoid, {count(args.mnist_runs, 'run')}",
+            f"MNIST perceptron, linear vs sigmoid, {counted(args.mnist_runs, 'run')}",
             "mnist_perceptron.py",
             ["--compare", "--seeds", str(args.mnist_runs), *small, *common],
         )
@@ -123,7 +120,7 @@ def plan(args):
     runs.append(
         (
             "mnist",
-            f"MNIST perceptron, pixels / 255, {count(args.mnist_normalized_runs, 'run')}",
+            f"MNIST perceptron, pixels / 255, {counted(args.mnist_normalized_runs, 'run')}",
             "mnist_perceptron.py",
             [
                 "--compare",
@@ -138,7 +135,7 @@ def plan(args):
     runs.append(
         (
             "cifar_dense",
-            f"CIFAR-10 Dense, {count(args.cifar_runs, 'run')}",
+            f"CIFAR-10 Dense, {counted(args.cifar_runs, 'run')}",
             "cifar10_dense.py",
             ["--seeds", str(args.cifar_runs), *small, *common],
         )
@@ -151,7 +148,7 @@ def plan(args):
             runs.append(
                 (
                     "cifar_cnn",
-                    f"CIFAR-10 CNN, {name}, {count(args.cnn_runs, 'run')}",
+                    f"CIFAR-10 CNN, {name}, {counted(args.cnn_runs, 'run')}",
                     "cifar10_dense.py",
                     [
                         "--model",
@@ -213,46 +210,48 @@ def data_digests(runs, data_dir):
     return digests
 
 
-def _finished_run(
-    index,
-    part,
-    label,
-    script,
-    argv,
-    runs,
-    figures_dir,
-    records_dir,
-    quiet,
-    cache,
-    digests,
-    reuse,
-    start,
-    failures,
-):
-    """One run of the plan: from the cache, or run now and stored there; None if it failed
-    (its failure appended to `failures`)."""
+@dataclass
+class PlanRun:
+    """What every run of a sequential plan shares (run_plan's arguments and its progress)."""
+
+    runs: list
+    figures_dir: Path
+    records_dir: Path
+    quiet: bool
+    cache: RunCache | None
+    digests: dict
+    reuse: bool
+    start: float
+    failures: list = field(default_factory=list)
+
+    def say(self, text):
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+
+def _finished_run(index, run, plan):
+    """Run `index` of the plan, run = (part, label, script, argv): from the cache, or run now
+    and stored there; None if it failed (its failure appended to plan.failures)."""
+    part, label, script, argv = run
     name = f"{index:02d}_{part}"
+    cache = plan.cache
     key = run_key(
-        script, argv, code_version(script) if cache else None, (digests or {}).get(script, {})
+        script, argv, code_version(script) if cache else None, plan.digests.get(script, {})
     )
-    record = cache.load(key, figures_dir, records_dir, name) if cache and reuse else None
+    record = (
+        cache.load(key, plan.figures_dir, plan.records_dir, name) if cache and plan.reuse else None
+    )
     if record is not None:
-        if not quiet:
-            print(
-                f"[{index}/{len(runs)}] {label}: reused from the cache", file=sys.stderr, flush=True
-            )
+        plan.say(f"[{index}/{len(plan.runs)}] {label}: reused from the cache")
         return record | {"reused": True}
-    if not quiet:
-        print(
-            f"[{index}/{len(runs)}] {label} ({time.perf_counter() - start:.0f} s so far)",
-            file=sys.stderr,
-            flush=True,
-        )
+    plan.say(
+        f"[{index}/{len(plan.runs)}] {label} ({time.perf_counter() - plan.start:.0f} s so far)"
+    )
     run_start = time.perf_counter()
     try:
-        record = run_script(script, argv, records_dir, name, figures_dir=figures_dir)
+        record = run_script(script, argv, plan.records_dir, name, figures_dir=plan.figures_dir)
     except SystemExit as error:
-        failures.append(f"{label}: {error}")
+        plan.failures.append(f"{label}: {error}")
         print(f"  failed: {error}", file=sys.stderr)
         return None
     record["label"] = label
@@ -268,29 +267,18 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
     {part: [records]}, {part: seconds}, [failures], runs reused. A
     failed run is reported and the others go on; Ctrl-C stops the running script and ends the
     plan (every run finished before it stays in the cache)."""
-    records, seconds, failures, reused = {}, {}, [], 0
-    start = time.perf_counter()
+    records, seconds, reused = {}, {}, 0
+    plan = PlanRun(
+        runs, figures_dir, records_dir, quiet, cache, digests or {}, reuse, time.perf_counter()
+    )
     index, label = 0, ""
     try:
-        for index, (part, label, script, argv) in enumerate(runs, 1):
-            record = _finished_run(
-                index,
-                part,
-                label,
-                script,
-                argv,
-                runs,
-                figures_dir,
-                records_dir,
-                quiet,
-                cache,
-                digests,
-                reuse,
-                start,
-                failures,
-            )
+        for index, run in enumerate(runs, 1):
+            label = run[1]
+            record = _finished_run(index, run, plan)
             if record is None:
                 continue
+            part = run[0]
             reused += record.pop("reused", False)
             records.setdefault(part, []).append(record)
             seconds[part] = seconds.get(part, 0.0) + record["plan_seconds"]
@@ -299,10 +287,10 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
         raise Interrupted(
             f"stopped in run {index}/{len(runs)} ({label}); the report and its "
             "figures are unchanged (they are replaced only when every run has "
-            f"ended); {count(finished, 'finished run')} kept in the cache: rerun "
+            f"ended); {counted(finished, 'finished run')} kept in the cache: rerun "
             "the same command to go on"
         ) from None
-    return records, seconds, failures, reused
+    return records, seconds, plan.failures, reused
 
 
 # Scripts whose studies --ray splits into chunks of runs, each chunk a task: the script's own
@@ -355,16 +343,24 @@ def run_plan_on_ray(
             print(text, file=sys.stderr, flush=True)
 
     def chunk_folder(index, chunk):
+        """(name, figures folder, records folder) of a whole run (chunk None) or of one chunk."""
         name = f"{index:02d}_{runs[index - 1][0]}" + ("" if chunk is None else f"_chunk{chunk + 1}")
         if chunk is None:
             return name, figures_dir, records_dir
         folder = Path(records_dir) / ".chunks" / name
-        (folder / "figures").mkdir(parents=True, exist_ok=True)
         return name, folder / "figures", folder
 
-    def cached(key, index, chunk):
+    def made_folder(index, chunk):
+        """chunk_folder, its folders created (for the outputs about to be written there)."""
         name, figures, records = chunk_folder(index, chunk)
-        return cache.load(key, figures, records, name) if cache and reuse else None
+        Path(figures).mkdir(parents=True, exist_ok=True)
+        return name, figures, records
+
+    def cached(key, index, chunk):
+        if not (cache and reuse):
+            return None
+        name, figures, records = made_folder(index, chunk)
+        return cache.load(key, figures, records, name)
 
     def merged(index):
         part, label, script, argv = runs[index - 1]
@@ -422,11 +418,11 @@ def run_plan_on_ray(
         if tasks.pending:
             split = sum(len(pieces) for pieces in chunks.values())
             say(
-                f"{count(len(tasks.pending), 'task')} submitted to Ray ({session.describe()})"
+                f"{counted(len(tasks.pending), 'task')} submitted to Ray ({session.describe()})"
                 + (
                     f"; {len(chunks)} stud{'ies' if len(chunks) != 1 else 'y'} split into "
                     f"{split} chunks of up to "
-                    f"{count(runs_per_chunk, 'run')}"
+                    f"{counted(runs_per_chunk, 'run')}"
                     if chunks
                     else ""
                 )
@@ -442,7 +438,7 @@ def run_plan_on_ray(
                 failures.setdefault(index, f"{what}: {problem}")
                 print(f"[{index}/{len(runs)}] {what} failed: {problem}", file=sys.stderr)
                 continue
-            name, figures, records = chunk_folder(index, chunk)
+            name, figures, records = made_folder(index, chunk)
             record = cluster.write_outputs(result, figures, records, name)
             record["label"] = label
             record["plan_seconds"] = result["seconds"]
@@ -464,7 +460,7 @@ def run_plan_on_ray(
     except KeyboardInterrupt:
         cancelled = tasks.cancel_outstanding()
         raise Interrupted(
-            f"stopped with {count(tasks_done, 'Ray task')} finished (kept in the cache) "
+            f"stopped with {counted(tasks_done, 'Ray task')} finished (kept in the cache) "
             f"and {cancelled} cancelled; the report and its figures are unchanged "
             "(they are replaced only when every run has ended): rerun the same "
             "command to go on"
@@ -1183,7 +1179,7 @@ def main(argv=None):
     print(
         f"report: {report_path} ({len(runs) - len(failures)}/{len(runs)} runs, {total:.0f} s"
         + (
-            f"; {count(reused, 'finished run')} reused from {args.records_dir / 'cache'}"
+            f"; {counted(reused, 'finished run')} reused from {args.records_dir / 'cache'}"
             if reused
             else ""
         )

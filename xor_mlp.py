@@ -25,7 +25,7 @@ from common.cli import check_output_paths, config_of, float_in_range, int_in_ran
 from common.device import select_device_or_exit
 from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
 from common.exits import error_line, run_main
-from common.figures import epochs_text, integer_epochs, new_figure, save_figure, settings_suffix
+from common.figures import epochs_text, integer_ticks, new_figure, save_figure, settings_suffix
 from common.progress import Progress
 from common.records import save_run_record
 from common.seeding import set_seed
@@ -440,7 +440,7 @@ def plot_history(loss, accuracy, first, tutorial_epoch, title, path):
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, color="tab:blue", label="loss")
     ax.set(xlabel="epoch", ylabel="loss", title=title)
-    integer_epochs(ax.xaxis)
+    integer_ticks(ax.xaxis)
     ax2 = ax.twinx()
     ax2.step(epochs, 100 * accuracy, where="post", color="tab:orange", label="accuracy")
     ax2.set(ylabel="binary accuracy (%)", ylim=(-5, 105))
@@ -457,6 +457,7 @@ def plot_study(epochs_to_100, summary, epochs, title, path):
     fig, (hist_ax, cdf_ax) = new_figure(ncols=2, size=(10, 4))
     solved = epochs_to_100[~np.isnan(epochs_to_100)]
     hist_ax.hist(solved, bins=np.linspace(0, epochs, 51), color="tab:blue")
+    integer_ticks(hist_ax.yaxis)  # counts of seeds
     cdf_x = np.arange(1, epochs + 1)
     cdf_ax.plot(
         cdf_x,
@@ -464,7 +465,7 @@ def plot_study(epochs_to_100, summary, epochs, title, path):
         color="tab:blue",
     )
     for ax in (hist_ax, cdf_ax):
-        integer_epochs(ax.xaxis)
+        integer_ticks(ax.xaxis)
         if np.isfinite(summary["median"]):
             ax.axvline(
                 summary["median"],

@@ -33,6 +33,7 @@ from common.cli import check_output_file, existing_folder, int_in_range
 from common.exits import run_main
 from common.records import build_run_record, write_run_record
 from common.script_runs import run_script
+from common.text import counted
 
 TARGETS = {
     "seconds_per_run_10": 18.0,
@@ -141,7 +142,7 @@ def main(argv=None):
     check_output_file(parser, "--json", args.json)
     print(
         f"CIFAR-10 Dense benchmark: {args.fit_runs} model.fit run(s) vs a {args.study_runs}-run "
-        f"compiled study, {args.epochs} epochs, batch 32 (separate processes)",
+        f"compiled study, {counted(args.epochs, 'epoch')}, batch 32 (separate processes)",
         flush=True,
     )
     common = ["--epochs", str(args.epochs), "--device", args.device]

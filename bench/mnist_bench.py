@@ -36,6 +36,7 @@ from common.exits import run_main
 from common.records import build_run_record, write_run_record
 from common.script_runs import run_script
 from common.studies import Z_95, share, share_text
+from common.text import counted
 
 TARGETS = {"study_seconds_per_1000": 60.0, "speedup": 500.0}
 MIN_FIT_RUNS_FOR_DISTRIBUTION = 30
@@ -109,7 +110,8 @@ def main(argv=None):
     if distribution and args.runs < MIN_STUDY_RUNS_FOR_DISTRIBUTION:
         parser.error(f"comparing distributions needs --runs >= {MIN_STUDY_RUNS_FOR_DISTRIBUTION}")
     print(
-        f"MNIST perceptron benchmark (sigmoid neuron, raw pixels, {args.epochs} epochs): "
+        "MNIST perceptron benchmark (sigmoid neuron, raw pixels, "
+        f"{counted(args.epochs, 'epoch')}): "
         f"{args.fit_runs} model.fit run(s) vs a {args.runs}-run study, separate processes",
         flush=True,
     )

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 from common.cli import check_output_file, existing_folder, int_in_range, ray_address
 from common.exits import EXIT_FAILED, EXIT_OK, run_main
 from common.records import write_run_record
+from common.text import counted
 
 
 def make_bench_parser():
@@ -118,7 +119,7 @@ def main(argv=None):
     label = f"CIFAR-10 Dense, {args.runs} runs"
     plan = [("cifar_dense", label, "cifar10_dense.py", study)]
     print(
-        f"Ray benchmark: {label}, {args.epochs} epoch{'s' * (args.epochs != 1)}; sequential, "
+        f"Ray benchmark: {label}, {counted(args.epochs, 'epoch')}; sequential, "
         f"then on Ray ({args.ray}) "
         f"in tasks of up to {args.chunk_runs} runs, {args.cpus_per_task} CPUs each",
         flush=True,

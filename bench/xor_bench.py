@@ -34,6 +34,7 @@ from common.engines import COMPILED, setup
 from common.exits import run_main
 from common.records import build_run_record, write_run_record
 from common.stacked import glorot_uniform_stack, network, train_stacked
+from common.text import counted
 
 TARGET_SECONDS = 1.0
 TARGET = dict(seeds=10_000, epochs=500, hidden=[16])
@@ -71,7 +72,8 @@ def main(argv=None):
     arch = xor_mlp.architecture(args.hidden)
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))
     print(
-        f"XOR benchmark: {arch}, {args.seeds} seeds x {args.epochs} epochs, device {device}, "
+        f"XOR benchmark: {arch}, {counted(args.seeds, 'seed')} x "
+        f"{counted(args.epochs, 'epoch')}, device {device}, "
         f"threads {threads.as_record()}"
     )
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 from common.atomic import atomic_path
+from common.text import counted
 
 DPI = 100  # small PNGs that still read well on a README page
 CAPTION_FONTSIZE = 7
@@ -115,7 +116,7 @@ def epoch_curves_figure(series, title, *, references=()):
         for (value, label), style in zip(panel_references, ("--", ":", "-."), strict=False):
             ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
         ax.set_xlabel("epoch")
-        integer_epochs(ax.xaxis)
+        integer_ticks(ax.xaxis)
         ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -123,15 +124,15 @@ def epoch_curves_figure(series, title, *, references=()):
     return fig
 
 
-def integer_epochs(axis):
-    """Ticks only at whole epochs on `axis` (an Axis: ax.xaxis): a 3-epoch run shows 1, 2, 3,
-    not 1.25, 1.5, ..."""
+def integer_ticks(axis):
+    """Ticks only at whole numbers on `axis` (an Axis: ax.xaxis), for epochs and counts of runs:
+    a 3-epoch run shows 1, 2, 3, not 1.25, 1.5, ...; a histogram of 2 runs 0, 1, 2."""
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def epochs_text(count):
     """'1 epoch', '10 epochs': for titles and lines that count epochs."""
-    return f"{count} epoch{'s' * (count != 1)}"
+    return counted(count, "epoch")
 
 
 # Short file-name parts of the settings a quick experiment changes: a flag (True) is named by

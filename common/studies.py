@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from common.atomic import write_text_atomic
-from common.figures import new_figure
+from common.figures import integer_ticks, new_figure
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -37,8 +37,9 @@ def share(flags):
 
 
 def share_text(rate):
+    """'492 of 1,000 runs = 49.2% (95% CI 46.1-52.3%)' of a share()."""
     return (
-        f"{rate['count']}/{rate['n']} = {100 * rate['share']:.1f}% "
+        f"{rate['count']:,} of {rate['n']:,} runs = {100 * rate['share']:.1f}% "
         f"(95% CI {100 * rate['low']:.1f}-{100 * rate['high']:.1f}%)"
     )
 
@@ -75,16 +76,6 @@ def distribution_text(summary, scale=100, unit="%", decimals=2):
     if summary["n"] > 1:  # a spread of one run is not a spread
         text += f" ± {scale * summary['sd']:.{decimals}f} sd"
     return text + f", range {fmt(summary['min'])} to {fmt(summary['max'])}, n = {summary['n']}"
-
-
-def percentile_of(value, values):
-    """Share of `values` (finite ones) below `value`, counting ties as half: where a published
-    number falls among the runs (0.5 = the median run)."""
-    values = np.asarray(values, np.float64)
-    values = values[np.isfinite(values)]
-    if not values.size:
-        return math.nan
-    return float(((values < value).sum() + 0.5 * (values == value).sum()) / values.size)
 
 
 def variance_split(values, groups):
@@ -207,6 +198,7 @@ def distribution_figure(
     for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):
         ax.axvline(scale * value, color="k", ls=style, lw=1.3, label=label)
     ax.set(xlabel=xlabel, ylabel="runs", title=title)
+    integer_ticks(ax.yaxis)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig

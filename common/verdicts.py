@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.studies import wilson_interval
+from common.studies import share, share_text, wilson_interval
 
 Z_95 = 1.959963984540054
 MIN_RUNS = 10
@@ -287,19 +287,14 @@ def _percentile(claim, rule, values, *, sampling_n=None, **_):
 
 
 def share_summary(flags):
+    """share_text of the flags that were measured (NaN left out); plain words for 0 or 1 run."""
     flags = np.asarray(flags, np.float64)
     flags = flags[~np.isnan(flags)]
-    n = flags.size
-    if n == 0:
+    if flags.size == 0:
         return "no runs"
-    count = int(flags.sum())
-    if n == 1:
-        return f"{'yes' if count else 'no'} (1 run)"
-    low, high = wilson_interval(count, n)
-    return (
-        f"{count:,} of {n:,} runs = {100 * count / n:.1f}% (95% CI {100 * low:.1f}-"
-        f"{100 * high:.1f}%)"
-    )
+    if flags.size == 1:
+        return f"{'yes' if flags[0] else 'no'} (1 run)"
+    return share_text(share(flags.astype(bool)))
 
 
 def _rate(claim, rule, values, **_):

@@ -5,6 +5,7 @@ write_batches, write_mnist_npz, ...), and 'no tests' never failing a run."""
 import builtins
 import os
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,17 @@ def pytest_sessionfinish(session, exitstatus):
     # a failure.
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK
+
+
+def wait_for(condition, seconds, step=0.2):
+    """condition()'s first true value within `seconds` (polled every `step`), else its last."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    return condition()
 
 
 def is_png(path):

@@ -44,7 +44,7 @@ PARSERS = {
     "reproduce.py": reproduce.make_reproduce_parser,
     **{
         f"bench/{name}.py": bench_parser(name)
-        for name in ("xor_bench", "cifar10_bench", "mnist_bench", "ray_bench")
+        for name in ("xor_bench", "cifar10_bench", "mnist_bench", "ray_bench", "floor_probe")
     },
 }
 

@@ -12,9 +12,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from test_reproduce import (
     default_sigint,
     entries,
@@ -24,6 +26,8 @@ from test_reproduce import (
 )
 
 import reproduce
+from common import cluster
+from common.run_cache import RunCache
 
 ROOT = Path(reproduce.__file__).parent
 needs_ray = pytest.mark.skipif(
@@ -272,16 +276,6 @@ def running(pid):
         return False
 
 
-def wait_for(condition, seconds, step=0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    return condition()
-
-
 @needs_ray
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds processes in /proc")
@@ -348,3 +342,80 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_the_rerun_reuses_finished_runs
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"{kept} finished runs reused" in rerun.stdout, rerun.stdout
     assert masked((out / "REPORT.md").read_text()) == masked(expected)
+
+
+# ## A chunk that fails: the driver's bookkeeping, with the tasks run inline (no Ray needed)
+class InlineTasks:
+    """common.cluster.RunTasks's interface with each task run here, in turn, by the task body
+    Ray would run (cluster.run_in_task); `broken(argv)` tasks fail as a script that exits 1."""
+
+    def __init__(self, broken):
+        self.pending, self.submitted, self.broken = {}, [], broken
+
+    def submit(self, index, script, argv, name):
+        self.pending[index] = (script, argv, name)
+        self.submitted.append(index)
+
+    def as_finished(self):
+        while self.pending:
+            index = next(iter(self.pending))
+            script, argv, name = self.pending.pop(index)
+            if self.broken(argv):
+                failure = f"{script} ({name}) failed (exit 1): broken"
+                yield index, {"failure": failure, "node": "inline"}
+            else:
+                yield index, cluster.run_in_task(script, argv, name, os.getcwd())
+
+    def cancel_outstanding(self):
+        cancelled = len(self.pending)
+        self.pending.clear()
+        return cancelled
+
+
+class InlineSession:
+    def __init__(self, tasks):
+        self.run_tasks = tasks
+
+    def tasks(self):
+        return self.run_tasks
+
+    def describe(self):
+        return "inline"
+
+
+def test_a_failed_chunk_fails_its_study_and_the_rerun_runs_only_that_chunk(tmp_path, monkeypatch):
+    fake_ray = types.SimpleNamespace(
+        get_runtime_context=lambda: types.SimpleNamespace(get_node_id=lambda: "inline-node")
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake_ray)  # run_in_task asks Ray for its node only
+    monkeypatch.chdir(tmp_path)
+    data = write_quick_plan_datasets(tmp_path / "data")
+    args = reproduce.make_reproduce_parser().parse_args(
+        quick_argv(data, tmp_path / "out", "--cifar-runs", "2")
+    )
+    cifar = [run for run in reproduce.plan(args) if run[2] == "cifar10_dense.py"][:1]
+    figures, records = tmp_path / "figures", tmp_path / "runs"
+    figures.mkdir()
+    records.mkdir()
+    cache = RunCache(records / "cache")
+
+    def second_chunk(argv):
+        seeds = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--seed"]
+        return seeds[-1:] == ["1"]
+
+    failing = InlineTasks(broken=second_chunk)
+    found, _, failures, _ = reproduce.run_plan_on_ray(
+        cifar, figures, records, True, InlineSession(failing), cache=cache, runs_per_chunk=1
+    )
+    assert found == {} and failing.submitted == [(1, 0), (1, 1)]
+    assert len(failures) == 1 and "chunk 2/2" in failures[0] and "broken" in failures[0]
+    assert len(entries(cache.folder)) == 1  # the finished chunk is kept
+
+    working = InlineTasks(broken=lambda argv: False)
+    found, _, failures, reused = reproduce.run_plan_on_ray(
+        cifar, figures, records, True, InlineSession(working), cache=cache, runs_per_chunk=1
+    )
+    assert failures == [] and working.submitted == [(1, 1)]  # only the chunk that failed
+    (study,) = found["cifar_dense"]
+    assert len(study["metrics"]["runs"]) == 2
+    assert [chunk["runs"] for chunk in study["chunks"]] == [1, 1]

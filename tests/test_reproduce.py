@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import is_png, write_tiny_datasets
+from conftest import is_png, wait_for, write_tiny_datasets
 
 import reproduce
 from common.claims import CLAIMS
+from common.text import counted
 
 ROOT = Path(reproduce.__file__).parent
 
@@ -191,9 +192,7 @@ def test_a_failed_run_leaves_the_last_complete_report_alone(tmp_path, capsys, mo
 
 
 def test_counts_say_one_seed_not_one_seeds():
-    assert (
-        reproduce.count(1, "seed") == "1 seed" and reproduce.count(10_000, "seed") == "10,000 seeds"
-    )
+    assert counted(1, "seed") == "1 seed" and counted(10_000, "seed") == "10,000 seeds"
 
 
 # ## Nothing finished is lost: a rerun after Ctrl-C or kill -9 reuses the finished runs
@@ -236,9 +235,7 @@ def test_a_rerun_after_an_interruption_reuses_finished_runs(tmp_path, resume_dat
         preexec_fn=default_sigint,
     )
     cache = out / "runs" / "cache"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(entries(cache)) < 3:
-        time.sleep(0.2)
+    wait_for(lambda: len(entries(cache)) >= 3, 120)
     os.killpg(process.pid, getattr(signal, signal_name))
     _, err = process.communicate(timeout=120)
     kept = len(entries(cache))

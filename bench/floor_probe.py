@@ -1,0 +1,247 @@
+"""Probe: what this machine allows the CIFAR-10 Dense study's step, against what it takes.
+
+The numbers behind README "Speed targets: where they stand", measured here in one run:
+
+1. One core's AVX2 peak (a loop of independent FMAs, compiled here with gcc), alone and on every
+   core at once: do the cores share arithmetic units?
+2. Memory streaming (numpy `a += b`) on arrays that stay in cache and on 64 MB arrays, on one
+   core and on every core at once.
+3. One CIFAR-10 Dense network's big ops per step, as the study runs them (TensorFlow, one
+   thread): the forward product (32 x 3072) @ (3072 x 200), the weight gradient, fused Adam.
+4. A prototype kernel that is not part of the engine (C, AVX2 intrinsics, called through
+   ctypes): the weight gradient and Adam in one pass over the rows of the first kernel, then
+   also the next batch's forward product in the same pass.
+
+Parts 1 and 4 need gcc and an x86-64 CPU with AVX2 and FMA; without them they are skipped,
+saying so. Run it on an otherwise idle machine; nothing is written.
+
+Usage: python bench/floor_probe.py [--steps 400]
+Exit code: 0; 2 for usage errors.
+"""
+
+import argparse
+import ctypes
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+import numpy as np
+
+from common.cli import int_in_range
+from common.exits import run_main
+
+KERNEL_C = Path(__file__).with_name("floor_probe_kernels.c")
+BATCH, INPUTS, UNITS = 32, 3072, 200  # one CIFAR-10 Dense step: the first layer
+LEARNING_RATE, BETA_1, BETA_2, EPSILON = 5e-4, 0.9, 0.999, 1e-7
+
+
+def compiled_kernels(folder):
+    """(path of the FMA-peak program, ctypes library of the fused kernel), or None where gcc or
+    AVX2 is missing."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return None
+    flags = ["-O3", "-mavx2", "-mfma", "-ffp-contract=off"]
+    peak, library = Path(folder) / "fma_peak", Path(folder) / "fused.so"
+    try:
+        subprocess.run(["gcc", *flags, "-DPEAK_MAIN", str(KERNEL_C), "-o", str(peak)], check=True)
+        subprocess.run(
+            ["gcc", *flags, "-shared", "-fPIC", str(KERNEL_C), "-o", str(library)], check=True
+        )
+        probe = subprocess.run([str(peak), "1"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return (peak, ctypes.CDLL(str(library))) if probe.stdout.strip() else None
+
+
+def fma_peak(program, copies):
+    """GFLOPS of each of `copies` FMA loops run at once."""
+    processes = [
+        subprocess.Popen(
+            [str(program), "400000000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(copies)
+    ]
+    return [float(process.communicate()[0]) for process in processes]
+
+
+def stream_rate(megabytes):
+    """GB/s of `a += b` on float32 arrays of `megabytes` each (reads two, writes one)."""
+    count = int(megabytes * 1e6 / 4)
+    a, b = np.ones(count, np.float32), np.ones(count, np.float32)
+    repeats = max(20, int(2e9 / (12 * count)))
+    for _ in range(5):
+        np.add(a, b, out=a)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        np.add(a, b, out=a)
+    return 12 * count * repeats / (time.perf_counter() - start) / 1e9
+
+
+def stream_rates(megabytes, copies):
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import floor_probe; "
+    code += f"print(floor_probe.stream_rate({megabytes}))"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for _ in range(copies)
+    ]
+    return [float(process.communicate()[0]) for process in processes]
+
+
+def tensorflow_step_ms(steps):
+    """{op: ms a step} of the first layer's ops on one thread, in a tf.while_loop."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.random((8, BATCH, INPUTS), np.float32))
+    grads = tf.constant(rng.standard_normal((8, BATCH, UNITS)).astype(np.float32) * 1e-3)
+    kernel = tf.Variable(rng.standard_normal((INPUTS, UNITS)).astype(np.float32) * 0.03)
+    m, v = tf.Variable(tf.zeros_like(kernel)), tf.Variable(tf.zeros_like(kernel))
+
+    def adam(gradient):
+        return tf.raw_ops.ResourceApplyAdam(
+            var=kernel.handle,
+            m=m.handle,
+            v=v.handle,
+            beta1_power=BETA_1,
+            beta2_power=BETA_2,
+            lr=LEARNING_RATE,
+            beta1=BETA_1,
+            beta2=BETA_2,
+            epsilon=EPSILON,
+            grad=gradient,
+        )
+
+    def timed(body):  # each step its own batch: nothing is loop-invariant
+        @tf.function
+        def loop():
+            def step(i, total):
+                updates, value = body(images[i % 8], grads[i % 8])
+                with tf.control_dependencies(updates):
+                    return tf.identity(i + 1), total + value
+
+            start = (tf.constant(0), tf.constant(0.0))
+            return tf.while_loop(lambda i, _: i < steps, step, start, parallel_iterations=1)
+
+        loop()
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            loop()
+            best = min(best, (time.perf_counter() - start) / steps * 1e3)
+        return best
+
+    def corner(t):
+        return tf.reduce_sum(t[:1, :1])
+
+    weight_grad = lambda x, g: tf.matmul(x, g, transpose_a=True)  # noqa: E731
+    return {
+        "forward product": timed(lambda x, g: ([], corner(tf.matmul(x, kernel)))),
+        "weight gradient": timed(lambda x, g: ([], corner(weight_grad(x, g)))),
+        "fused Adam": timed(lambda x, g: ([adam(tf.fill(kernel.shape, g[0, 0]))], 0.0)),
+        "gradient + Adam": timed(lambda x, g: ([adam(weight_grad(x, g))], 0.0)),
+        "all three": timed(lambda x, g: ([adam(weight_grad(x, g))], corner(tf.matmul(x, kernel)))),
+    }
+
+
+def fused_step_ms(library, steps):
+    """{kernel: ms a step} of the prototype: gradient + Adam, and with the next forward."""
+    pointer = ctypes.POINTER(ctypes.c_float)
+    library.fused_step.argtypes = [pointer] * 5 + [ctypes.c_int] * 2 + [ctypes.c_float] * 4
+    library.fused_step.argtypes += [pointer] * 2
+    rng = np.random.default_rng(0)
+    images_t = [np.ascontiguousarray(rng.random((INPUTS, BATCH), np.float32)) for _ in range(8)]
+    grads = [(rng.standard_normal((BATCH, UNITS)) * 1e-3).astype(np.float32) for _ in range(8)]
+    kernel = (rng.standard_normal((INPUTS, UNITS)) * 0.03).astype(np.float32)
+    m, v, hidden = (
+        np.zeros_like(kernel),
+        np.zeros_like(kernel),
+        np.zeros((BATCH, UNITS), np.float32),
+    )
+
+    def ptr(array):
+        return array.ctypes.data_as(pointer)
+
+    # once against numpy first: the timings below are of a kernel that computes the step
+    x, x_next, w0 = images_t[0].T, images_t[1].T, kernel.copy()
+    library.fused_step(
+        ptr(images_t[0]), ptr(grads[0]), ptr(kernel), ptr(m), ptr(v), INPUTS, UNITS,
+        LEARNING_RATE, BETA_1, BETA_2, EPSILON, ptr(images_t[1]), ptr(hidden),
+    )  # fmt: skip
+    gradient = x.T @ grads[0]
+    m_ref = gradient * np.float32(1 - BETA_1)
+    v_ref = gradient * gradient * np.float32(1 - BETA_2)
+    w_ref = w0 - m_ref * np.float32(LEARNING_RATE) / (np.sqrt(v_ref) + np.float32(EPSILON))
+    error = max(np.abs(kernel - w_ref).max(), np.abs(hidden - x_next @ w_ref).max() / 100)
+    if not error < 1e-4:
+        raise SystemExit(f"the prototype kernel disagrees with numpy (max error {error:.2e})")
+    results = {}
+    for name, with_forward in (("gradient + Adam", False), ("all three", True)):
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(steps):
+                library.fused_step(
+                    ptr(images_t[i % 8]), ptr(grads[i % 8]), ptr(kernel), ptr(m), ptr(v),
+                    INPUTS, UNITS, LEARNING_RATE, BETA_1, BETA_2, EPSILON,
+                    ptr(images_t[(i + 1) % 8]) if with_forward else None, ptr(hidden),
+                )  # fmt: skip
+            best = min(best, (time.perf_counter() - start) / steps * 1e3)
+        results[name] = best
+    return results
+
+
+def make_bench_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--steps", type=int_in_range(10, 100_000), default=400, help="steps each op is timed over"
+    )
+    return parser
+
+
+def main(argv=None):
+    args = make_bench_parser().parse_args(argv)
+    cores = len(__import__("os").sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as folder:
+        kernels = compiled_kernels(folder)
+        if kernels is None:
+            print("1. FMA peak: skipped (needs gcc and an x86-64 CPU with AVX2 and FMA)")
+        else:
+            alone, together = fma_peak(kernels[0], 1), fma_peak(kernels[0], cores)
+            print(
+                f"1. FMA peak of a core: {alone[0]:.1f} GFLOPS alone; on {cores} cores at once "
+                + ", ".join(f"{rate:.1f}" for rate in together)
+            )
+        for megabytes in (2.4, 64):
+            alone, together = stream_rates(megabytes, 1), stream_rates(megabytes, cores)
+            print(
+                f"2. a += b on {megabytes:g} MB arrays: {alone[0]:.1f} GB/s alone; on {cores} "
+                "cores at once " + ", ".join(f"{rate:.1f}" for rate in together)
+            )
+        tensorflow = tensorflow_step_ms(args.steps)
+        print("3. one network's first-layer ops a step, TensorFlow, one thread (ms):")
+        for name, ms in tensorflow.items():
+            print(f"     {name:16s} {ms:.3f}")
+        if kernels is None:
+            print("4. prototype fused kernel: skipped (needs gcc and AVX2)")
+            return 0
+        fused = fused_step_ms(kernels[1], args.steps)
+        print("4. prototype fused kernel, one thread (ms a step; TensorFlow's ops beside it):")
+        for name, ms in fused.items():
+            print(
+                f"     {name:16s} {ms:.3f} vs {tensorflow[name]:.3f} ({ms / tensorflow[name]:.2f}x)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
