@@ -394,12 +394,16 @@ def test_replaying_a_run_gives_the_study_numbers(tmp_path, accepted_tiny_cifar_d
         assert "study" not in metrics
 
 
+@pytest.mark.parametrize(
+    "model", [[], ["--model", "cnn"], ["--engine", "fit"]], ids=["dense", "cnn", "dense-fit"]
+)
 def test_a_study_split_into_chunks_merges_into_the_studys_own_record(
-    tmp_path, accepted_tiny_cifar_dir
+    model, tmp_path, accepted_tiny_cifar_dir
 ):
     """reproduce.py --ray's split: chunks of 2 runs (the last one alone) and their merge give
-    the unsplit study's per-run rows, distributions, verdicts, CSV and study figure."""
-    common = ["--data-dir", str(accepted_tiny_cifar_dir), "--epochs", "1", "--quiet"]
+    the unsplit study's per-run rows, distributions, verdicts, CSV and study figure, for each
+    kind of study reproduce.py splits (the Dense network on either engine, the CNN)."""
+    common = ["--data-dir", str(accepted_tiny_cifar_dir), "--epochs", "1", "--quiet", *model]
     study_argv = [*common, "--seeds", "3", "--seed", "4", "--data-seed", "7"]
     whole = run(tmp_path / "whole", accepted_tiny_cifar_dir, *study_argv)
     pieces = cifar10_dense.chunk_argvs(study_argv, 2)
