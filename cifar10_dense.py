@@ -28,12 +28,12 @@ from common.backend import keras, layers, tf
 from common.claims import claims_for, published_values
 from common.cli import (
     add_data_dir_flag,
+    add_optimizer_flags,
     check_output_dir,
     check_output_paths,
     check_validation_split,
     config_of,
     count_check,
-    float_in_range,
     int_in_range,
     make_parser,
 )
@@ -49,7 +49,7 @@ from common.figures import (
     save_figure,
     settings_suffix,
 )
-from common.keras_outputs import keras_file, save_model, write_tensorboard_logs
+from common.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
 from common.records import peak_rss_mb, plain_record, save_run_record, write_run_record
 from common.script_runs import run_argv
 from common.seeding import set_seed
@@ -771,42 +771,20 @@ def make_cifar_parser():
         "column blocks (default: one per core for a single run, 1 in a "
         "study). Part of the arithmetic: a study's replay commands give it",
     )
-    parser.add_argument(
-        "--learning-rate",
-        type=float_in_range(0, 1e6),
-        default=DEFAULTS["learning_rate"],
-        help="Adam's learning rate",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int_in_range(1, 50_000),
-        default=DEFAULTS["batch_size"],
-        help="examples per training step",
-    )
-    parser.add_argument(
-        "--validation-split",
-        type=float_in_range(0, 0.9, low_inclusive=True),
-        default=DEFAULTS["validation_split"],
-        metavar="FRACTION",
-        help="hold out the last FRACTION of the training set and report it "
+    add_optimizer_flags(
+        parser,
+        DEFAULTS,
+        max_batch=50_000,
+        validation_help="hold out the last FRACTION of the training set and report it "
         "each epoch (0: off, as in the tutorial)",
     )
-    parser.add_argument(
-        "--save-model",
-        type=keras_file,
-        default=None,
-        metavar="PATH",
-        help="save the trained model to PATH (a .keras file), compiled as the "
+    add_output_flags(
+        parser,
+        save_model_help="save the trained model to PATH (a .keras file), compiled as the "
         "tutorial compiles it: keras.models.load_model(PATH).evaluate("
         "x_test / 255, one-hot y_test) works. A seed study saves its "
         "first run's",
-    )
-    parser.add_argument(
-        "--tensorboard",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write the per-epoch loss and accuracy as TensorBoard logs: "
+        tensorboard_help="write the per-epoch loss and accuracy as TensorBoard logs: "
         "DIR/train and, with validation, DIR/validation (the tags of "
         "Keras's TensorBoard callback), after training; a seed study "
         "writes its first run's. View: tensorboard --logdir DIR",

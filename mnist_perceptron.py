@@ -21,7 +21,6 @@ import functools
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -29,12 +28,12 @@ from common.backend import keras, layers, tf
 from common.claims import claims_for
 from common.cli import (
     add_data_dir_flag,
+    add_optimizer_flags,
     check_output_dir,
     check_output_paths,
     check_validation_split,
     config_of,
     count_check,
-    float_in_range,
     int_in_range,
     make_parser,
 )
@@ -50,7 +49,7 @@ from common.figures import (
     save_figure,
     settings_suffix,
 )
-from common.keras_outputs import keras_file, save_model, write_tensorboard_logs
+from common.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
 from common.records import peak_rss_mb, save_run_record
 from common.seeding import set_seed
 from common.stacked_neuron import initial_weights, train_neurons
@@ -677,30 +676,17 @@ def make_perceptron_parser():
         help="train the linear and the sigmoid neuron with the same seeds and "
         "print them side by side (ignores --activation)",
     )
-    parser.add_argument(
-        "--learning-rate",
-        type=float_in_range(0, 1e6),
-        default=DEFAULTS["learning_rate"],
-        help="Adam's learning rate",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int_in_range(1, 60_000),
-        default=DEFAULTS["batch_size"],
-        help="examples per training step",
+    add_optimizer_flags(
+        parser,
+        DEFAULTS,
+        max_batch=60_000,
+        validation_help="validate on the last FRACTION of the training set instead of the "
+        "test set (0: the test set, as in the tutorial)",
     )
     parser.add_argument(
         "--normalize",
         action="store_true",
         help="divide the pixels by 255 (the 'data preparation' lever; off in the tutorial)",
-    )
-    parser.add_argument(
-        "--validation-split",
-        type=float_in_range(0, 0.9, low_inclusive=True),
-        default=DEFAULTS["validation_split"],
-        metavar="FRACTION",
-        help="validate on the last FRACTION of the training set instead of the "
-        "test set (0: the test set, as in the tutorial)",
     )
     parser.add_argument(
         "--seeds",
@@ -727,24 +713,15 @@ def make_perceptron_parser():
         "the spread can be split between data order and initial weights",
     )
     parser.add_argument("--engine", choices=ENGINES, default=DEFAULTS["engine"], help=ENGINE_HELP)
-    parser.add_argument(
-        "--save-model",
-        type=keras_file,
-        default=None,
-        metavar="PATH",
-        help="save the trained neuron to PATH (a .keras file), compiled as the "
+    add_output_flags(
+        parser,
+        save_model_help="save the trained neuron to PATH (a .keras file), compiled as the "
         "tutorial compiles it (mse, Adam, accuracy): keras.models."
         "load_model(PATH).evaluate(x_test, y_test == target) works (with "
         "--normalize it expects pixels / 255). A seed study saves its "
         "first run's; --compare saves both neurons, as PATH with _linear "
         "and _sigmoid before .keras",
-    )
-    parser.add_argument(
-        "--tensorboard",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write the per-epoch loss and accuracy as TensorBoard logs, one "
+        tensorboard_help="write the per-epoch loss and accuracy as TensorBoard logs, one "
         "folder per neuron: DIR/<activation>/train and .../validation "
         "(the tags of Keras's TensorBoard callback), after training; a "
         "seed study writes its first run's. View: tensorboard --logdir DIR",

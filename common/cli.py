@@ -118,6 +118,30 @@ def make_parser(description, *, epochs, max_epochs=100_000):
     return parser
 
 
+def add_optimizer_flags(parser, defaults, *, max_batch, validation_help):
+    """--learning-rate, --batch-size (up to the training set's size, `max_batch`) and
+    --validation-split, the image scripts' shared training settings (`defaults`: the tutorial's)."""
+    parser.add_argument(
+        "--learning-rate",
+        type=float_in_range(0, 1e6),
+        default=defaults["learning_rate"],
+        help="Adam's learning rate",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_in_range(1, max_batch),
+        default=defaults["batch_size"],
+        help="examples per training step",
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=float_in_range(0, 0.9, low_inclusive=True),
+        default=defaults["validation_split"],
+        metavar="FRACTION",
+        help=validation_help,
+    )
+
+
 def _writable_dir_problem(folder):
     """None if files can be created in `folder` (creating it if needed), else what is wrong."""
     if folder.exists() and not folder.is_dir():

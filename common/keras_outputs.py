@@ -33,6 +33,16 @@ def keras_file(text):
     return Path(text)
 
 
+def add_output_flags(parser, *, save_model_help, tensorboard_help):
+    """--save-model PATH (a .keras file) and --tensorboard DIR, with each script's own help."""
+    parser.add_argument(
+        "--save-model", type=keras_file, default=None, metavar="PATH", help=save_model_help
+    )
+    parser.add_argument(
+        "--tensorboard", type=Path, default=None, metavar="DIR", help=tensorboard_help
+    )
+
+
 def save_model(model, path):
     """Save `model` (compiled, so a loaded copy can evaluate) to `path`, atomically. Its
     optimizer is built first: its (fresh) state is then saved too, and loading it does not warn
