@@ -33,7 +33,7 @@ import numpy as np
 
 from common.backend import keras, tf
 from common.engines import Runs
-from common.training import CALL_SECONDS, STEPS_PER_CALL, TrainingSetupError, as_tensor
+from common.training import STEPS_PER_CALL, TrainingSetupError, as_tensor, run_in_calls
 
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam defaults
 PARALLEL = 2  # networks per graph: measured fastest on 2 cores (README, Performance)
@@ -241,22 +241,14 @@ class DenseGroup:
         """One epoch over `orders` (parallel, count): per-network (mean loss, accuracy) as
         float32 sums divided by the count, in graph calls of self.steps_per_call batches."""
         count = orders.shape[1]
-        batches = -(-count // self.batch_size)
         orders = tf.constant(orders)
-        loss_sums = hit_sums = tf.zeros(self.parallel)
-        first = 0
-        while first < batches:
-            last = min(first + self.steps_per_call, batches)
-            start = time.perf_counter()
-            loss_sums, hit_sums = self.steps(
-                images, targets, orders, tf.constant(first), tf.constant(last), loss_sums, hit_sums
-            )
-            if (
-                time.perf_counter() - start < CALL_SECONDS / 2
-                and last - first == self.steps_per_call
-            ):
-                self.steps_per_call *= 2
-            first = last
+        zeros = tf.zeros(self.parallel)
+        (loss_sums, hit_sums), self.steps_per_call = run_in_calls(
+            lambda first, last, *sums: self.steps(images, targets, orders, first, last, *sums),
+            -(-count // self.batch_size),
+            (zeros, zeros),
+            self.steps_per_call,
+        )
         count = np.float32(count)
         return loss_sums.numpy() / count, hit_sums.numpy() / count
 

@@ -25,13 +25,10 @@ import numpy as np
 from common.backend import tf
 from common.engines import Runs
 from common.stacked import glorot_uniform_stack
-from common.training import as_tensor
+from common.training import STEPS_PER_CALL, as_tensor, run_in_calls
 
 ACTIVATIONS = ("linear", "sigmoid")
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam defaults
-# Batches per graph call start here and double while a call takes under CALL_SECONDS / 2, so
-# Ctrl-C is seen within about CALL_SECONDS (Python regains control between calls).
-STEPS_PER_CALL, CALL_SECONDS = 100, 0.5
 VALIDATION_CHUNK = 1024  # examples per validation product (bounds its memory)
 SIMD_PAD = 16  # floats in the widest SIMD register (AVX-512)
 
@@ -249,20 +246,15 @@ def train_neurons(
     compile_seconds = time.perf_counter() - start
     for epoch, order in enumerate(epoch_orders(group_seeds, count, epochs)):
         order = tf.constant(order)
-        loss_sums, hit_sums, first = zeros, zeros, 0
         start = time.perf_counter()
-        while first < batches:
-            last = min(first + steps_per_call, batches)
-            call_start = time.perf_counter()
-            loss_sums, hit_sums = stack.steps(
-                images, labels, order, tf.constant(first), tf.constant(last), loss_sums, hit_sums
-            )
-            if (
-                time.perf_counter() - call_start < CALL_SECONDS / 2
-                and last - first == steps_per_call
-            ):
-                steps_per_call *= 2
-            first = last
+        (loss_sums, hit_sums), steps_per_call = run_in_calls(
+            lambda first, last, *sums, order=order: stack.steps(
+                images, labels, order, first, last, *sums
+            ),
+            batches,
+            (zeros, zeros),
+            steps_per_call,
+        )
         epoch_seconds = time.perf_counter() - start
         train_seconds += epoch_seconds
         # fit's epoch figures: float32 sums divided by the example count

@@ -35,6 +35,23 @@ STEPS_PER_CALL = 100
 CALL_SECONDS = 0.5
 
 
+def run_in_calls(steps, batches, sums, steps_per_call):
+    """Batches 0 .. batches - 1 of an epoch through `steps(first, last, *sums) -> sums` (a
+    traced graph), in calls that start at `steps_per_call` batches and double while a call takes
+    under CALL_SECONDS / 2: Python regains control between calls, so Ctrl-C stops a long epoch.
+    The running sums carry over, so the result is that of one call. Returns (sums, the call
+    size reached, for the next epoch)."""
+    first = 0
+    while first < batches:
+        last = min(first + steps_per_call, batches)
+        start = time.perf_counter()
+        sums = steps(tf.constant(first), tf.constant(last), *sums)
+        if time.perf_counter() - start < CALL_SECONDS / 2 and last - first == steps_per_call:
+            steps_per_call *= 2
+        first = last
+    return sums, steps_per_call
+
+
 class TrainingSetupError(Exception):
     """The model or optimizer is not one this trainer reproduces faithfully."""
 
@@ -300,20 +317,13 @@ class CompiledTrainer:
         single call."""
         batches = -(-len(order) // self.batch_size)
         order = tf.constant(order, tf.int32)
-        loss_sum = correct_sum = tf.constant(0.0)
-        first = 0
-        while first < batches:
-            last = min(first + self.steps_per_call, batches)
-            start = time.perf_counter()
-            loss_sum, correct_sum = self._steps_fn(
-                images, targets, order, tf.constant(first), tf.constant(last), loss_sum, correct_sum
-            )
-            if (
-                time.perf_counter() - start < CALL_SECONDS / 2
-                and last - first == self.steps_per_call
-            ):
-                self.steps_per_call *= 2
-            first = last
+        zero = tf.constant(0.0)
+        (loss_sum, correct_sum), self.steps_per_call = run_in_calls(
+            lambda first, last, *sums: self._steps_fn(images, targets, order, first, last, *sums),
+            batches,
+            (zero, zero),
+            self.steps_per_call,
+        )
         count = tf.cast(len(order), tf.float32)  # float32 division, as fit's mean
         return float(loss_sum / count), float(correct_sum / count)
 
