@@ -20,7 +20,6 @@ Usage: python bench/cifar10_bench.py --data-dir ../shared/datasets [--fit-runs 1
 Exit code: 0 when every target is met, 1 when one is missed, 2 for usage errors.
 """
 
-import argparse
 import math
 import statistics
 import sys
@@ -29,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from common.cli import check_output_file, existing_folder, int_in_range
+from common.cli import check_output_file, int_in_range
 from common.exits import run_main
 from common.records import build_run_record, write_run_record
-from common.script_runs import run_script
+from common.script_runs import bench_parser, run_script
 from common.text import counted
 
 TARGETS = {
@@ -87,8 +86,7 @@ def time_limit(runs):
 
 
 def make_bench_parser():
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
+    parser = bench_parser(__doc__.strip().splitlines()[0])
     parser.add_argument(
         "--fit-runs",
         type=int_in_range(1, 1000),
@@ -103,15 +101,6 @@ def make_bench_parser():
         default=10,
         metavar="N",
         help="runs of the compiled engine's seed study",
-    )
-    parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="also write the benchmark's record (every run's figures) to PATH",
     )
     return parser
 

@@ -20,7 +20,6 @@ Usage: python bench/mnist_bench.py --data-dir ../shared/datasets [--runs 1000] [
 Exit code: 0 when every target is met, 1 when one is missed, 2 for usage errors.
 """
 
-import argparse
 import csv
 import math
 import sys
@@ -31,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 import numpy as np
 
-from common.cli import check_output_file, existing_folder, int_in_range
+from common.cli import check_output_file, int_in_range
 from common.exits import run_main
 from common.records import build_run_record, write_run_record
-from common.script_runs import run_script
+from common.script_runs import bench_parser, run_script
 from common.studies import Z_95, share, share_text
 from common.text import counted
 
@@ -44,8 +43,7 @@ MIN_STUDY_RUNS_FOR_DISTRIBUTION = 100
 
 
 def make_bench_parser():
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
+    parser = bench_parser(__doc__.strip().splitlines()[0])
     parser.add_argument(
         "--runs", type=int_in_range(1, 20_000), default=1000, help="runs of the study engine"
     )
@@ -55,15 +53,6 @@ def make_bench_parser():
         default=2,
         help="runs of the tutorial's model.fit (about 30 s each); from "
         f"{MIN_FIT_RUNS_FOR_DISTRIBUTION} on, the distributions are compared",
-    )
-    parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="also write the benchmark's record to PATH",
     )
     return parser
 

@@ -23,10 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_parser(description):
-    """The flags the image benchmarks share: data, seeds, epochs, device, --json."""
+    """The flags the image benchmarks share (data, epochs, device, --json); each adds its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data-dir", type=existing_folder, default=None, metavar="DIR")
-    parser.add_argument("--seeds", type=int_in_range(1, 100), default=3)
     parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument(
