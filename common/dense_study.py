@@ -33,9 +33,14 @@ import numpy as np
 
 from common.backend import keras, tf
 from common.engines import Runs
-from common.training import STEPS_PER_CALL, TrainingSetupError, as_tensor, run_in_calls
+from common.training import (
+    STEPS_PER_CALL,
+    Adam,
+    TrainingSetupError,
+    as_tensor,
+    run_in_calls,
+)
 
-BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam defaults
 PARALLEL = 2  # networks per graph: measured fastest on 2 cores (README, Performance)
 
 
@@ -100,7 +105,7 @@ class _Network:
             2 * k :
         ]
 
-    def step(self, images, targets, take, divisor, beta_1_power, beta_2_power, learning_rate):
+    def step(self, images, targets, take, divisor, adam, powers):
         """One batch: returns (Adam update ops, loss sum over the batch, hits)."""
         k = self.blocks
         kernels, biases = self.variables[:k], self.variables[k : 2 * k]
@@ -132,18 +137,7 @@ class _Network:
             tf.reduce_sum(g, axis=0) for g in grads
         ]
         updates = [
-            tf.raw_ops.ResourceApplyAdam(
-                var=var.handle,
-                m=m.handle,
-                v=v.handle,
-                beta1_power=beta_1_power,
-                beta2_power=beta_2_power,
-                lr=learning_rate,
-                beta1=BETA_1,
-                beta2=BETA_2,
-                epsilon=EPSILON,
-                grad=g,
-            )
+            adam.update(var, m, v, g, powers)
             for var, m, v, g in zip(self.variables, self.m, self.v, first + gradients, strict=True)
         ]
         hits = tf.reduce_sum(
@@ -160,7 +154,7 @@ class DenseGroup:
 
     def __init__(self, sizes, parallel, *, batch_size, learning_rate, column_blocks):
         self.sizes, self.parallel = list(sizes), int(parallel)
-        self.batch_size, self.learning_rate = int(batch_size), float(learning_rate)
+        self.batch_size, self.adam = int(batch_size), Adam(float(learning_rate))
         self.networks = [_Network(self.sizes, column_blocks) for _ in range(self.parallel)]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
         # 255 as a variable: TensorFlow's graph optimiser turns a division by a constant into a
@@ -194,9 +188,7 @@ class DenseGroup:
         count = tf.shape(orders)[1]
 
         def train_batch(index, loss_sums, hit_sums):
-            self.iterations.assign_add(1)
-            step = tf.cast(self.iterations, tf.float32)
-            beta_1_power, beta_2_power = tf.pow(BETA_1, step), tf.pow(BETA_2, step)
+            powers = self.adam.next_powers(self.iterations)
             start, stop = index * self.batch_size, tf.minimum((index + 1) * self.batch_size, count)
             updates, losses, hits = [], [], []
             for slot, network in enumerate(self.networks):
@@ -205,9 +197,8 @@ class DenseGroup:
                     targets,
                     orders[slot, start:stop],
                     self.divisor,
-                    beta_1_power,
-                    beta_2_power,
-                    self.learning_rate,
+                    self.adam,
+                    powers,
                 )
                 updates += ops
                 losses.append(loss)

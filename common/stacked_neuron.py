@@ -25,10 +25,9 @@ import numpy as np
 from common.backend import tf
 from common.engines import Runs
 from common.stacked import glorot_uniform_stack
-from common.training import STEPS_PER_CALL, as_tensor, run_in_calls
+from common.training import STEPS_PER_CALL, Adam, as_tensor, run_in_calls
 
 ACTIVATIONS = ("linear", "sigmoid")
-BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam defaults
 VALIDATION_CHUNK = 1024  # examples per validation product (bounds its memory)
 SIMD_PAD = 16  # floats in the widest SIMD register (AVX-512)
 
@@ -62,7 +61,7 @@ class _Stack:
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
         self.sigmoid = activation == "sigmoid"
-        self.learning_rate, self.scale = float(learning_rate), float(input_scale)
+        self.adam, self.scale = Adam(float(learning_rate)), float(input_scale)
         self.batch_size = int(batch_size)
         self.steps = tf.function(self._steps)
         self.outputs = tf.function(self._outputs)
@@ -72,22 +71,9 @@ class _Stack:
         return self._activate(tf.matmul(images[:, None], self.kernel) + self.bias[..., None])
 
     def _adam(self, gradients):
-        self.iterations.assign_add(1)
-        step = tf.cast(self.iterations, tf.float32)
-        beta_1_power, beta_2_power = tf.pow(BETA_1, step), tf.pow(BETA_2, step)
+        powers = self.adam.next_powers(self.iterations)
         return [
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable.handle,
-                m=m.handle,
-                v=v.handle,
-                beta1_power=beta_1_power,
-                beta2_power=beta_2_power,
-                lr=self.learning_rate,
-                beta1=BETA_1,
-                beta2=BETA_2,
-                epsilon=EPSILON,
-                grad=gradient,
-            )
+            self.adam.update(variable, m, v, gradient, powers)
             for variable, gradient, (m, v) in zip(
                 (self.kernel, self.bias), gradients, self.slots, strict=True
             )

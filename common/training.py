@@ -35,6 +35,39 @@ STEPS_PER_CALL = 100
 CALL_SECONDS = 0.5
 
 
+@dataclass(frozen=True)
+class Adam:
+    """keras.optimizers.Adam's settings (its defaults but the learning rate), applied as
+    TensorFlow's fused kernel computes the update: step size lr * sqrt(1 - beta_2^t) /
+    (1 - beta_1^t), epsilon outside the square root."""
+
+    learning_rate: float
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+
+    def next_powers(self, iterations):
+        """Count one more step on the int64 variable `iterations`: (beta_1^t, beta_2^t)."""
+        iterations.assign_add(1)
+        step = tf.cast(iterations, tf.float32)
+        return tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
+
+    def update(self, variable, m, v, gradient, powers):
+        """The update op of `variable` and its moments `m`, `v` for step `powers`."""
+        return tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle,
+            m=m.handle,
+            v=v.handle,
+            beta1_power=powers[0],
+            beta2_power=powers[1],
+            lr=self.learning_rate,
+            beta1=self.beta_1,
+            beta2=self.beta_2,
+            epsilon=self.epsilon,
+            grad=gradient,
+        )
+
+
 def run_in_calls(steps, batches, sums, steps_per_call):
     """Batches 0 .. batches - 1 of an epoch through `steps(first, last, *sums) -> sums` (a
     traced graph), in calls that start at `steps_per_call` batches and double while a call takes
@@ -242,9 +275,12 @@ class CompiledTrainer:
             )
         self.objective, self.input_scale = OBJECTIVES[loss], float(input_scale)
         self.model, self.batch_size = model, int(batch_size)
-        self.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        self.beta_1, self.beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
-        self.epsilon = float(optimizer.epsilon)
+        self.adam = Adam(
+            float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+            float(optimizer.beta_1),
+            float(optimizer.beta_2),
+            float(optimizer.epsilon),
+        )
         splittable = column_blocks > 1 and loss == "categorical_crossentropy"
         dense = dense_stack(model) if splittable else None
         self.split = _SplitDense(dense, column_blocks) if dense else None
@@ -264,22 +300,9 @@ class CompiledTrainer:
         return tf.reduce_mean(self.objective.loss(targets, outputs)), outputs
 
     def _apply_adam(self, gradients):
-        self.iterations.assign_add(1)
-        step = tf.cast(self.iterations, tf.float32)
-        beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
+        powers = self.adam.next_powers(self.iterations)
         return [
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable.handle,
-                m=m.handle,
-                v=v.handle,
-                beta1_power=beta_1_power,
-                beta2_power=beta_2_power,
-                lr=self.learning_rate,
-                beta1=self.beta_1,
-                beta2=self.beta_2,
-                epsilon=self.epsilon,
-                grad=gradient,
-            )
+            self.adam.update(variable, m, v, gradient, powers)
             for variable, gradient, m, v in zip(
                 self.variables, gradients, self.m, self.v, strict=True
             )
