@@ -299,9 +299,11 @@ CHUNKED_SCRIPTS = {"cifar10_dense.py": "cifar10_dense"}
 
 
 def study_size(argv):
-    """--seeds of a planned run's argv (the last one given; 1 if none)."""
-    given = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--seeds"]
-    return int(given[-1]) if given else 1
+    """--seeds of a planned run's argv (the last one given; 1 if none), read with argparse as
+    the script reads it, without importing the script (and TensorFlow with it)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--seeds", type=int, default=1)
+    return parser.parse_known_args(argv)[0].seeds
 
 
 def chunk_argvs(script, argv, runs_per_chunk):

@@ -307,3 +307,10 @@ def default_sigint():
     SIGINT ignored, the ignore is inherited, and Python then installs no Ctrl-C handler: the
     test's Ctrl-C would do nothing when the suite runs in the background."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_study_size_reads_seeds_as_the_script_does():
+    assert reproduce.study_size([]) == 1
+    assert reproduce.study_size(["--data-dir", "d", "--seeds", "2", "--quiet"]) == 2
+    assert reproduce.study_size(["--seeds", "3", "--seed", "7", "--seeds", "5"]) == 5  # the last
+    assert reproduce.study_size(["--seeds=4"]) == 4
