@@ -3,6 +3,7 @@
 write_batches, write_mnist_npz, ...), and 'no tests' never failing a run."""
 
 import builtins
+import json
 import os
 import pickle
 import time
@@ -95,6 +96,15 @@ def pytest_sessionfinish(session, exitstatus):
     # a failure.
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK
+
+
+def recorded_run(main, folder, data_dir, *extra):
+    """A script's main(argv) on `data_dir` for 2 epochs (unless `extra` says otherwise), its
+    figures and JSON record in `folder`: exit 0 asserted, the record returned."""
+    record = folder / "run.json"
+    argv = ["--data-dir", str(data_dir), "--epochs", "2", "--figures-dir", str(folder / "figures")]
+    assert main([*argv, "--json", str(record), *extra]) == 0
+    return json.loads(record.read_text())
 
 
 def wait_for(condition, seconds, step=0.2):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import is_png, read_tensorboard_scalars, write_batches
+from conftest import is_png, read_tensorboard_scalars, recorded_run, write_batches
 
 import cifar10_dense
 from common import data, keras_outputs
@@ -36,21 +36,7 @@ def accepted_tiny_cifar_dir(tiny_cifar_dir, monkeypatch):
 
 
 def run(tmp_path, data_dir, *extra):
-    record = tmp_path / "run.json"
-    argv = [
-        "--data-dir",
-        str(data_dir),
-        "--epochs",
-        "2",
-        "--figures-dir",
-        str(tmp_path / "figures"),
-        "--json",
-        str(record),
-        "--quiet",
-        *extra,
-    ]
-    assert cifar10_dense.main(argv) == 0
-    return json.loads(record.read_text())
+    return recorded_run(cifar10_dense.main, tmp_path, data_dir, "--quiet", *extra)
 
 
 def test_models_are_the_tutorials():

@@ -3,13 +3,12 @@ formats (mnist.npz, Fashion-MNIST idx), outputs and bad inputs."""
 
 import csv
 import functools
-import json
 import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import is_png, read_tensorboard_scalars, write_mnist_npz
+from conftest import is_png, read_tensorboard_scalars, recorded_run, write_mnist_npz
 
 import mnist_perceptron
 from common import data
@@ -30,20 +29,7 @@ def accepted_tiny_mnist_dir(tiny_mnist_dir, monkeypatch):
 
 
 def run(tmp_path, data_dir, *extra):
-    record = tmp_path / "run.json"
-    argv = [
-        "--data-dir",
-        str(data_dir),
-        "--epochs",
-        "2",
-        "--figures-dir",
-        str(tmp_path / "figures"),
-        "--json",
-        str(record),
-        *extra,
-    ]
-    assert mnist_perceptron.main(argv) == 0
-    return json.loads(record.read_text())
+    return recorded_run(mnist_perceptron.main, tmp_path, data_dir, *extra)
 
 
 def numpy_reference(outputs, truth, threshold):
