@@ -198,6 +198,7 @@ def distribution_figure(
     for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):
         ax.axvline(scale * value, color="k", ls=style, lw=1.3, label=label)
     ax.set(xlabel=xlabel, ylabel="runs", title=title)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
     integer_ticks(ax.yaxis)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
