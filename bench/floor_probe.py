@@ -11,8 +11,12 @@ The numbers behind README "Speed targets: where they stand", measured here in on
 4. A prototype kernel that is not part of the engine (C, AVX2 intrinsics, called through
    ctypes): the weight gradient and Adam in one pass over the rows of the first kernel, then
    also the next batch's forward product in the same pass.
+5. The MNIST study's two products for 10 data orders x 101 neurons: TensorFlow's per-neuron
+   products (as the engine runs them) against hand-written kernels that compute every neuron
+   of a data order in one pass over its batch, in an order that does not depend on how many
+   neurons there are (checked first: against numpy, and bit for bit against a neuron alone).
 
-Parts 1 and 4 need gcc and an x86-64 CPU with AVX2 and FMA; without them they are skipped,
+Parts 1, 4 and 5 need gcc and an x86-64 CPU with AVX2 and FMA; without them they are skipped,
 saying so. Run it on an otherwise idle machine; nothing is written.
 
 Usage: python bench/floor_probe.py [--steps 400]
@@ -37,6 +41,7 @@ from common.exits import run_main
 
 KERNEL_C = Path(__file__).with_name("floor_probe_kernels.c")
 BATCH, INPUTS, UNITS = 32, 3072, 200  # one CIFAR-10 Dense step: the first layer
+ORDERS, NEURONS, MNIST_FEATURES = 10, 101, 784  # an MNIST study step (101: an odd tail too)
 LEARNING_RATE, BETA_1, BETA_2, EPSILON = 5e-4, 0.9, 0.999, 1e-7
 
 
@@ -95,6 +100,30 @@ def stream_rates(megabytes, copies):
     return [float(process.communicate()[0]) for process in processes]
 
 
+def graph_ms(body, steps):
+    """Best of three: ms a step of `body(i) -> (update ops, value)` run `steps` times in a
+    traced tf.while_loop (body picks step i's own inputs, so nothing is loop-invariant)."""
+    import tensorflow as tf
+
+    @tf.function
+    def loop():
+        def step(i, total):
+            updates, value = body(i)
+            with tf.control_dependencies(updates):
+                return tf.identity(i + 1), total + value
+
+        start = (tf.constant(0), tf.constant(0.0))
+        return tf.while_loop(lambda i, _: i < steps, step, start, parallel_iterations=1)
+
+    loop()
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        loop()
+        best = min(best, (time.perf_counter() - start) / steps * 1e3)
+    return best
+
+
 def tensorflow_step_ms(steps):
     """{op: ms a step} of the first layer's ops on one thread, in a tf.while_loop."""
     import tensorflow as tf
@@ -122,23 +151,7 @@ def tensorflow_step_ms(steps):
         )
 
     def timed(body):  # each step its own batch: nothing is loop-invariant
-        @tf.function
-        def loop():
-            def step(i, total):
-                updates, value = body(images[i % 8], grads[i % 8])
-                with tf.control_dependencies(updates):
-                    return tf.identity(i + 1), total + value
-
-            start = (tf.constant(0), tf.constant(0.0))
-            return tf.while_loop(lambda i, _: i < steps, step, start, parallel_iterations=1)
-
-        loop()
-        best = np.inf
-        for _ in range(3):
-            start = time.perf_counter()
-            loop()
-            best = min(best, (time.perf_counter() - start) / steps * 1e3)
-        return best
+        return graph_ms(lambda i: body(images[i % 8], grads[i % 8]), steps)
 
     def corner(t):
         return tf.reduce_sum(t[:1, :1])
@@ -200,6 +213,80 @@ def fused_step_ms(library, steps):
     return results
 
 
+def mnist_products_ms(library, steps):
+    """The MNIST study's two products for ORDERS x NEURONS neurons a step, one thread: as the
+    engine writes them in TensorFlow (one (32 x 784) @ (784 x 1) product per neuron on the batch
+    axis) and as the probe's kernels compute them (every neuron of a data order in one pass over
+    its batch, in an order that does not depend on how many neurons there are). Checks that
+    first: against numpy, and bit for bit against each neuron computed alone."""
+    import tensorflow as tf
+
+    k, j, b, f = ORDERS, NEURONS, BATCH, MNIST_FEATURES
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, k, b, f)).astype(np.float32)
+    weights = (rng.standard_normal((k, j, f)) * 0.05).astype(np.float32)
+    grads = (rng.standard_normal((8, k, j, b)) * 1e-3).astype(np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    for name in ("neuron_forward", "neuron_weight_grad"):
+        getattr(library, name).argtypes = [pointer] * 3 + [ctypes.c_int] * 4
+
+    def ptr(array):
+        return array.ctypes.data_as(pointer)
+
+    def forward(x, w):
+        out = np.empty((x.shape[0], w.shape[1], b), np.float32)
+        library.neuron_forward(ptr(x), ptr(w), ptr(out), x.shape[0], w.shape[1], b, f)
+        return out
+
+    def weight_grad(x, g):
+        out = np.empty((x.shape[0], g.shape[1], f), np.float32)
+        library.neuron_weight_grad(ptr(x), ptr(g), ptr(out), x.shape[0], g.shape[1], b, f)
+        return out
+
+    x, g = images[0], grads[0]
+    outputs, gradient = forward(x, weights), weight_grad(x, g)
+    exact = np.einsum("kbf,kjf->kjb", x.astype(np.float64), weights)
+    if not np.allclose(outputs, exact, rtol=1e-4, atol=1e-2) or not np.allclose(
+        gradient, np.einsum("kjb,kbf->kjf", g.astype(np.float64), x), rtol=1e-4, atol=1e-4
+    ):
+        raise SystemExit("the probe's MNIST kernels disagree with numpy")
+    alone = [slice(n, n + 1) for n in (0, j // 2, j - 1)]  # first, middle, last (odd-J tail)
+    if not all(
+        np.array_equal(outputs[:, one], forward(x, np.ascontiguousarray(weights[:, one])))
+        and np.array_equal(gradient[:, one], weight_grad(x, np.ascontiguousarray(g[:, one])))
+        for one in alone
+    ):
+        raise SystemExit("a neuron computed alone differs from the same neuron among others")
+
+    def ours(with_gradient):
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(steps):
+                forward(images[i % 8], weights)
+                if with_gradient:
+                    weight_grad(images[i % 8], grads[i % 8])
+            best = min(best, (time.perf_counter() - start) / steps * 1e3)
+        return best
+
+    batches, kernel = tf.constant(images), tf.Variable(weights[..., None])
+    deltas = tf.constant(grads[..., None])
+
+    def theirs_forward(i):
+        return [], tf.reduce_sum(tf.matmul(batches[i % 8][:, None], kernel)[:, :, :1])
+
+    def theirs_both(i):
+        x = batches[i % 8][:, None]
+        product = tf.matmul(x, kernel)[:, :, :1]
+        gradient = tf.matmul(x, deltas[i % 8], adjoint_a=True)[:, :, :1]
+        return [], tf.reduce_sum(product) + tf.reduce_sum(gradient)
+
+    return {
+        "forward product": (ours(False), graph_ms(theirs_forward, steps)),
+        "both products": (ours(True), graph_ms(theirs_both, steps)),
+    }
+
+
 def make_bench_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -232,7 +319,7 @@ def main(argv=None):
         for name, ms in tensorflow.items():
             print(f"     {name:16s} {ms:.3f}")
         if kernels is None:
-            print("4. prototype fused kernel: skipped (needs gcc and AVX2)")
+            print("4., 5. hand-written kernels: skipped (needs gcc and AVX2)")
             return 0
         fused = fused_step_ms(kernels[1], args.steps)
         print("4. prototype fused kernel, one thread (ms a step; TensorFlow's ops beside it):")
@@ -240,6 +327,13 @@ def main(argv=None):
             print(
                 f"     {name:16s} {ms:.3f} vs {tensorflow[name]:.3f} ({ms / tensorflow[name]:.2f}x)"
             )
+        products = mnist_products_ms(kernels[1], args.steps)
+        print(
+            f"5. MNIST study products, {ORDERS} data orders x {NEURONS} neurons, one thread "
+            "(ms a step; TensorFlow's per-neuron products beside them):"
+        )
+        for name, (ms, theirs) in products.items():
+            print(f"     {name:16s} {ms:.3f} vs {theirs:.3f} ({ms / theirs:.2f}x)")
     return 0
 
 

@@ -76,6 +76,116 @@ void fused_step(const float *x_t, const float *g, float *W, float *m, float *v, 
     }
 }
 
+/* The MNIST study's two products for K data orders x J neurons, every neuron's numbers
+   computed in an order that does not depend on J (or on the blocking below), so that a run
+   could still be replayed alone: x (K x B x F), one batch per data order; W (K x J x F);
+   F % 8 == 0.
+   neuron_forward: out (K x J x B), out[k][j][b] = x[k][b] . W[k][j]: eight lanes over the
+   features, added up in a fixed tree.
+   neuron_weight_grad: grad (K x J x F), grad[k][j][i] = sum over b, in order, of
+   g[k][j][b] * x[k][b][i] (g: K x J x B). */
+static inline float lanes_sum(__m256 v)
+{
+    __m128 low = _mm256_castps256_ps128(v), high = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(low, high);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+void neuron_forward(const float *x, const float *W, float *out, int K, int J, int B, int F)
+{
+    for (int k = 0; k < K; k++) {
+        const float *xk = x + (size_t)k * B * F, *Wk = W + (size_t)k * J * F;
+        float *ok = out + (size_t)k * J * B;
+        int j = 0;
+        for (; j + 2 <= J; j += 2) {
+            int b = 0;
+            for (; b + 4 <= B; b += 4) {
+                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+                __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                const float *w0 = Wk + (size_t)j * F, *w1 = w0 + F, *x0 = xk + (size_t)b * F;
+                for (int i = 0; i < F; i += 8) {
+                    __m256 v0 = _mm256_loadu_ps(w0 + i), v1 = _mm256_loadu_ps(w1 + i);
+                    __m256 u0 = _mm256_loadu_ps(x0 + i), u1 = _mm256_loadu_ps(x0 + F + i);
+                    __m256 u2 = _mm256_loadu_ps(x0 + 2 * F + i), u3 = _mm256_loadu_ps(x0 + 3 * F + i);
+                    a00 = _mm256_fmadd_ps(u0, v0, a00); a01 = _mm256_fmadd_ps(u1, v0, a01);
+                    a02 = _mm256_fmadd_ps(u2, v0, a02); a03 = _mm256_fmadd_ps(u3, v0, a03);
+                    a10 = _mm256_fmadd_ps(u0, v1, a10); a11 = _mm256_fmadd_ps(u1, v1, a11);
+                    a12 = _mm256_fmadd_ps(u2, v1, a12); a13 = _mm256_fmadd_ps(u3, v1, a13);
+                }
+                float *o0 = ok + (size_t)j * B + b, *o1 = o0 + B;
+                o0[0] = lanes_sum(a00); o0[1] = lanes_sum(a01); o0[2] = lanes_sum(a02); o0[3] = lanes_sum(a03);
+                o1[0] = lanes_sum(a10); o1[1] = lanes_sum(a11); o1[2] = lanes_sum(a12); o1[3] = lanes_sum(a13);
+            }
+            for (; b < B; b++)
+                for (int jj = j; jj < j + 2; jj++) {
+                    __m256 a = _mm256_setzero_ps();
+                    for (int i = 0; i < F; i += 8)
+                        a = _mm256_fmadd_ps(_mm256_loadu_ps(xk + (size_t)b * F + i),
+                                            _mm256_loadu_ps(Wk + (size_t)jj * F + i), a);
+                    ok[(size_t)jj * B + b] = lanes_sum(a);
+                }
+        }
+        for (; j < J; j++) /* the last neuron of an odd J: the same sums, one at a time */
+            for (int b = 0; b < B; b++) {
+                __m256 a = _mm256_setzero_ps();
+                for (int i = 0; i < F; i += 8)
+                    a = _mm256_fmadd_ps(_mm256_loadu_ps(xk + (size_t)b * F + i),
+                                        _mm256_loadu_ps(Wk + (size_t)j * F + i), a);
+                ok[(size_t)j * B + b] = lanes_sum(a);
+            }
+    }
+}
+
+static void weight_grad_one(const float *xk, const float *gj, float *dj, int B, int F, int from)
+{
+    for (int i = from; i < F; i += 8) {
+        __m256 a = _mm256_setzero_ps();
+        for (int b = 0; b < B; b++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(gj + b), _mm256_loadu_ps(xk + (size_t)b * F + i), a);
+        _mm256_storeu_ps(dj + i, a);
+    }
+}
+
+void neuron_weight_grad(const float *x, const float *g, float *grad, int K, int J, int B, int F)
+{
+    for (int k = 0; k < K; k++) {
+        const float *xk = x + (size_t)k * B * F, *gk = g + (size_t)k * J * B;
+        float *dk = grad + (size_t)k * J * F;
+        int j = 0;
+        for (; j + 2 <= J; j += 2) { /* two neurons, 32 features at a time: the same sums */
+            const float *g0 = gk + (size_t)j * B, *g1 = g0 + B;
+            float *d0 = dk + (size_t)j * F, *d1 = d0 + F;
+            int i = 0;
+            for (; i + 32 <= F; i += 32) {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                __m256 c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+                for (int b = 0; b < B; b++) {
+                    __m256 s0 = _mm256_broadcast_ss(g0 + b), s1 = _mm256_broadcast_ss(g1 + b);
+                    const float *xb = xk + (size_t)b * F + i;
+                    __m256 u0 = _mm256_loadu_ps(xb), u1 = _mm256_loadu_ps(xb + 8);
+                    __m256 u2 = _mm256_loadu_ps(xb + 16), u3 = _mm256_loadu_ps(xb + 24);
+                    a0 = _mm256_fmadd_ps(s0, u0, a0); a1 = _mm256_fmadd_ps(s0, u1, a1);
+                    a2 = _mm256_fmadd_ps(s0, u2, a2); a3 = _mm256_fmadd_ps(s0, u3, a3);
+                    c0 = _mm256_fmadd_ps(s1, u0, c0); c1 = _mm256_fmadd_ps(s1, u1, c1);
+                    c2 = _mm256_fmadd_ps(s1, u2, c2); c3 = _mm256_fmadd_ps(s1, u3, c3);
+                }
+                _mm256_storeu_ps(d0 + i, a0); _mm256_storeu_ps(d0 + i + 8, a1);
+                _mm256_storeu_ps(d0 + i + 16, a2); _mm256_storeu_ps(d0 + i + 24, a3);
+                _mm256_storeu_ps(d1 + i, c0); _mm256_storeu_ps(d1 + i + 8, c1);
+                _mm256_storeu_ps(d1 + i + 16, c2); _mm256_storeu_ps(d1 + i + 24, c3);
+            }
+            if (i < F) { /* the features left over: each neuron alone, the same sums */
+                weight_grad_one(xk, g0, d0, B, F, i);
+                weight_grad_one(xk, g1, d1, B, F, i);
+            }
+        }
+        for (; j < J; j++)
+            weight_grad_one(xk, gk + (size_t)j * B, dk + (size_t)j * F, B, F, 0);
+    }
+}
+
 #ifdef PEAK_MAIN
 int main(int argc, char **argv)
 {

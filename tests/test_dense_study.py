@@ -143,13 +143,14 @@ def test_dense_sizes_recognises_only_the_dense_tutorial_shape():
 @pytest.mark.slow
 def test_the_floor_probe_runs_and_its_fused_kernel_computes_the_step():
     """bench/floor_probe.py, short: every part prints (or says why it is skipped), and the
-    hand-written kernel agrees with numpy before it is timed (else the probe exits 1)."""
+    hand-written kernels agree with numpy, and an MNIST neuron computed among others with
+    itself alone, before they are timed (else the probe exits 1)."""
     probe = Path(cifar10_dense.__file__).parent / "bench" / "floor_probe.py"
     done = subprocess.run(
         [sys.executable, str(probe), "--steps", "10"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
-    for part in ("1. FMA peak", "2. a += b", "3. one network", "4. prototype"):
-        assert any(line.startswith(part) for line in lines), done.stdout
-    assert "skipped" in done.stdout or sum(" vs " in line for line in lines) == 2
+    for part in ("1. FMA peak", "2. a += b", "3. one network", "4.", "5. MNIST"):
+        assert any(line.startswith(part) for line in lines) or "skipped" in done.stdout, part
+    assert "skipped" in done.stdout or sum(" vs " in line for line in lines) == 4
