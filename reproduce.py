@@ -229,29 +229,31 @@ class PlanRun:
             print(text, file=sys.stderr, flush=True)
 
 
-def _finished_run(index, run, plan):
+def _finished_run(index, run, shared):
     """Run `index` of the plan, run = (part, label, script, argv): from the cache, or run now
-    and stored there; None if it failed (its failure appended to plan.failures)."""
+    and stored there; None if it failed (its failure appended to shared.failures)."""
     part, label, script, argv = run
     name = f"{index:02d}_{part}"
-    cache = plan.cache
+    cache = shared.cache
     key = run_key(
-        script, argv, code_version(script) if cache else None, plan.digests.get(script, {})
+        script, argv, code_version(script) if cache else None, shared.digests.get(script, {})
     )
     record = (
-        cache.load(key, plan.figures_dir, plan.records_dir, name) if cache and plan.reuse else None
+        cache.load(key, shared.figures_dir, shared.records_dir, name)
+        if cache and shared.reuse
+        else None
     )
     if record is not None:
-        plan.say(f"[{index}/{len(plan.runs)}] {label}: reused from the cache")
+        shared.say(f"[{index}/{len(shared.runs)}] {label}: reused from the cache")
         return record | {"reused": True}
-    plan.say(
-        f"[{index}/{len(plan.runs)}] {label} ({time.perf_counter() - plan.start:.0f} s so far)"
+    shared.say(
+        f"[{index}/{len(shared.runs)}] {label} ({time.perf_counter() - shared.start:.0f} s so far)"
     )
     run_start = time.perf_counter()
     try:
-        record = run_script(script, argv, plan.records_dir, name, figures_dir=plan.figures_dir)
+        record = run_script(script, argv, shared.records_dir, name, figures_dir=shared.figures_dir)
     except SystemExit as error:
-        plan.failures.append(f"{label}: {error}")
+        shared.failures.append(f"{label}: {error}")
         print(f"  failed: {error}", file=sys.stderr)
         return None
     record["label"] = label
@@ -268,14 +270,14 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
     failed run is reported and the others go on; Ctrl-C stops the running script and ends the
     plan (every run finished before it stays in the cache)."""
     records, seconds, reused = {}, {}, 0
-    plan = PlanRun(
+    shared = PlanRun(
         runs, figures_dir, records_dir, quiet, cache, digests or {}, reuse, time.perf_counter()
     )
     index, label = 0, ""
     try:
         for index, run in enumerate(runs, 1):
             label = run[1]
-            record = _finished_run(index, run, plan)
+            record = _finished_run(index, run, shared)
             if record is None:
                 continue
             part = run[0]
@@ -290,7 +292,7 @@ def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, re
             f"ended); {counted(finished, 'finished run')} kept in the cache: rerun "
             "the same command to go on"
         ) from None
-    return records, seconds, plan.failures, reused
+    return records, seconds, shared.failures, reused
 
 
 # Scripts whose studies --ray splits into chunks of runs, each chunk a task: the script's own
@@ -359,7 +361,7 @@ def run_plan_on_ray(
         return name, figures, records
 
     def cached(key, index, chunk):
-        if not (cache and reuse):
+        if not (cache and reuse and cache.has(key)):
             return None
         name, figures, records = made_folder(index, chunk)
         return cache.load(key, figures, records, name)

@@ -130,7 +130,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
     print(
-        f"CIFAR-10 Dense benchmark: {args.fit_runs} model.fit run(s) vs a {args.study_runs}-run "
+        f"CIFAR-10 Dense benchmark: {counted(args.fit_runs, 'model.fit run')} vs a "
+        f"{args.study_runs}-run "
         f"compiled study, {counted(args.epochs, 'epoch')}, batch 32 (separate processes)",
         flush=True,
     )
@@ -149,7 +150,8 @@ def main(argv=None):
             results[engine] = side(record)
             row = results[engine]
             print(
-                f"  {engine:8s}: {row['runs']} run(s), training {row['train_seconds']:.1f} s "
+                f"  {engine:8s}: {counted(row['runs'], 'run')}, "
+                f"training {row['train_seconds']:.1f} s "
                 f"({row['per_run_seconds']:.1f} s a run; tracing {row['compile_seconds']:.1f} "
                 f"s apart), peak memory {row['peak_rss_mb']:.0f} MB"
                 + (

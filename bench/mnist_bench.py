@@ -101,7 +101,7 @@ def main(argv=None):
     print(
         "MNIST perceptron benchmark (sigmoid neuron, raw pixels, "
         f"{counted(args.epochs, 'epoch')}): "
-        f"{args.fit_runs} model.fit run(s) vs a {args.runs}-run study, separate processes",
+        f"{counted(args.fit_runs, 'model.fit run')} vs a {args.runs}-run study, separate processes",
         flush=True,
     )
     common = ["--activation", "sigmoid", "--epochs", str(args.epochs), "--device", args.device]

@@ -86,11 +86,15 @@ class RunCache:
     def __init__(self, folder):
         self.folder = Path(folder)
 
+    def has(self, key):
+        """Whether a finished run is stored under `key`."""
+        return (self.folder / key / RECORD).is_file()
+
     def load(self, key, staging, records_dir, label):
         """The stored run `key` as a record whose figures and CSV are fresh copies in `staging`
         and `records_dir` (as a new run would leave them), or None if there is none."""
         entry = self.folder / key
-        if not (entry / RECORD).is_file():
+        if not self.has(key):
             return None
         record = json.loads((entry / RECORD).read_text())
         record["figures"] = [

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.backend import tf
+from common.training import Adam
 
 LOSSES = ("mean_squared_error", "binary_crossentropy")
 # XLA fuses the lane-layout element-wise ops: 10,000 2-16-1 networks x 500 epochs take about
@@ -47,8 +48,7 @@ BLOCK_EPOCHS = 500
 # cores (XLA then synchronises the threads at every one of the ~25 fused loops of an epoch).
 CHUNK_NETWORKS = 1000
 CHUNK_WEIGHTS = 1_000_000  # and at most this many weights (4 MB a copy) for big networks
-# keras.optimizers.Adam defaults
-BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
+BETA_1, BETA_2, EPSILON = Adam.beta_1, Adam.beta_2, Adam.epsilon  # keras.optimizers.Adam's
 
 
 def glorot_uniform_stack(layer_sizes, seeds):

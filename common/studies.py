@@ -2,8 +2,8 @@
 
 A single run of these tutorials is chaotic (a rounding difference decides whether the MNIST
 sigmoid neuron dies), so a study's result is a distribution: shares with their 95% (Wilson)
-intervals, quantiles, the published value's percentile, and how much of the spread comes from
-the initial weights and how much from the data order.
+intervals, quantiles, and how much of the spread comes from the initial weights and how much
+from the data order (where a published value falls among the runs is common/verdicts.py's).
 """
 
 import csv

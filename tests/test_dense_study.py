@@ -1,10 +1,6 @@
 """The CIFAR-10 Dense study engine (common/dense_study.py) trains what model.fit trains, run by
 run, whichever runs train beside it; its helpers behave. No real data: synthetic uint8 images."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -138,19 +134,3 @@ def test_dense_sizes_recognises_only_the_dense_tutorial_shape():
     )
     with pytest.raises(TrainingSetupError):
         dense_sizes(tanh)
-
-
-@pytest.mark.slow
-def test_the_floor_probe_runs_and_its_fused_kernel_computes_the_step():
-    """bench/floor_probe.py, short: every part prints (or says why it is skipped), and the
-    hand-written kernels agree with numpy, and an MNIST neuron computed among others with
-    itself alone, before they are timed (else the probe exits 1)."""
-    probe = Path(cifar10_dense.__file__).parent / "bench" / "floor_probe.py"
-    done = subprocess.run(
-        [sys.executable, str(probe), "--steps", "10"], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.splitlines()
-    for part in ("1. FMA peak", "2. a += b", "3. one network", "4.", "5. MNIST"):
-        assert any(line.startswith(part) for line in lines) or "skipped" in done.stdout, part
-    assert "skipped" in done.stdout or sum(" vs " in line for line in lines) == 4

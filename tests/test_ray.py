@@ -410,6 +410,8 @@ def test_a_failed_chunk_fails_its_study_and_the_rerun_runs_only_that_chunk(tmp_p
     assert found == {} and failing.submitted == [(1, 0), (1, 1)]
     assert len(failures) == 1 and "chunk 2/2" in failures[0] and "broken" in failures[0]
     assert len(entries(cache.folder)) == 1  # the finished chunk is kept
+    chunk_folders = sorted(folder.name for folder in (records / ".chunks").iterdir())
+    assert chunk_folders == ["01_cifar_dense_chunk1"]  # none made for the chunk that failed
 
     working = InlineTasks(broken=lambda argv: False)
     found, _, failures, reused = reproduce.run_plan_on_ray(

@@ -314,3 +314,4 @@ def test_study_size_reads_seeds_as_the_script_does():
     assert reproduce.study_size(["--data-dir", "d", "--seeds", "2", "--quiet"]) == 2
     assert reproduce.study_size(["--seeds", "3", "--seed", "7", "--seeds", "5"]) == 5  # the last
     assert reproduce.study_size(["--seeds=4"]) == 4
+    assert reproduce.study_size(["--seed", "7", "--data-seed", "3"]) == 1  # not an abbreviation
