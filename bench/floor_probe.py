@@ -8,15 +8,18 @@ The numbers behind README "Speed targets: where they stand", measured here in on
    core and on every core at once.
 3. One CIFAR-10 Dense network's big ops per step, as the study runs them (TensorFlow, one
    thread): the forward product (32 x 3072) @ (3072 x 200), the weight gradient, fused Adam.
-4. A prototype kernel that is not part of the engine (C, AVX2 intrinsics, called through
+4. The CIFAR-10 Dense study's own graph (common.dense_study) on random images, per
+   network-step: one network on one thread, two side by side (the study's layout), two side by
+   side with their first kernels in 4 column blocks each.
+5. A prototype kernel that is not part of the engine (C, AVX2 intrinsics, called through
    ctypes): the weight gradient and Adam in one pass over the rows of the first kernel, then
    also the next batch's forward product in the same pass.
-5. The MNIST study's two products for 10 data orders x 101 neurons: TensorFlow's per-neuron
+6. The MNIST study's two products for 10 data orders x 101 neurons: TensorFlow's per-neuron
    products (as the engine runs them) against hand-written kernels that compute every neuron
    of a data order in one pass over its batch, in an order that does not depend on how many
    neurons there are (checked first: against numpy, and bit for bit against a neuron alone).
 
-Parts 1, 4 and 5 need gcc and an x86-64 CPU with AVX2 and FMA; without them they are skipped,
+Parts 1, 5 and 6 need gcc and an x86-64 CPU with AVX2 and FMA; without them they are skipped,
 saying so. Run it on an otherwise idle machine; nothing is written.
 
 Usage: python bench/floor_probe.py [--steps 400]
@@ -100,14 +103,62 @@ def stream_rate(megabytes):
     return 12 * count * repeats / (time.perf_counter() - start) / 1e9
 
 
-def stream_rates(megabytes, copies):
+def in_processes(call, copies):
+    """`call` (Python text calling a function of this module that returns a number) run in
+    `copies` fresh processes at once: their results."""
     code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import floor_probe; "
-    code += f"print(floor_probe.stream_rate({megabytes}))"
+    code += f"print(floor_probe.{call})"
     processes = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         for _ in range(copies)
     ]
     return [float(process.communicate()[0]) for process in processes]
+
+
+def stream_rates(megabytes, copies):
+    return in_processes(f"stream_rate({megabytes})", copies)
+
+
+ENGINE_LAYOUTS = {  # (networks side by side in one graph, column blocks each, inter-op threads)
+    "one network, one thread": (1, 1, 1),
+    "two side by side (the study)": (2, 1, 2),
+    "two side by side, 4 blocks each": (2, 4, 2),
+}
+
+
+def engine_step_ms(layout, steps):
+    """Wall ms per network-step of the CIFAR-10 Dense study's own graph (common.dense_study)
+    in `layout` (a key of ENGINE_LAYOUTS), on random uint8 images: best of two epochs of
+    `steps` batches, after tracing. Run in a fresh process: thread pools are set once."""
+    import tensorflow as tf
+
+    parallel, blocks, inter_op = ENGINE_LAYOUTS[layout]
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from common.dense_study import DenseGroup, epoch_order
+
+    rng = np.random.default_rng(0)
+    count = 50_000  # CIFAR-10's training set: batches are gathered from 150 MB, as in a study
+    images = tf.constant(rng.integers(0, 256, (count, INPUTS), dtype=np.uint8))
+    targets = tf.one_hot(rng.integers(0, 10, count), 10)
+    sizes = [INPUTS, UNITS, 150, 10]
+    group = DenseGroup(sizes, parallel, batch_size=BATCH, learning_rate=5e-4, column_blocks=blocks)
+    shapes = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    weights = [(rng.standard_normal(shape) * 0.03).astype(np.float32) for shape in shapes]
+    group.load([weights] * parallel)
+    group.trace(images, targets)
+    best = np.inf
+    for epoch in range(2):  # `steps` batches of each network's own order
+        orders = np.stack(
+            [epoch_order(seed, count, 2)[epoch][: steps * BATCH] for seed in range(parallel)]
+        )
+        start = time.perf_counter()
+        group.train_epoch(images, targets, orders)
+        best = min(best, (time.perf_counter() - start) / steps / parallel * 1e3)
+    return best
 
 
 def graph_ms(body, steps):
@@ -331,21 +382,25 @@ def main(argv=None):
         print("3. one network's first-layer ops a step, TensorFlow, one thread (ms):")
         for name, ms in tensorflow.items():
             print(f"     {name:16s} {ms:.3f}")
+        print("4. the CIFAR-10 Dense study's own graph, wall ms a network-step:")
+        for layout in ENGINE_LAYOUTS:
+            (ms,) = in_processes(f"engine_step_ms({layout!r}, {args.steps})", 1)
+            print(f"     {layout:32s} {ms:.3f}")
         if kernels is None:
-            print("4., 5. hand-written kernels: skipped (needs gcc and AVX2)")
+            print("5., 6. hand-written kernels: skipped (needs gcc and AVX2)")
             return 0
         try:
             fused = fused_step_ms(kernels[1], args.steps)
             products = mnist_products_ms(kernels[1], args.steps)
         except KernelCheckFailed as failure:
             return error_line(str(failure))
-        print("4. prototype fused kernel, one thread (ms a step; TensorFlow's ops beside it):")
+        print("5. prototype fused kernel, one thread (ms a step; TensorFlow's ops beside it):")
         for name, ms in fused.items():
             print(
                 f"     {name:16s} {ms:.3f} vs {tensorflow[name]:.3f} ({ms / tensorflow[name]:.2f}x)"
             )
         print(
-            f"5. MNIST study products, {ORDERS} data orders x {NEURONS} neurons, one thread "
+            f"6. MNIST study products, {ORDERS} data orders x {NEURONS} neurons, one thread "
             "(ms a step; TensorFlow's per-neuron products beside them):"
         )
         for name, (ms, theirs) in products.items():

@@ -11,7 +11,7 @@ PROBE = Path(__file__).resolve().parent.parent / "bench" / "floor_probe.py"
 
 @pytest.mark.slow
 def test_the_floor_probe_runs_and_its_kernels_compute_the_steps():
-    """Short: parts 2 and 3 always print; 1, 4 and 5 print or say why they were skipped (no
+    """Short: parts 2 to 4 always print; 1, 5 and 6 print or say why they were skipped (no
     gcc or AVX2); the hand-written kernels agree with numpy, and an MNIST neuron computed among
     others with itself alone, before they are timed (else the probe exits 1)."""
     done = subprocess.run(
@@ -25,10 +25,12 @@ def test_the_floor_probe_runs_and_its_kernels_compute_the_steps():
 
     assert printed("2. a += b on 2.4 MB") and printed("2. a += b on 64 MB")
     assert printed("3. one network") and sum("fused Adam" in line for line in lines) == 1
+    assert printed("4. the CIFAR-10 Dense study's own graph")
+    assert sum("side by side" in line for line in lines) == 2
     assert printed("1. FMA peak of a core") or printed("1. FMA peak: skipped")
-    if printed("4., 5. hand-written kernels: skipped"):
+    if printed("5., 6. hand-written kernels: skipped"):
         return
-    assert printed("4. prototype fused kernel") and printed("5. MNIST study products")
+    assert printed("5. prototype fused kernel") and printed("6. MNIST study products")
     assert sum(" vs " in line for line in lines) == 4, done.stdout
 
 
