@@ -49,9 +49,15 @@ BATCH, INPUTS, UNITS = 32, 3072, 200  # one CIFAR-10 Dense step: the first layer
 ORDERS, NEURONS, MNIST_FEATURES = 10, 101, 784  # an MNIST study step (101: an odd tail too)
 # what the C kernels assume (floor_probe_kernels.c): 8-float lanes, batches of 32
 assert INPUTS % 8 == UNITS % 8 == MNIST_FEATURES % 8 == 0 and BATCH == 32
-# Keras's Adam defaults (the timings do not depend on them; common.training is not imported, so
-# the memory probe's subprocesses stay free of TensorFlow)
-LEARNING_RATE, BETA_1, BETA_2, EPSILON = 5e-4, 0.9, 0.999, 1e-7
+LEARNING_RATE = 5e-4  # the tutorial's; Adam's other settings: common.training.Adam's defaults
+
+
+def keras_adam():
+    """common.training.Adam (imported here, not at the top: the memory probe's subprocesses
+    import this module and must stay free of TensorFlow)."""
+    from common.training import Adam
+
+    return Adam(LEARNING_RATE)
 
 
 class KernelCheckFailed(Exception):
@@ -135,7 +141,6 @@ def engine_step_ms(layout, steps):
     parallel, blocks, inter_op = ENGINE_LAYOUTS[layout]
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from common.dense_study import DenseGroup, epoch_order
 
     rng = np.random.default_rng(0)
@@ -198,19 +203,10 @@ def tensorflow_step_ms(steps):
     m, v = tf.Variable(tf.zeros_like(kernel)), tf.Variable(tf.zeros_like(kernel))
     full_grads = tf.constant(rng.standard_normal((8, INPUTS, UNITS)).astype(np.float32) * 1e-3)
 
-    def adam(gradient):
-        return tf.raw_ops.ResourceApplyAdam(
-            var=kernel.handle,
-            m=m.handle,
-            v=v.handle,
-            beta1_power=BETA_1,
-            beta2_power=BETA_2,
-            lr=LEARNING_RATE,
-            beta1=BETA_1,
-            beta2=BETA_2,
-            epsilon=EPSILON,
-            grad=gradient,
-        )
+    optimizer = keras_adam()
+
+    def adam(gradient):  # the first step's powers at every step: the op's cost is the same
+        return optimizer.update(kernel, m, v, gradient, (optimizer.beta_1, optimizer.beta_2))
 
     def timed(body):  # each step its own batch: nothing is loop-invariant
         return graph_ms(lambda i: body(images[i % 8], grads[i % 8]), steps)
@@ -246,16 +242,20 @@ def fused_step_ms(library, steps):
     def ptr(array):
         return array.ctypes.data_as(pointer)
 
+    adam = keras_adam()
+    settings = (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon)
     # once against numpy first: the timings below are of a kernel that computes the step
     x, x_next, w0 = images_t[0].T, images_t[1].T, kernel.copy()
     library.fused_step(
         ptr(images_t[0]), ptr(grads[0]), ptr(kernel), ptr(m), ptr(v), INPUTS, UNITS,
-        LEARNING_RATE, BETA_1, BETA_2, EPSILON, ptr(images_t[1]), ptr(hidden),
+        *settings, ptr(images_t[1]), ptr(hidden),
     )  # fmt: skip
     gradient = x.T @ grads[0]
-    m_ref = gradient * np.float32(1 - BETA_1)
-    v_ref = gradient * gradient * np.float32(1 - BETA_2)
-    w_ref = w0 - m_ref * np.float32(LEARNING_RATE) / (np.sqrt(v_ref) + np.float32(EPSILON))
+    m_ref = gradient * np.float32(1 - adam.beta_1)
+    v_ref = gradient * gradient * np.float32(1 - adam.beta_2)
+    w_ref = w0 - m_ref * np.float32(adam.learning_rate) / (
+        np.sqrt(v_ref) + np.float32(adam.epsilon)
+    )
     error = max(np.abs(kernel - w_ref).max(), np.abs(hidden - x_next @ w_ref).max() / 100)
     if not error < 1e-4:
         raise KernelCheckFailed(
@@ -269,7 +269,7 @@ def fused_step_ms(library, steps):
             for i in range(steps):
                 library.fused_step(
                     ptr(images_t[i % 8]), ptr(grads[i % 8]), ptr(kernel), ptr(m), ptr(v),
-                    INPUTS, UNITS, LEARNING_RATE, BETA_1, BETA_2, EPSILON,
+                    INPUTS, UNITS, *settings,
                     ptr(images_t[(i + 1) % 8]) if with_forward else None, ptr(hidden),
                 )  # fmt: skip
             best = min(best, (time.perf_counter() - start) / steps * 1e3)
