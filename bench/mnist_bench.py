@@ -9,13 +9,15 @@ validation is left out on both sides, tracing too). The tutorial's cost of N run
 per-run time times N.
 
 Speed target (issue "Every tutorial as a seed study"): 1,000 runs x 10 epochs in at most 60 s of
-training, and at least 500x the tutorial's spelling.
+training, and at least 500x the tutorial's spelling. With --rounds R both sides run R times in
+turn; the targets are judged on the median study time and the median of the rounds' ratios.
 Distribution target (--fit-runs 30 or more): the raw sigmoid's death rate and the live runs'
 median final accuracy of the two engines agree within their 95% intervals (Wilson for the rate,
 the binomial order-statistic interval for the median). Single runs are not compared: whether a
 given run dies is decided by rounding, so the engines agree in distribution, not run by run.
 
 Usage: python bench/mnist_bench.py --data-dir ../shared/datasets [--runs 1000] [--fit-runs 2]
+       python bench/mnist_bench.py --data-dir ../shared/datasets --rounds 3    (the medians of 3)
        python bench/mnist_bench.py --data-dir ../shared/datasets --fit-runs 30   (~15 minutes)
 Exit code: 0 when every target is met, 1 when one is missed, 2 for usage errors.
 """
@@ -33,7 +35,13 @@ import numpy as np
 from common.cli import check_output_file, int_in_range
 from common.exits import run_main
 from common.records import build_run_record, write_run_record
-from common.script_runs import bench_parser, run_script
+from common.script_runs import (
+    bench_parser,
+    median_and_range,
+    round_order,
+    rounds_text,
+    run_script,
+)
 from common.studies import Z_95, share, share_text
 from common.text import counted
 
@@ -98,6 +106,8 @@ def main(argv=None):
     distribution = args.fit_runs >= MIN_FIT_RUNS_FOR_DISTRIBUTION
     if distribution and args.runs < MIN_STUDY_RUNS_FOR_DISTRIBUTION:
         parser.error(f"comparing distributions needs --runs >= {MIN_STUDY_RUNS_FOR_DISTRIBUTION}")
+    if distribution and args.rounds > 1:
+        parser.error("--rounds is for the speed runs: the distribution mode takes one round")
     print(
         "MNIST perceptron benchmark (sigmoid neuron, raw pixels, "
         f"{counted(args.epochs, 'epoch')}): "
@@ -107,52 +117,67 @@ def main(argv=None):
     common = ["--activation", "sigmoid", "--epochs", str(args.epochs), "--device", args.device]
     if args.data_dir is not None:
         common += ["--data-dir", str(args.data_dir)]
-    results = {}
+    rounds = {"fit": [], "compiled": []}
     with tempfile.TemporaryDirectory() as workdir:
-        for engine, runs in (("fit", args.fit_runs), ("compiled", args.runs)):
-            record = run_script(
-                "mnist_perceptron.py",
-                ["--engine", engine, "--seeds", str(runs), *common],
-                workdir,
-                engine,
-            )
-            if runs == 1:  # a single run writes no CSV: read its one row from the record
-                run = record["metrics"]["runs"]["sigmoid"]
-                record["metrics"]["csv"] = str(Path(workdir) / f"{engine}_one.csv")
-                Path(record["metrics"]["csv"]).write_text(
-                    f"dead,final_val_accuracy\n{int(run['dead'])},{run['val_accuracy'][-1]!r}\n"
+        for round_index in range(args.rounds):
+            sides = (("fit", args.fit_runs), ("compiled", args.runs))
+            for engine, runs in round_order(sides, round_index):
+                label = f"{engine}_{round_index}"
+                record = run_script(
+                    "mnist_perceptron.py",
+                    ["--engine", engine, "--seeds", str(runs), *common],
+                    workdir,
+                    label,
                 )
-            results[engine] = summary = engine_summary(record)
-            print(
-                f"  {engine:8s}: {runs} runs, training {summary['train_seconds']:.1f} s "
-                f"({summary['train_seconds'] / runs:.3f} s a run), peak "
-                f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
-                f"median {100 * summary['live_median']:.2f}% (95% CI "
-                f"{100 * summary['live_median_low']:.2f}-"
-                f"{100 * summary['live_median_high']:.2f}%)",
-                flush=True,
-            )
+                if runs == 1:  # a single run writes no CSV: read its one row from the record
+                    run = record["metrics"]["runs"]["sigmoid"]
+                    record["metrics"]["csv"] = str(Path(workdir) / f"{label}_one.csv")
+                    Path(record["metrics"]["csv"]).write_text(
+                        f"dead,final_val_accuracy\n{int(run['dead'])},{run['val_accuracy'][-1]!r}\n"
+                    )
+                rounds[engine].append(summary := engine_summary(record))
+                round_name = f" (round {round_index + 1})" if args.rounds > 1 else ""
+                print(
+                    f"  {engine:8s}: {runs} runs{round_name}, training "
+                    f"{summary['train_seconds']:.1f} s "
+                    f"({summary['train_seconds'] / runs:.3f} s a run), peak "
+                    f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
+                    f"median {100 * summary['live_median']:.2f}% (95% CI "
+                    f"{100 * summary['live_median_low']:.2f}-"
+                    f"{100 * summary['live_median_high']:.2f}%)",
+                    flush=True,
+                )
 
+    # Every round repeats the same seeds: the accuracies are the first round's.
+    results = {engine: summaries[0] for engine, summaries in rounds.items()}
     fit, study = results["fit"], results["compiled"]
-    fit_per_run = fit["train_seconds"] / fit["runs"]
-    speedup = fit_per_run * study["runs"] / study["train_seconds"]
-    per_1000 = study["train_seconds"] * 1000 / study["runs"]
+    fit_per_run = [row["train_seconds"] / row["runs"] for row in rounds["fit"]]
+    study_seconds = [row["train_seconds"] for row in rounds["compiled"]]
+    speedups = [
+        per_run * study["runs"] / seconds
+        for per_run, seconds in zip(fit_per_run, study_seconds, strict=True)
+    ]
+    speedup = median_and_range(speedups)[0]
+    per_1000 = median_and_range(study_seconds)[0] * 1000 / study["runs"]  # the median round
     checks = {
         "speedup": speedup >= TARGETS["speedup"],
         "study_seconds_per_1000": per_1000 <= TARGETS["study_seconds_per_1000"],
     }
+    median_fit, median_study = median_and_range(fit_per_run)[0], median_and_range(study_seconds)[0]
     print(
-        f"\n  tutorial spelling: {fit_per_run:.1f} s a run -> {study['runs']} runs "
-        f"~ {fit_per_run * study['runs']:,.0f} s (extrapolated)"
+        f"\n  tutorial spelling: {rounds_text(fit_per_run, lambda v: f'{v:.1f} s')} a run -> "
+        f"{study['runs']} runs ~ {median_fit * study['runs']:,.0f} s (extrapolated)"
     )
     print(
-        f"  study engine: {study['train_seconds']:.1f} s for {study['runs']} runs "
-        f"({per_1000:.1f} s per 1,000; target <= {TARGETS['study_seconds_per_1000']:g} s) "
+        f"  study engine: {rounds_text(study_seconds, lambda v: f'{v:.1f} s')} for "
+        f"{study['runs']} runs ({per_1000:.1f} s per 1,000; target <= "
+        f"{TARGETS['study_seconds_per_1000']:g} s) "
         f"{'met' if checks['study_seconds_per_1000'] else 'MISSED'}"
     )
+    own = ", each round's own" if args.rounds > 1 else ""
     print(
-        f"  ratio (same work): {speedup:,.0f}x (target >= {TARGETS['speedup']:g}x) "
-        f"{'met' if checks['speedup'] else 'MISSED'}"
+        f"  ratio (same work{own}): {rounds_text(speedups, lambda v: f'{v:,.0f}x')} "
+        f"(target >= {TARGETS['speedup']:g}x) {'met' if checks['speedup'] else 'MISSED'}"
     )
     if distribution:
         checks["dead_rate_agrees"] = overlap(
@@ -185,12 +210,26 @@ def main(argv=None):
                 config={
                     "runs": args.runs,
                     "fit_runs": args.fit_runs,
+                    "rounds": args.rounds,
                     "epochs": args.epochs,
                     "device": args.device,
                 },
                 device=study["device"],
-                timings={"fit_per_run": fit_per_run, "study": study["train_seconds"]},
-                metrics={"engines": results, "speedup": speedup, "targets": TARGETS, "met": checks},
+                # the judged values (medians of the rounds), then every round's
+                timings={
+                    "fit_per_run": median_fit,
+                    "study": median_study,
+                    "fit_per_run_by_round": fit_per_run,
+                    "study_by_round": study_seconds,
+                },
+                metrics={
+                    "engines": results,  # the first round (its accuracies are every round's)
+                    "engines_by_round": rounds,
+                    "speedup": speedup,
+                    "speedup_by_round": speedups,
+                    "targets": TARGETS,
+                    "met": checks,
+                },
             ),
         )
     return 0 if all(checks.values()) else 1

@@ -2,7 +2,9 @@
 
 Each run is a separate process so that its peak resident memory is its own; the benchmarks
 alternate which spelling goes first, so that a busy spell on a shared machine does not favour
-one side.
+one side, and with --rounds R run both sides R times, each round starting with the side the
+previous one ended with, and judge on the medians: on the shared machines here the same
+benchmark's time moved by up to 1.6x within an hour (README, Speed targets).
 """
 
 import argparse
@@ -29,13 +31,46 @@ def bench_parser(description):
     parser.add_argument("--epochs", type=int_in_range(1, 1000), default=10)
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument(
+        "--rounds",
+        type=int_in_range(1, 20),
+        default=1,
+        metavar="R",
+        help="run both sides R times (odd R: the median is one round's), alternating which "
+        "goes first, and judge the time targets on the medians of the rounds (the machine's "
+        "speed drifts; the accuracies are the first round's)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=None,
         metavar="PATH",
-        help="also write the benchmark's record (every run's figures) to PATH",
+        help="also write the benchmark's record (its settings, every round's timings, each side's "
+        "results and the judged values) to PATH",
     )
     return parser
+
+
+def round_order(sides, round_index):
+    """The sides in the order round `round_index` runs them: every other round reversed, so that
+    a steady drift of the machine's speed favours neither side."""
+    return tuple(sides) if round_index % 2 == 0 else tuple(reversed(sides))
+
+
+def median_and_range(values):
+    """(median, lowest, highest) of per-round measurements."""
+    return statistics.median(values), min(values), max(values)
+
+
+def rounds_text(values, unit_format):
+    """'V' for one round; 'V (median of R rounds: LOW to HIGH)' for several; unit_format
+    formats one value."""
+    median, low, high = median_and_range(values)
+    if len(values) == 1:
+        return unit_format(median)
+    return (
+        f"{unit_format(median)} (median of {len(values)} rounds: {unit_format(low)} to "
+        f"{unit_format(high)})"
+    )
 
 
 def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=False):
