@@ -138,7 +138,7 @@ def main(argv=None):
                 rounds[engine].append(summary := engine_summary(record))
                 round_name = f" (round {round_index + 1})" if args.rounds > 1 else ""
                 print(
-                    f"  {engine:8s}: {runs} runs{round_name}, training "
+                    f"  {engine:8s}: {counted(runs, 'run')}{round_name}, training "
                     f"{summary['train_seconds']:.1f} s "
                     f"({summary['train_seconds'] / runs:.3f} s a run), peak "
                     f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
