@@ -35,8 +35,7 @@ from common.exits import run_main
 from common.records import build_run_record, write_run_record
 from common.script_runs import (
     bench_parser,
-    median_and_range,
-    round_order,
+    rounds_of,
     rounds_text,
     run_script,
 )
@@ -151,32 +150,30 @@ def main(argv=None):
         common += ["--data-dir", str(args.data_dir)]
     rounds = {"compiled": [], "fit": []}
     with tempfile.TemporaryDirectory() as workdir:
-        for round_index in range(args.rounds):
-            sides = (("compiled", args.study_runs), ("fit", args.fit_runs))
-            for engine, runs in round_order(sides, round_index):
-                record = run_script(
-                    "cifar10_dense.py",
-                    ["--engine", engine, "--seeds", str(runs), *common],
-                    workdir,
-                    f"{engine}_{round_index}",
-                )
-                rounds[engine].append(row := side(record))
-                round_name = f" (round {round_index + 1})" if args.rounds > 1 else ""
-                print(
-                    f"  {engine:8s}: {counted(row['runs'], 'run')}{round_name}, "
-                    f"training {row['train_seconds']:.1f} s "
-                    f"({row['per_run_seconds']:.1f} s a run; tracing "
-                    f"{row['compile_seconds']:.1f} s apart), peak memory "
-                    f"{row['peak_rss_mb']:.0f} MB"
-                    + (
-                        f"; CPU time {row['train_cpu_seconds']:.1f} s (on 2 idle cores: wall "
-                        "about half of it)"
-                        if row["train_cpu_seconds"]
-                        else ""
-                    ),
-                    flush=True,
-                )
-                print("            per run: " + ", ".join(f"{s:.1f} s" for s in row["run_seconds"]))
+        sides = (("compiled", args.study_runs), ("fit", args.fit_runs))
+        for engine, runs, label, round_name in rounds_of(args.rounds, sides):
+            record = run_script(
+                "cifar10_dense.py",
+                ["--engine", engine, "--seeds", str(runs), *common],
+                workdir,
+                label,
+            )
+            rounds[engine].append(row := side(record))
+            print(
+                f"  {engine:8s}: {counted(row['runs'], 'run')}{round_name}, "
+                f"training {row['train_seconds']:.1f} s "
+                f"({row['per_run_seconds']:.1f} s a run; tracing "
+                f"{row['compile_seconds']:.1f} s apart), peak memory "
+                f"{row['peak_rss_mb']:.0f} MB"
+                + (
+                    f"; CPU time {row['train_cpu_seconds']:.1f} s (on 2 idle cores: wall "
+                    "about half of it)"
+                    if row["train_cpu_seconds"]
+                    else ""
+                ),
+                flush=True,
+            )
+            print("            per run: " + ", ".join(f"{s:.1f} s" for s in row["run_seconds"]))
 
     # Every round repeats the same seeds: the accuracies are the first round's.
     results = {engine: sides[0] for engine, sides in rounds.items()}
@@ -187,7 +184,7 @@ def main(argv=None):
     ]
     study_seconds = [row["train_seconds"] for row in rounds["compiled"]]
     peak_mb = max(row["peak_rss_mb"] for row in rounds["compiled"])
-    ratio, median_study = median_and_range(ratios)[0], median_and_range(study_seconds)[0]
+    ratio, median_study = statistics.median(ratios), statistics.median(study_seconds)
     limit = time_limit(compiled["runs"])
     checks = {
         "time_ratio": ratio <= TARGETS["time_ratio"],

@@ -24,6 +24,7 @@ Exit code: 0 when every target is met, 1 when one is missed, 2 for usage errors.
 
 import csv
 import math
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -37,8 +38,7 @@ from common.exits import run_main
 from common.records import build_run_record, write_run_record
 from common.script_runs import (
     bench_parser,
-    median_and_range,
-    round_order,
+    rounds_of,
     rounds_text,
     run_script,
 )
@@ -119,34 +119,31 @@ def main(argv=None):
         common += ["--data-dir", str(args.data_dir)]
     rounds = {"fit": [], "compiled": []}
     with tempfile.TemporaryDirectory() as workdir:
-        for round_index in range(args.rounds):
-            sides = (("fit", args.fit_runs), ("compiled", args.runs))
-            for engine, runs in round_order(sides, round_index):
-                label = f"{engine}_{round_index}"
-                record = run_script(
-                    "mnist_perceptron.py",
-                    ["--engine", engine, "--seeds", str(runs), *common],
-                    workdir,
-                    label,
+        sides = (("fit", args.fit_runs), ("compiled", args.runs))
+        for engine, runs, label, round_name in rounds_of(args.rounds, sides):
+            record = run_script(
+                "mnist_perceptron.py",
+                ["--engine", engine, "--seeds", str(runs), *common],
+                workdir,
+                label,
+            )
+            if runs == 1:  # a single run writes no CSV: read its one row from the record
+                run = record["metrics"]["runs"]["sigmoid"]
+                record["metrics"]["csv"] = str(Path(workdir) / f"{label}_one.csv")
+                Path(record["metrics"]["csv"]).write_text(
+                    f"dead,final_val_accuracy\n{int(run['dead'])},{run['val_accuracy'][-1]!r}\n"
                 )
-                if runs == 1:  # a single run writes no CSV: read its one row from the record
-                    run = record["metrics"]["runs"]["sigmoid"]
-                    record["metrics"]["csv"] = str(Path(workdir) / f"{label}_one.csv")
-                    Path(record["metrics"]["csv"]).write_text(
-                        f"dead,final_val_accuracy\n{int(run['dead'])},{run['val_accuracy'][-1]!r}\n"
-                    )
-                rounds[engine].append(summary := engine_summary(record))
-                round_name = f" (round {round_index + 1})" if args.rounds > 1 else ""
-                print(
-                    f"  {engine:8s}: {counted(runs, 'run')}{round_name}, training "
-                    f"{summary['train_seconds']:.1f} s "
-                    f"({summary['train_seconds'] / runs:.3f} s a run), peak "
-                    f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
-                    f"median {100 * summary['live_median']:.2f}% (95% CI "
-                    f"{100 * summary['live_median_low']:.2f}-"
-                    f"{100 * summary['live_median_high']:.2f}%)",
-                    flush=True,
-                )
+            rounds[engine].append(summary := engine_summary(record))
+            print(
+                f"  {engine:8s}: {counted(runs, 'run')}{round_name}, training "
+                f"{summary['train_seconds']:.1f} s "
+                f"({summary['train_seconds'] / runs:.3f} s a run), peak "
+                f"{summary['peak_rss_mb']:.0f} MB; dead {share_text(summary['dead'])}; live "
+                f"median {100 * summary['live_median']:.2f}% (95% CI "
+                f"{100 * summary['live_median_low']:.2f}-"
+                f"{100 * summary['live_median_high']:.2f}%)",
+                flush=True,
+            )
 
     # Every round repeats the same seeds: the accuracies are the first round's.
     results = {engine: summaries[0] for engine, summaries in rounds.items()}
@@ -157,13 +154,13 @@ def main(argv=None):
         per_run * study["runs"] / seconds
         for per_run, seconds in zip(fit_per_run, study_seconds, strict=True)
     ]
-    speedup = median_and_range(speedups)[0]
-    per_1000 = median_and_range(study_seconds)[0] * 1000 / study["runs"]  # the median round
+    speedup = statistics.median(speedups)
+    median_fit, median_study = statistics.median(fit_per_run), statistics.median(study_seconds)
+    per_1000 = median_study * 1000 / study["runs"]
     checks = {
         "speedup": speedup >= TARGETS["speedup"],
         "study_seconds_per_1000": per_1000 <= TARGETS["study_seconds_per_1000"],
     }
-    median_fit, median_study = median_and_range(fit_per_run)[0], median_and_range(study_seconds)[0]
     print(
         f"\n  tutorial spelling: {rounds_text(fit_per_run, lambda v: f'{v:.1f} s')} a run -> "
         f"{study['runs']} runs ~ {median_fit * study['runs']:,.0f} s (extrapolated)"

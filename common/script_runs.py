@@ -56,6 +56,15 @@ def round_order(sides, round_index):
     return tuple(sides) if round_index % 2 == 0 else tuple(reversed(sides))
 
 
+def rounds_of(count, sides):
+    """Every run of `count` rounds of `sides` ((engine, runs) pairs), in the order they run:
+    (engine, runs, label for run_script, ' (round k)' to print, or '' for a single round)."""
+    for round_index in range(count):
+        round_name = f" (round {round_index + 1})" if count > 1 else ""
+        for engine, runs in round_order(sides, round_index):
+            yield engine, runs, f"{engine}_{round_index}", round_name
+
+
 def median_and_range(values):
     """(median, lowest, highest) of per-round measurements."""
     return statistics.median(values), min(values), max(values)

@@ -46,6 +46,17 @@ def fake_runner(seconds, calls, tmp_path, make_record):
     return run_script
 
 
+def run_bench(name, seconds, make_record, argv, tmp_path, monkeypatch, capsys):
+    """bench/`name`.py's main(argv + --json) on stand-in scripts: (exit code, stdout, the
+    labels run in order, the JSON record)."""
+    bench = load_bench(name)
+    calls = []
+    monkeypatch.setattr(bench, "run_script", fake_runner(seconds, calls, tmp_path, make_record))
+    record_path = tmp_path / "bench.json"
+    code = bench.main([*argv, "--json", str(record_path)])
+    return code, capsys.readouterr().out, calls, json.loads(record_path.read_text())
+
+
 def mnist_record(engine, runs, round_index, seconds, csv_path):
     csv_path.write_text(
         "dead,final_val_accuracy\n" + "".join(f"{i % 2},0.96{i}\n" for i in range(runs))
@@ -73,21 +84,18 @@ def mnist_record(engine, runs, round_index, seconds, csv_path):
 def test_mnist_bench_judges_the_median_of_its_rounds(
     fit_seconds, study_seconds, exit_code, tmp_path, monkeypatch, capsys
 ):
-    bench = load_bench("mnist_bench")
-    calls = []
     seconds = {"fit": fit_seconds, "compiled": study_seconds}
-    monkeypatch.setattr(bench, "run_script", fake_runner(seconds, calls, tmp_path, mnist_record))
-    record_path = tmp_path / "bench.json"
-    argv = ["--rounds", "3", "--fit-runs", "2", "--runs", "1000", "--json", str(record_path)]
-    assert bench.main(argv) == exit_code
-    out = capsys.readouterr().out
+    argv = ["--rounds", "3", "--fit-runs", "2", "--runs", "1000"]
+    code, out, calls, record = run_bench(
+        "mnist_bench", seconds, mnist_record, argv, tmp_path, monkeypatch, capsys
+    )
+    assert code == exit_code
     assert calls == ["fit_0", "compiled_0", "compiled_1", "fit_1", "fit_2", "compiled_2"]
     median = sorted(study_seconds)[1]
     assert f"{median:.1f} s (median of 3 rounds: 50.0 s to 90.0 s) for 1000 runs" in out
     ratios = sorted(f / 2 * 1000 / s for f, s in zip(fit_seconds, study_seconds, strict=True))
     assert f"{ratios[1]:,.0f}x (median of 3 rounds: {ratios[0]:,.0f}x to {ratios[2]:,.0f}x)" in out
     assert ("MISSED" in out) == (exit_code == 1)
-    record = json.loads(record_path.read_text())
     assert record["timings_s"]["study"] == median
     assert record["timings_s"]["study_by_round"] == list(study_seconds)
     assert record["metrics"]["speedup"] == pytest.approx(ratios[1])
@@ -95,12 +103,12 @@ def test_mnist_bench_judges_the_median_of_its_rounds(
 
 
 def test_one_round_prints_as_before(tmp_path, monkeypatch, capsys):
-    bench = load_bench("mnist_bench")
-    calls = []
     seconds = {"fit": (60.0,), "compiled": (50.0,)}
-    monkeypatch.setattr(bench, "run_script", fake_runner(seconds, calls, tmp_path, mnist_record))
-    assert bench.main(["--fit-runs", "2", "--runs", "1000"]) == 0
-    out = capsys.readouterr().out
+    code, out, calls, _ = run_bench(
+        "mnist_bench", seconds, mnist_record, ["--fit-runs", "2", "--runs", "1000"], tmp_path,
+        monkeypatch, capsys,
+    )  # fmt: skip
+    assert code == 0
     assert calls == ["fit_0", "compiled_0"]
     assert "study engine: 50.0 s for 1000 runs" in out
     assert "ratio (same work): 600x (target >= 500x) met" in out
@@ -134,14 +142,11 @@ def cifar_record(engine, runs, round_index, seconds, _csv_path):
 def test_cifar_bench_judges_the_median_of_its_rounds(
     study, fit, failed, tmp_path, monkeypatch, capsys
 ):
-    bench = load_bench("cifar10_bench")
-    calls = []
     seconds = {"compiled": study, "fit": fit}
-    monkeypatch.setattr(bench, "run_script", fake_runner(seconds, calls, tmp_path, cifar_record))
-    record_path = tmp_path / "bench.json"
-    argv = ["--rounds", "3", "--fit-runs", "1", "--study-runs", "10", "--json", str(record_path)]
-    code = bench.main(argv)
-    out = capsys.readouterr().out
+    argv = ["--rounds", "3", "--fit-runs", "1", "--study-runs", "10"]
+    code, out, calls, record = run_bench(
+        "cifar10_bench", seconds, cifar_record, argv, tmp_path, monkeypatch, capsys
+    )
     assert calls == ["compiled_0", "fit_0", "fit_1", "compiled_1", "compiled_2", "fit_2"]
     ratios = sorted((s / 10) / f for (s, _), (f, _) in zip(study, fit, strict=True))
     assert f"{ratios[1]:.3f} (median of 3 rounds: {ratios[0]:.3f} to {ratios[2]:.3f})" in out
@@ -156,10 +161,10 @@ def test_cifar_bench_judges_the_median_of_its_rounds(
     for name, start in lines.items():
         line = next(line for line in out.splitlines() if start in line)
         assert line.endswith("MISSED" if name in failed else "met"), line
-    record = json.loads(record_path.read_text())["metrics"]
-    assert record["time_ratio"] == pytest.approx(ratios[1])
-    assert record["study_seconds"] == times[1]
-    assert record["peak_rss_mb"] == max(peak for _, peak in study)
+    metrics = record["metrics"]
+    assert metrics["time_ratio"] == pytest.approx(ratios[1])
+    assert metrics["study_seconds"] == times[1]
+    assert metrics["peak_rss_mb"] == max(peak for _, peak in study)
 
 
 @pytest.mark.parametrize(
