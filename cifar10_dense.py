@@ -6,11 +6,11 @@ Tutorial: a blog post copying David Foster, "Generative Deep Learning" (1st ed.,
 Description: Trains the tutorial's model and prints its figures beside the published ones;
     saves the tutorial's picture (10 test images with predicted and actual classes), the
     training curves and a confusion matrix. The default engine feeds and compiles the same
-    experiment differently (common/training.py, about 4x faster and in under half the memory);
+    experiment differently (engines/keras_model.py, about 4x faster and in under half the memory);
     `--engine fit` runs the tutorial's own spelling.
 Expected result: over 30 runs (JPEG re-encoded CIFAR-10, 2 CPU cores) the Dense network's test
     accuracy is 48.47% +- 0.74 (range 46.8-50.2%): the blog's 48.9% and the book notebook's
-    48.4% are both typical draws. REPORT.md judges every published figure (common/claims.py).
+    48.4% are both typical draws. REPORT.md judges every published figure (evidence/claims.py).
 
 Usage: python cifar10_dense.py --data-dir ../shared/datasets [--model cnn] [--engine fit]
 """
@@ -24,9 +24,28 @@ from pathlib import Path
 
 import numpy as np
 
-from common.backend import keras, layers, tf
-from common.claims import claims_for, published_values
-from common.cli import (
+from reproduction.data.datasets import DataError, load_cifar10
+from reproduction.engines.dense_networks import dense_sizes, train_dense_runs
+from reproduction.engines.keras_model import (
+    CompiledTrainer,
+    HistoryRecorder,
+    TrainingHistory,
+    make_evaluator,
+)
+from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
+from reproduction.evidence.claims import claims_for, published_values
+from reproduction.evidence.statistics import (
+    csv_path_for,
+    distribution,
+    distribution_figure,
+    distribution_text,
+    sampling_sd,
+    write_runs_csv,
+)
+from reproduction.evidence.verdicts import claims_report, format_value, judge_all
+from reproduction.orchestration.script_runs import run_argv
+from reproduction.plumbing.backend import keras, layers, tf
+from reproduction.plumbing.cli import (
     add_data_dir_flag,
     add_optimizer_flags,
     check_output_dir,
@@ -37,32 +56,23 @@ from common.cli import (
     int_in_range,
     make_parser,
 )
-from common.data import DataError, load_cifar10
-from common.dense_study import dense_sizes, train_dense_runs
-from common.device import select_device_or_exit
-from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
-from common.exits import error_line, run_main
-from common.figures import (
+from reproduction.plumbing.device import select_device_or_exit
+from reproduction.plumbing.exits import error_line, run_main
+from reproduction.plumbing.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
+from reproduction.plumbing.records import (
+    peak_rss_mb,
+    plain_record,
+    save_run_record,
+    write_run_record,
+)
+from reproduction.plumbing.seeding import set_seed
+from reproduction.studies.figures import (
     confusion_figure,
     epoch_curves_figure,
     image_predictions_figure,
     save_figure,
     settings_suffix,
 )
-from common.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
-from common.records import peak_rss_mb, plain_record, save_run_record, write_run_record
-from common.script_runs import run_argv
-from common.seeding import set_seed
-from common.studies import (
-    csv_path_for,
-    distribution,
-    distribution_figure,
-    distribution_text,
-    sampling_sd,
-    write_runs_csv,
-)
-from common.training import CompiledTrainer, HistoryRecorder, TrainingHistory, make_evaluator
-from common.verdicts import claims_report, format_value, judge_all
 
 NUM_CLASSES = 10
 
@@ -179,7 +189,7 @@ def validation_of(data, args):
 
 
 def _runs_from(rows, weight_seeds, data_seeds, train_seconds, compile_seconds=0.0):
-    """A common.engines.Runs from per-run (history, test loss, test accuracy, probabilities,
+    """An engines.runs.Runs from per-run (history, test loss, test accuracy, probabilities,
     weights, seconds) rows."""
     histories = [row[0] for row in rows]
     epochs = max(len(h.loss) for h in histories)
@@ -293,7 +303,7 @@ def fit_tutorial(data, args, seeds, on_epoch_end, on_run_end):
 
 
 def fit_compiled_model_call(data, args, seeds, on_epoch_end, on_run_end):
-    """The CNN through common/training.py's CompiledTrainer (model call, fused Adam, a graph
+    """The CNN through engines/keras_model.py's CompiledTrainer (model call, fused Adam, a graph
     call per hundreds of batches), once per run."""
     train, held_out = validation_of(data, args)
     rows = []
@@ -325,7 +335,7 @@ def fit_compiled_model_call(data, args, seeds, on_epoch_end, on_run_end):
 
 
 def fit_compiled_dense(data, args, seeds, layout, on_epoch_end, on_run_end):
-    """The Dense network through common/dense_study.py: `layout` = (networks side by side,
+    """The Dense network through engines/dense_networks.py: `layout` = (networks side by side,
     column blocks per network). Every run's figures come from the Keras model with its weights
     (the evaluator is model.evaluate's arithmetic)."""
     train, held_out = validation_of(data, args)
@@ -828,7 +838,7 @@ def train_runs(data, args, seeds, layout, quiet):
 
 
 # Settings that change a run's numbers: each that differs from DEFAULTS gets its part in the
-# figures' file names (common/figures.settings_suffix), so a quick experiment keeps its own.
+# figures' file names (studies/figures.settings_suffix), so a quick experiment keeps its own.
 NAMED_SETTINGS = (
     "epochs",
     "learning_rate",

@@ -24,36 +24,12 @@ import time
 
 import numpy as np
 
-from common.backend import keras, layers, tf
-from common.claims import claims_for
-from common.cli import (
-    add_data_dir_flag,
-    add_optimizer_flags,
-    check_output_dir,
-    check_output_paths,
-    check_validation_split,
-    config_of,
-    count_check,
-    int_in_range,
-    make_parser,
-)
-from common.data import DATASETS, DataError, load_fashion_mnist, load_mnist
-from common.device import select_device_or_exit
-from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
-from common.exits import error_line, run_main
-from common.figures import (
-    epoch_curves_figure,
-    image_predictions_figure,
-    new_figure,
-    plt,
-    save_figure,
-    settings_suffix,
-)
-from common.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
-from common.records import peak_rss_mb, save_run_record
-from common.seeding import set_seed
-from common.stacked_neuron import initial_weights, train_neurons
-from common.studies import (
+from reproduction.data.datasets import DATASETS, DataError, load_fashion_mnist, load_mnist
+from reproduction.engines.keras_model import HistoryRecorder, TrainingHistory
+from reproduction.engines.neurons import initial_weights, train_neurons
+from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
+from reproduction.evidence.claims import claims_for
+from reproduction.evidence.statistics import (
     csv_path_for,
     distribution,
     distribution_figure,
@@ -64,8 +40,32 @@ from common.studies import (
     variance_split_text,
     write_runs_csv,
 )
-from common.training import HistoryRecorder, TrainingHistory
-from common.verdicts import claims_report, judge_all
+from reproduction.evidence.verdicts import claims_report, judge_all
+from reproduction.plumbing.backend import keras, layers, tf
+from reproduction.plumbing.cli import (
+    add_data_dir_flag,
+    add_optimizer_flags,
+    check_output_dir,
+    check_output_paths,
+    check_validation_split,
+    config_of,
+    count_check,
+    int_in_range,
+    make_parser,
+)
+from reproduction.plumbing.device import select_device_or_exit
+from reproduction.plumbing.exits import error_line, run_main
+from reproduction.plumbing.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
+from reproduction.plumbing.records import peak_rss_mb, save_run_record
+from reproduction.plumbing.seeding import set_seed
+from reproduction.studies.figures import (
+    epoch_curves_figure,
+    image_predictions_figure,
+    new_figure,
+    plt,
+    save_figure,
+    settings_suffix,
+)
 
 
 # ## The model: the tutorial's single neuron
@@ -113,7 +113,7 @@ READINGS = ((0.0, "output > 0 (the tutorial's reading)"), (0.5, "output > 0.5 (K
 QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0)
 GRID = (4, 8)  # rows, columns of the predictions figure
 # Settings that change a run's numbers: each that differs from DEFAULTS gets its part in the
-# figures' file names (common/figures.settings_suffix), --normalize as '_normalized'.
+# figures' file names (reproduction/studies/figures.settings_suffix), --normalize as '_normalized'.
 NAMED_SETTINGS = (
     "normalize",
     "epochs",
@@ -208,7 +208,7 @@ def train_fit(activation, splits, args, image_shape):
 
 
 def train_compiled(activation, splits, args, image_shape):
-    """The same experiment, every run of the study at once (common/stacked_neuron.py)."""
+    """The same experiment, every run of the study at once (reproduction/engines/neurons.py)."""
     weight_seeds, data_seeds = run_seeds(args)
     return train_neurons(
         *splits,
@@ -262,7 +262,7 @@ def output_quantiles(outputs):
 
 # ## Per-run figures, and what a study of many runs says
 def run_metrics(runs, truth, baseline):
-    """Per-run arrays from `runs` (a common.engines.Runs): the test set read at 0.5 (Keras's
+    """Per-run arrays from `runs` (an engines.runs.Runs): the test set read at 0.5 (Keras's
     metric) and at 0 (the tutorial's reading), whether the neuron died, and its validation
     accuracy's path over the epochs."""
     truth = np.asarray(truth, bool)

@@ -25,9 +25,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.atomic import interrupts_held, write_text_atomic
-from common.claims import CLAIMS, SOURCE_NAMES, SOURCES, claims_for, published_values
-from common.cli import (
+from reproduction.data.datasets import (
+    DATASETS,
+    DataError,
+    build_datasets,
+    find_make_datasets,
+    preflight,
+)
+from reproduction.evidence.claims import CLAIMS, SOURCE_NAMES, SOURCES, claims_for, published_values
+from reproduction.evidence.statistics import wilson_interval
+from reproduction.evidence.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge
+from reproduction.orchestration.run_cache import RunCache, code_version, files_digest, run_key
+from reproduction.orchestration.script_runs import run_script
+from reproduction.plumbing.atomic import interrupts_held, write_text_atomic
+from reproduction.plumbing.cli import (
     check_output_dir,
     check_output_file,
     existing_folder,
@@ -35,15 +46,10 @@ from common.cli import (
     int_in_range,
     ray_address,
 )
-from common.data import DATASETS, DataError, build_datasets, find_make_datasets, preflight
-from common.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, run_main
-from common.provenance import cpu_text
-from common.records import package_versions
-from common.run_cache import RunCache, code_version, files_digest, run_key
-from common.script_runs import run_script
-from common.studies import wilson_interval
-from common.text import counted
-from common.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge
+from reproduction.plumbing.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Interrupted, run_main
+from reproduction.plumbing.provenance import cpu_text
+from reproduction.plumbing.records import package_versions
+from reproduction.plumbing.text import counted
 
 ROOT = Path(__file__).resolve().parent
 XOR_VARIANTS = (
@@ -264,7 +270,7 @@ def _finished_run(index, run, shared):
 
 
 def run_plan(runs, figures_dir, records_dir, quiet, cache=None, digests=None, reuse=True):
-    """Run each script, or take its finished run from `cache` (a common.run_cache.RunCache;
+    """Run each script, or take its finished run from `cache` (a run_cache.RunCache;
     None: run everything; `reuse` False: run everything, still storing each finished run);
     {part: [records]}, {part: seconds}, [failures], runs reused. A
     failed run is reported and the others go on; Ctrl-C stops the running script and ends the
@@ -327,14 +333,14 @@ def run_plan_on_ray(
     runs_per_chunk=None,
 ):
     """run_plan's twin for --ray: each run not taken from `cache` is a Ray task of `session`
-    (a common.cluster.RaySession), or, for a study of a script in CHUNKED_SCRIPTS, one task per
+    (a ray_cluster.RaySession), or, for a study of a script in CHUNKED_SCRIPTS, one task per
     chunk of `runs_per_chunk` runs; all are submitted at once. The driver lands each task as it
     finishes (a whole run's figures, record and CSV where a sequential run leaves them; a
     chunk's in a folder of its own until the script's merge_chunks makes the study's record of
     them) and stores it in the cache (a whole run, and each chunk, under its own key; a merged
     study also under the sequential run's key). Returns what run_plan returns, in the plan's
     order. Ctrl-C cancels the outstanding tasks; the finished ones stay in the cache."""
-    from common import cluster
+    from reproduction.orchestration import ray_cluster as cluster
 
     digests = digests or {}
     finished, failures, reused, tasks_done = {}, {}, 0, 0
@@ -510,7 +516,7 @@ def rate(count, n):
 
 
 def spread(summary, decimals=2):
-    """'median 96.6% (10-90%: 95.1-97.2%)' from a common.studies.distribution dict."""
+    """'median 96.6% (10-90%: 95.1-97.2%)' from a statistics.distribution dict."""
     if not summary or not summary.get("n"):
         return "n/a"
     return (
@@ -641,7 +647,7 @@ CIFAR_HEAD = (
 
 # ## The claims table: every claim of the registry, with the verdict its study gave
 def cross_study_verdicts(records):
-    """Verdicts of the claims that compare two studies (common.verdicts.Compare): judged here,
+    """Verdicts of the claims that compare two studies (verdicts.Compare): judged here,
     where both studies' records are, with the same judge as the scripts."""
     every = [r for part in records.values() for r in part]
     verdicts = {}
@@ -711,7 +717,7 @@ def claims_table(records, with_cnn):
             f"| {_cell(claim.quote)} | {SOURCE_NAMES[claim.source]} [S{source}] | "
             f"{measured} | {judged} | R{rule} |"
         )
-    lines += ["", "Rules (`common/verdicts.py`):", ""]
+    lines += ["", "Rules (`reproduction/evidence/verdicts.py`):", ""]
     lines += [f"- R{number}: {text}" for text, number in rules.items()]
     lines += ["", "Sources:", ""]
     lines += [f"- S{number}: {SOURCES[key]}" for key, number in sources.items()]
@@ -870,8 +876,8 @@ def build_report(records, seconds, failures, args, total_seconds, report_dir):
     lines += [
         "## The tutorials' claims",
         "",
-        "Every claim of the registry (`common/claims.py`): the tutorial's words, where they "
-        "are, what this run measured (n: runs), the verdict and the rule that gave it.",
+        "Every claim of the registry (`reproduction/evidence/claims.py`): the tutorial's words, "
+        "where they are, what this run measured (n: runs), the verdict and the rule that gave it.",
         "",
         *claims_table(records, args.with_cnn),
         "",
@@ -1085,7 +1091,10 @@ def check_ray_flags(parser, args):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} needs --ray")
         return
-    from common.cluster import ClusterError, import_ray  # Ray only when --ray is given
+    from reproduction.orchestration.ray_cluster import (  # Ray only when --ray is given
+        ClusterError,
+        import_ray,
+    )
 
     try:
         import_ray()
@@ -1130,7 +1139,7 @@ def main(argv=None):
         folder.mkdir(parents=True, exist_ok=True)
     session = None
     if args.ray is not None:
-        from common.cluster import ClusterError, RaySession
+        from reproduction.orchestration.ray_cluster import ClusterError, RaySession
 
         try:
             session = RaySession(

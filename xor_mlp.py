@@ -4,7 +4,7 @@ Tutorial: a 2017 blog post (after a 2016 Keras XOR post): four customer segments
     hidden layer, trained with `model.fit(X, y, epochs=500)`.
 Description: Reproduces the tutorial's model exactly, reports the epoch at which accuracy first
     reaches 100% beside the published one, and with --seeds N asks whether that single unseeded
-    run was typical by training N seeded networks at once (see common/stacked.py).
+    run was typical by training N seeded networks at once (see engines/xor_networks.py).
 Expected result: every default run reaches 100% well within 500 epochs. Over 10,000 seeds the
     2-16-1 network reaches 100% in 99% of runs (median epoch 96, quartiles 57-152); the
     tutorial's epoch 54 was a faster-than-typical draw. README.md has the measured tables.
@@ -19,17 +19,8 @@ import time
 
 import numpy as np
 
-from common.backend import keras, layers, tf
-from common.claims import claims_for
-from common.cli import check_output_paths, config_of, float_in_range, int_in_range, make_parser
-from common.device import select_device_or_exit
-from common.engines import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
-from common.exits import error_line, run_main
-from common.figures import epochs_text, integer_ticks, new_figure, save_figure, settings_suffix
-from common.progress import Progress
-from common.records import save_run_record
-from common.seeding import set_seed
-from common.stacked import (
+from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
+from reproduction.engines.xor_networks import (
     LOSSES,
     epochs_to_full_accuracy,
     glorot_uniform_stack,
@@ -37,8 +28,29 @@ from common.stacked import (
     network,
     train_stacked,
 )
-from common.studies import csv_path_for, wilson_interval, write_runs_csv
-from common.verdicts import claims_report, judge_all
+from reproduction.evidence.claims import claims_for
+from reproduction.evidence.statistics import csv_path_for, wilson_interval, write_runs_csv
+from reproduction.evidence.verdicts import claims_report, judge_all
+from reproduction.plumbing.backend import keras, layers, tf
+from reproduction.plumbing.cli import (
+    check_output_paths,
+    config_of,
+    float_in_range,
+    int_in_range,
+    make_parser,
+)
+from reproduction.plumbing.device import select_device_or_exit
+from reproduction.plumbing.exits import error_line, run_main
+from reproduction.plumbing.progress import Progress
+from reproduction.plumbing.records import save_run_record
+from reproduction.plumbing.seeding import set_seed
+from reproduction.studies.figures import (
+    epochs_text,
+    integer_ticks,
+    new_figure,
+    save_figure,
+    settings_suffix,
+)
 
 # ## The data: four customer segments -> loyal customer?
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
@@ -109,7 +121,7 @@ def budget_problem(hidden, seeds, epochs):
 
 
 # ## Training: the tutorial's spelling (--engine fit: one model.fit per seed) and the compiled
-# engine (all seeds as one XLA-compiled computation, common/stacked.py)
+# engine (all seeds as one XLA-compiled computation, reproduction/engines/xor_networks.py)
 def fit_tutorial(weights, *, hidden, loss, learning_rate, epochs, callbacks=()):
     """The tutorial's spelling for one network: build_model, then model.fit(X, y, epochs=...)
     with its defaults, starting from `weights` (one network's [W1, b1, ...], as in a stack)."""
@@ -165,7 +177,7 @@ def workers_for(plan, cores=None):
 
 def train(args, workers=1):
     """Train networks for seeds args.seed .. args.seed + args.seeds - 1 with the chosen engine
-    (`workers`: compiled calls at a time). Returns a common.engines.Runs."""
+    (`workers`: compiled calls at a time). Returns a reproduction.engines.runs.Runs."""
     seeds = np.arange(args.seed, args.seed + args.seeds)
     initial = glorot_uniform_stack([2, *args.hidden, 1], seeds)
     if args.engine == FIT:

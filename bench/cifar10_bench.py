@@ -30,16 +30,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from common.cli import check_output_file, int_in_range
-from common.exits import run_main
-from common.records import build_run_record, write_run_record
-from common.script_runs import (
+from reproduction.orchestration.script_runs import (
     bench_parser,
     rounds_of,
     rounds_text,
     run_script,
 )
-from common.text import counted
+from reproduction.plumbing.cli import check_output_file, int_in_range
+from reproduction.plumbing.exits import run_main
+from reproduction.plumbing.records import build_run_record, write_run_record
+from reproduction.plumbing.text import counted
 
 TARGETS = {
     "seconds_per_run_10": 18.0,

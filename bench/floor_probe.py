@@ -8,7 +8,7 @@ The numbers behind README "Speed targets: where they stand", measured here in on
    core and on every core at once.
 3. One CIFAR-10 Dense network's big ops per step, as the study runs them (TensorFlow, one
    thread): the forward product (32 x 3072) @ (3072 x 200), the weight gradient, fused Adam.
-4. The CIFAR-10 Dense study's own graph (common.dense_study) on random images, per
+4. The CIFAR-10 Dense study's own graph (engines.dense_networks) on random images, per
    network-step: one network on one thread, two side by side (the study's layout), two side by
    side with their first kernels in 4 column blocks each.
 5. A prototype kernel that is not part of the engine (C, AVX2 intrinsics, called through
@@ -41,21 +41,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 import numpy as np
 
-from common.cli import int_in_range
-from common.exits import error_line, run_main
+from reproduction.plumbing.cli import int_in_range
+from reproduction.plumbing.exits import error_line, run_main
 
 KERNEL_C = Path(__file__).with_name("floor_probe_kernels.c")
 BATCH, INPUTS, UNITS = 32, 3072, 200  # one CIFAR-10 Dense step: the first layer
 ORDERS, NEURONS, MNIST_FEATURES = 10, 101, 784  # an MNIST study step (101: an odd tail too)
 # what the C kernels assume (floor_probe_kernels.c): 8-float lanes, batches of 32
 assert INPUTS % 8 == UNITS % 8 == MNIST_FEATURES % 8 == 0 and BATCH == 32
-LEARNING_RATE = 5e-4  # the tutorial's; Adam's other settings: common.training.Adam's defaults
+LEARNING_RATE = 5e-4  # the tutorial's; Adam's other settings: engines.keras_model.Adam's
 
 
 def keras_adam():
-    """common.training.Adam (imported here, not at the top: the memory probe's subprocesses
+    """engines.keras_model.Adam (imported here, not at the top: the memory probe's subprocesses
     import this module and must stay free of TensorFlow)."""
-    from common.training import Adam
+    from reproduction.engines.keras_model import Adam
 
     return Adam(LEARNING_RATE)
 
@@ -133,7 +133,7 @@ ENGINE_LAYOUTS = {  # (networks side by side in one graph, column blocks each, i
 
 
 def engine_step_ms(layout, steps):
-    """Wall ms per network-step of the CIFAR-10 Dense study's own graph (common.dense_study)
+    """Wall ms per network-step of the CIFAR-10 Dense study's own graph (engines.dense_networks)
     in `layout` (a key of ENGINE_LAYOUTS), on random uint8 images: best of two epochs of
     `steps` batches, after tracing. Run in a fresh process: thread pools are set once."""
     import tensorflow as tf
@@ -141,7 +141,7 @@ def engine_step_ms(layout, steps):
     parallel, blocks, inter_op = ENGINE_LAYOUTS[layout]
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    from common.dense_study import DenseGroup, epoch_order
+    from reproduction.engines.dense_networks import DenseGroup, epoch_order
 
     rng = np.random.default_rng(0)
     count = 50_000  # CIFAR-10's training set: batches are gathered from 150 MB, as in a study

@@ -3,7 +3,7 @@ Benchmark: the MNIST perceptron seed study, the tutorial's model.fit spelling vs
 
 In one run, as separate processes: `mnist_perceptron.py --engine fit --seeds F` (the tutorial's
 code, one model.fit per run, the test set as validation data) and `mnist_perceptron.py --seeds N`
-(the compiled engine: the N runs stacked, common/stacked_neuron.py), both with the sigmoid
+(the compiled engine: the N runs stacked, reproduction/engines/neurons.py), both with the sigmoid
 neuron on raw pixels, both reading their JSON records. Time is training only (the per-epoch
 validation is left out on both sides, tracing too). The tutorial's cost of N runs is its
 per-run time times N.
@@ -33,17 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 import numpy as np
 
-from common.cli import check_output_file, int_in_range
-from common.exits import run_main
-from common.records import build_run_record, write_run_record
-from common.script_runs import (
+from reproduction.evidence.statistics import Z_95, share, share_text
+from reproduction.orchestration.script_runs import (
     bench_parser,
     rounds_of,
     rounds_text,
     run_script,
 )
-from common.studies import Z_95, share, share_text
-from common.text import counted
+from reproduction.plumbing.cli import check_output_file, int_in_range
+from reproduction.plumbing.exits import run_main
+from reproduction.plumbing.records import build_run_record, write_run_record
+from reproduction.plumbing.text import counted
 
 TARGETS = {"study_seconds_per_1000": 60.0, "speedup": 500.0}
 MIN_FIT_RUNS_FOR_DISTRIBUTION = 30

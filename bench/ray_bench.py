@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from common.cli import check_output_file, existing_folder, int_in_range, ray_address
-from common.exits import EXIT_FAILED, EXIT_OK, run_main
-from common.records import write_run_record
-from common.text import counted
+from reproduction.plumbing.cli import check_output_file, existing_folder, int_in_range, ray_address
+from reproduction.plumbing.exits import EXIT_FAILED, EXIT_OK, run_main
+from reproduction.plumbing.records import write_run_record
+from reproduction.plumbing.text import counted
 
 
 def make_bench_parser():
@@ -107,7 +107,7 @@ def main(argv=None):
     parser = make_bench_parser()
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
-    from common.cluster import ClusterError, RaySession, import_ray
+    from reproduction.orchestration.ray_cluster import ClusterError, RaySession, import_ray
 
     try:
         import_ray()

@@ -3,7 +3,7 @@ Benchmark: the XOR convergence study, tutorial spelling vs the compiled engine, 
 
 Tutorial spelling (--engine fit): one `model.fit(X, y, epochs=500)` per seed
 (xor_mlp.build_model, verbose=0). Compiled engine (--engine compiled): all seeds as XLA-compiled
-chunks of networks (common/stacked.py), with xor_mlp.py's thread plan. Only training is timed:
+chunks of networks (engines/xor_networks.py), with xor_mlp.py's thread plan. Only training is timed:
 not the compiled engine's one-time tracing and XLA compilation (building each Keras model, ~1%
 of a fit, is in). The compiled run is repeated and reported as median and range. The tutorial's
 time for all seeds is extrapolated from the fits actually run, each of which must match its
@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import numpy as np
 
 import xor_mlp
-from common.cli import check_output_file, config_of, int_in_range
-from common.device import select_device_or_exit
-from common.engines import COMPILED, setup
-from common.exits import run_main
-from common.records import build_run_record, write_run_record
-from common.stacked import glorot_uniform_stack, network, train_stacked
-from common.text import counted
+from reproduction.engines.runs import COMPILED, setup
+from reproduction.engines.xor_networks import glorot_uniform_stack, network, train_stacked
+from reproduction.plumbing.cli import check_output_file, config_of, int_in_range
+from reproduction.plumbing.device import select_device_or_exit
+from reproduction.plumbing.exits import run_main
+from reproduction.plumbing.records import build_run_record, write_run_record
+from reproduction.plumbing.text import counted
 
 TARGET_SECONDS = 1.0
 TARGET = dict(seeds=10_000, epochs=500, hidden=[16])

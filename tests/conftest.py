@@ -65,7 +65,7 @@ def tiny_data_dir(tmp_path):
 def no_keras_cache(tmp_path, monkeypatch):
     """No dataset outside the test's own folders: an empty Keras cache and no
     TUTORIALS_DATA_DIR."""
-    from common import data
+    from reproduction.data import datasets as data
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
@@ -199,7 +199,7 @@ def read_tensorboard_scalars(log_dir):
     TensorBoard event files under `log_dir`, read back with TensorFlow alone. A tag counts as
     a scalar as TensorBoard decides it: a simple_value, or rank-0 tensors whose metadata names
     the scalars plugin."""
-    from common.backend import tf
+    from reproduction.plumbing.backend import tf
 
     values, plugins = {}, {}
     for path in sorted(Path(log_dir).rglob("events.out.tfevents.*")):

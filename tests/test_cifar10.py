@@ -20,9 +20,10 @@ import pytest
 from conftest import is_png, read_tensorboard_scalars, recorded_run, write_batches
 
 import cifar10_dense
-from common import data, keras_outputs
-from common import verdicts as verdicts_module
-from common.backend import keras
+from reproduction.data import datasets as data
+from reproduction.evidence import verdicts as verdicts_module
+from reproduction.plumbing import keras_outputs
+from reproduction.plumbing.backend import keras
 
 
 @pytest.fixture
@@ -64,7 +65,9 @@ def test_tiny_run_writes_figures_and_record(tmp_path, accepted_tiny_cifar_dir, c
     record = run(tmp_path, accepted_tiny_cifar_dir, *extra)
     out = capsys.readouterr().out
     # tiny data is not the tutorial's setting: every claim says so, naming what differs
-    assert "Claims (common/claims.py): not comparable" in out and "train-images" in out
+    assert (
+        "Claims (reproduction/evidence/claims.py): not comparable" in out and "train-images" in out
+    )
     # the registry's published column: the CNN's is the notebook version of its block order
     assert ("71.83%" if "cnn" in extra else "48.9%") in out
     metrics = record["metrics"]
@@ -189,7 +192,7 @@ def test_tensorboard_without_validation_and_rerun_replaces(tmp_path, accepted_ti
 
 
 def test_tensorboard_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
-    from common.training import TrainingHistory
+    from reproduction.engines.keras_model import TrainingHistory
 
     history = TrainingHistory(
         loss=[1.0, 0.5], accuracy=[0.2, 0.4], val_loss=[1.1, 0.6], val_accuracy=[0.1, 0.3]
@@ -232,7 +235,7 @@ def test_cnn_block_orders_are_named_and_differ():
 def test_a_changed_registry_value_changes_what_is_printed(
     tmp_path, accepted_tiny_cifar_dir, capsys, monkeypatch
 ):
-    from common import claims
+    from reproduction.evidence import claims
 
     changed = tuple(
         dataclasses.replace(c, value=0.123) if c.id == "cifar.blog_test_accuracy" else c

@@ -1,5 +1,5 @@
-"""The claims registry (common/claims.py) and the verdict rules (common/verdicts.py): each rule's
-verdicts, including "n too small" and "not comparable", and that the scripts take published
+"""The claims registry (evidence/claims.py) and the verdict rules (evidence/verdicts.py): each
+rule's verdicts, including "n too small" and "not comparable", and that the scripts take published
 values only from the registry."""
 
 import dataclasses
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import claims as registry
-from common import verdicts
-from common.claims import CLAIMS, SOURCES, Claim, claims_for
-from common.verdicts import Compare, Near, NotJudged, Percentile, Rate, Spread, judge
+from reproduction.evidence import claims as registry
+from reproduction.evidence import verdicts
+from reproduction.evidence.claims import CLAIMS, SOURCES, Claim, claims_for
+from reproduction.evidence.verdicts import Compare, Near, NotJudged, Percentile, Rate, Spread, judge
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTING = {"epochs": 10, "hidden": [16]}
@@ -207,7 +207,11 @@ def test_published_numbers_live_only_in_the_registry():
         "PUBLISHED",
         "BOOK_NOTEBOOK",
     }
-    sources = [*ROOT.glob("*.py"), *(ROOT / "common").glob("*.py"), *(ROOT / "bench").glob("*.py")]
+    sources = [
+        *ROOT.glob("*.py"),
+        *(ROOT / "reproduction").rglob("*.py"),
+        *(ROOT / "bench").glob("*.py"),
+    ]
     for path in sources:
         if path.name == "claims.py":
             continue

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from conftest import is_png
 
-from common.atomic import atomic_path, write_text_atomic
-from common.cli import check_output_paths, float_in_range, int_in_range, make_parser
-from common.figures import (
+from reproduction.plumbing.atomic import atomic_path, write_text_atomic
+from reproduction.plumbing.cli import check_output_paths, float_in_range, int_in_range, make_parser
+from reproduction.plumbing.progress import Progress
+from reproduction.plumbing.records import build_run_record, write_run_record
+from reproduction.studies.figures import (
     epoch_curves_figure,
     epochs_text,
     image_predictions_figure,
@@ -21,8 +23,6 @@ from common.figures import (
     save_figure,
     settings_suffix,
 )
-from common.progress import Progress
-from common.records import build_run_record, write_run_record
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
@@ -258,7 +258,7 @@ def test_long_class_names_fit_their_panels():
 
 
 def test_ray_address_accepts_addresses_and_refuses_typos():
-    from common.cli import ray_address
+    from reproduction.plumbing.cli import ray_address
 
     for good in ("local", "auto", "10.0.0.1:6379", "head:6379", "ray://head:10001", "[::1]:6379"):
         assert ray_address(good) == good

@@ -1,4 +1,4 @@
-"""common/data.py: look-up order, the arrays-only unpickler, checks, the offline message.
+"""data/datasets.py: look-up order, the arrays-only unpickler, checks, the offline message.
 
 Default tests write tiny CIFAR-10 batch files in the real format (pickled dicts of bytes keys,
 uint8 rows of R, G, B planes); the test marked `data` reads the real copy.
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import write_batches
 
-from common import data
-from common.data import DataError, find_cifar10, load_cifar10, load_cifar10_batches
+from reproduction.data import datasets as data
+from reproduction.data.datasets import DataError, find_cifar10, load_cifar10, load_cifar10_batches
 
 TINY = (5 * 4, 6)  # 4 images per training batch, 6 test images
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import write_mnist_npz, write_tiny_datasets
 
-from common import data
-from common.data import DATASETS, build_datasets, find_make_datasets, preflight
+from reproduction.data import datasets as data
+from reproduction.data.datasets import DATASETS, build_datasets, find_make_datasets, preflight
 
 EXPECTED = [
     "mnist.npz",

@@ -18,7 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from common.data import DataError, load_cifar10_batches, load_fashion_mnist_folder, load_mnist_npz
+from reproduction.data.datasets import (
+    DataError,
+    load_cifar10_batches,
+    load_fashion_mnist_folder,
+    load_mnist_npz,
+)
 
 FUZZ = settings(
     max_examples=60,

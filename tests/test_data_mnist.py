@@ -1,4 +1,4 @@
-"""common/data.py for MNIST (mnist.npz, no pickles) and Fashion-MNIST (gzip'd idx files)."""
+"""data/datasets.py for MNIST (mnist.npz, no pickles) and Fashion-MNIST (gzip'd idx files)."""
 
 import gzip
 import hashlib
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import write_fashion_mnist, write_idx, write_mnist_npz
 
-from common import data
-from common.data import (
+from reproduction.data import datasets as data
+from reproduction.data.datasets import (
     FASHION_MNIST_CLASSES,
     DataError,
     load_fashion_mnist,

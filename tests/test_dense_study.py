@@ -1,13 +1,13 @@
-"""The CIFAR-10 Dense study engine (common/dense_study.py) trains what model.fit trains, run by
+"""The CIFAR-10 Dense study engine (engines/dense_networks.py) trains what model.fit trains, run by
 run, whichever runs train beside it; its helpers behave. No real data: synthetic uint8 images."""
 
 import numpy as np
 import pytest
 
 import cifar10_dense
-from common.backend import keras, layers
-from common.dense_study import dense_sizes, epoch_order, train_dense_runs
-from common.training import TrainingSetupError
+from reproduction.engines.dense_networks import dense_sizes, epoch_order, train_dense_runs
+from reproduction.engines.keras_model import TrainingSetupError
+from reproduction.plumbing.backend import keras, layers
 
 
 def synthetic(count, seed=0):

@@ -14,7 +14,8 @@ from conftest import write_idx, write_mnist_npz
 import cifar10_dense
 import mnist_perceptron
 import xor_mlp
-from common import data, stacked_neuron
+from reproduction.data import datasets as data
+from reproduction.engines import neurons as stacked_neuron
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +122,7 @@ def address_space_limited(loader, path, headroom_mb=20):
     more address space than it has after importing; what it raised (class name, message)."""
     code = f"""
 import resource, sys
-from common import data
+from reproduction.data import datasets as data
 with open("/proc/self/status") as status:
     size = [int(l.split()[1]) for l in status if l.startswith("VmSize")][0] * 1024
 resource.setrlimit(resource.RLIMIT_AS, (size + {headroom_mb} * 2**20, resource.RLIM_INFINITY))
@@ -195,7 +196,8 @@ def test_script_out_of_memory_in_training_is_exit_1_and_one_line(tmp_path):
         "import sys, mnist_perceptron as m\n"
         "def no_memory(*args, **kwargs):\n    raise MemoryError\n"
         "m.ENGINE_FUNCTIONS[m.COMPILED] = no_memory\n"
-        "from common.exits import run_main\nsys.exit(run_main(m.main, sys.argv[1:]))\n"
+        "from reproduction.plumbing.exits import run_main\n"
+        "sys.exit(run_main(m.main, sys.argv[1:]))\n"
     )
     folder = tmp_path / "data"
     write_mnist_npz(folder / "mnist.npz", train=20, test=10)

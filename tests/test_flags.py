@@ -1,5 +1,5 @@
 """Every numeric flag of every entry point (the three scripts, reproduce.py, the benchmarks) is
-a range type (common.cli.int_in_range / float_in_range, whose own tests in test_common.py reject
+a range type (plumbing.cli.int_in_range / float_in_range, whose own tests in test_common.py reject
 NaN, infinities and text) with bounds that rule out zero (where zero means nothing), negative
 and absurdly large values, enforced with argparse's usage line and exit code 2; and output paths
 that cannot be written are caught before anything runs."""
@@ -17,8 +17,8 @@ import cifar10_dense
 import mnist_perceptron
 import reproduce
 import xor_mlp
-from common.cli import existing_folder, ray_address
-from common.keras_outputs import keras_file
+from reproduction.plumbing.cli import existing_folder, ray_address
+from reproduction.plumbing.keras_outputs import keras_file
 
 ROOT = Path(xor_mlp.__file__).parent
 ZERO_MEANS_SOMETHING = {
@@ -68,9 +68,9 @@ def numeric_flags(make):
         ):
             continue  # switches, --help, choices; paths: test_unwritable_outputs_... below
         kind = RANGE_TYPES.get(getattr(action.type, "__qualname__", None))
-        assert kind and action.type.__module__ == "common.cli", (
+        assert kind and action.type.__module__ == "reproduction.plumbing.cli", (
             f"{action.option_strings}: takes a value of type {action.type!r}; a number must use "
-            "common.cli.int_in_range / float_in_range"
+            "reproduction.plumbing.cli.int_in_range / float_in_range"
         )
         bounds = inspect.getclosurevars(action.type).nonlocals
         flags.append((action.option_strings[-1], {"kind": kind, **bounds}, action.default))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import write_tiny_datasets
 
-from common import atomic, exits
+from reproduction.plumbing import atomic, exits
 
 ROOT = Path(__file__).resolve().parent.parent
 

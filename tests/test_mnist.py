@@ -11,10 +11,10 @@ import pytest
 from conftest import is_png, read_tensorboard_scalars, recorded_run, write_mnist_npz
 
 import mnist_perceptron
-from common import data
-from common.backend import keras
-from common.figures import plt
-from common.studies import share
+from reproduction.data import datasets as data
+from reproduction.evidence.statistics import share
+from reproduction.plumbing.backend import keras
+from reproduction.studies.figures import plt
 
 
 @pytest.fixture

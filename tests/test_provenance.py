@@ -1,4 +1,4 @@
-"""common/provenance.py and the run record's "machine" and "data_files": the CPU's model, cores
+"""plumbing/provenance.py and the run record's "machine" and "data_files": the CPU's model, cores
 and vector extensions (parsed from /proc/cpuinfo text of x86 and ARM machines), its one-line
 form, the GPUs TensorFlow sees (never importing TensorFlow), and both fields in every record."""
 
@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from common import provenance
-from common.provenance import cpu_description, cpu_text, gpu_description, parse_cpuinfo
-from common.records import build_run_record, save_run_record
+from reproduction.plumbing import provenance
+from reproduction.plumbing.provenance import (
+    cpu_description,
+    cpu_text,
+    gpu_description,
+    parse_cpuinfo,
+)
+from reproduction.plumbing.records import build_run_record, save_run_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,8 +141,8 @@ def test_this_machine():
 def test_gpus_and_records_never_import_tensorflow():
     code = (
         "import sys\n"
-        "from common.provenance import gpu_description\n"
-        "from common.records import build_run_record\n"
+        "from reproduction.plumbing.provenance import gpu_description\n"
+        "from reproduction.plumbing.records import build_run_record\n"
         "assert gpu_description() == []\n"
         "build_run_record(script='x.py', config={}, device='CPU', timings={}, metrics={})\n"
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"

@@ -1,4 +1,4 @@
-"""reproduce.py --ray: the plan's runs as Ray tasks (common/cluster.py), on tiny data.
+"""reproduce.py --ray: the plan's runs as Ray tasks (orchestration/ray_cluster.py), on tiny data.
 
 Every Ray instance here is small (2 CPUs in all) and shut down by the end of its test. The
 end-to-end tests are marked slow (each runs the quick plan once or twice); the ones that need
@@ -27,14 +27,40 @@ from test_reproduce import (
 )
 
 import reproduce
-from common import cluster
-from common.run_cache import RunCache
+from reproduction.orchestration import ray_cluster as cluster
+from reproduction.orchestration.run_cache import RunCache
 
 ROOT = Path(reproduce.__file__).parent
 needs_ray = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None,
     reason='Ray is not installed: pip install -e ".[cluster]"',
 )
+
+
+# ## The code a task runs: the driver's, shipped whole
+def test_shipped_code_holds_every_module_and_a_worker_imports_nested_ones(tmp_path):
+    """ship_code's folder (Ray's working_dir) holds the scripts and every module of every
+    sub-package, and a process started there (as a Ray worker is) imports the nested modules
+    from it, not from an installed copy."""
+    shipped = cluster.ship_code()
+    try:
+        project = {p.relative_to(ROOT) for p in ROOT.glob("*.py")}
+        project |= {p.relative_to(ROOT) for p in (ROOT / cluster.PACKAGE).rglob("*.py")}
+        assert {p.relative_to(shipped) for p in shipped.rglob("*.py")} == project
+        assert any(len(p.parts) > 2 for p in project)  # there are sub-packages to ship
+        code = (
+            "import reproduction, reproduction.orchestration.run_cache as m; "
+            "print(reproduction.__file__); print(m.__file__)"
+        )
+        finished = subprocess.run(
+            [sys.executable, "-c", code], cwd=shipped, capture_output=True, text=True, check=True
+        )
+        for line in finished.stdout.split():
+            assert Path(line).resolve().is_relative_to(shipped.resolve()), line
+    finally:
+        import shutil
+
+        shutil.rmtree(shipped, ignore_errors=True)
 
 
 # ## Without --ray nothing changes; without the extra, --ray is a usage error
@@ -49,7 +75,7 @@ def test_without_ray_flag_ray_is_never_imported(tmp_path):
         reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
         assert reproduce.main(argv) == 2
         loaded = sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")
-                        or m == "common.cluster")
+                        or m == "reproduction.orchestration.ray_cluster")
         assert not loaded, loaded
     """)
     finished = subprocess.run(
@@ -355,7 +381,7 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_the_rerun_reuses_finished_runs
 
 # ## A chunk that fails: the driver's bookkeeping, with the tasks run inline (no Ray needed)
 class InlineTasks:
-    """common.cluster.RunTasks's interface with each task run here, in turn, by the task body
+    """ray_cluster.RunTasks's interface with each task run here, in turn, by the task body
     Ray would run (cluster.run_in_task); `broken(argv)` tasks fail as a script that exits 1."""
 
     def __init__(self, broken):

@@ -14,8 +14,8 @@ import pytest
 from conftest import is_png, wait_for, write_tiny_datasets
 
 import reproduce
-from common.claims import CLAIMS
-from common.text import counted
+from reproduction.evidence.claims import CLAIMS
+from reproduction.plumbing.text import counted
 
 ROOT = Path(reproduce.__file__).parent
 
@@ -283,23 +283,62 @@ def entries(cache):
 
 
 def test_code_version_follows_the_scripts_imports(tmp_path):
-    from common.run_cache import code_version, imported_files
+    from reproduction.orchestration.run_cache import code_version, imported_files
 
     files = {p.name for p in imported_files(ROOT / "xor_mlp.py")}
-    assert {"xor_mlp.py", "stacked.py", "claims.py", "verdicts.py"} <= files
-    assert "reproduce.py" not in files and "dense_study.py" not in files
+    assert {"xor_mlp.py", "xor_networks.py", "claims.py", "verdicts.py"} <= files
+    assert "reproduce.py" not in files and "dense_networks.py" not in files
     project = tmp_path / "project"
-    (project / "common").mkdir(parents=True)
-    (project / "run.py").write_text("from common.a import f\n")
-    (project / "common" / "__init__.py").write_text("")
-    (project / "common" / "a.py").write_text("import common.b\n")
-    (project / "common" / "b.py").write_text("X = 1\n")
-    (project / "common" / "c.py").write_text("Y = 1\n")
+    modules = {
+        "run.py": "from pkg.a import f\n",
+        "pkg/__init__.py": "",
+        "pkg/a.py": "import pkg.b\n",
+        "pkg/b.py": "X = 1\n",
+        "pkg/c.py": "Y = 1\n",
+    }
+    for name, text in modules.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
     before = code_version("run.py", project)
-    (project / "common" / "c.py").write_text("Y = 2\n")  # not imported: same version
+    (project / "pkg" / "c.py").write_text("Y = 2\n")  # not imported: same version
     assert code_version("run.py", project) == before
-    (project / "common" / "b.py").write_text("X = 2\n")  # imported through a.py
+    (project / "pkg" / "b.py").write_text("X = 2\n")  # imported through a.py
     assert code_version("run.py", project) != before
+
+
+# Every way a script can reach a module of a sub-package: the module's edit must change the
+# script's code version (else the cache would hand back runs of the old code).
+IMPORT_FORMS = {
+    "from pkg.sub import mod": "from pkg.sub import mod\n",
+    "from pkg.sub.mod import name": "from pkg.sub.mod import name\n",
+    "import pkg.sub.mod": "import pkg.sub.mod\n",
+    "from pkg import sub (then sub.mod through sub/__init__)": "from pkg import sub\n",
+    "a lazy import in a function": "def f():\n    from pkg.sub import mod\n",
+    "a relative import in the package": "from pkg.sub import rel\n",
+}
+
+
+@pytest.mark.parametrize("form", IMPORT_FORMS)
+def test_code_version_follows_every_import_form_into_subpackages(tmp_path, form):
+    from reproduction.orchestration.run_cache import code_version
+
+    project = tmp_path / "project"
+    modules = {
+        "run.py": IMPORT_FORMS[form],
+        "pkg/__init__.py": "",
+        "pkg/sub/__init__.py": "from pkg.sub import mod\n" if "__init__" in form else "",
+        "pkg/sub/mod.py": "name = 1\n",
+        "pkg/sub/rel.py": "from . import mod\n",
+        "pkg/other.py": "unused = 1\n",
+    }
+    for name, text in modules.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    before = code_version("run.py", project)
+    (project / "pkg" / "other.py").write_text("unused = 2\n")
+    assert code_version("run.py", project) == before  # a module nothing imports
+    (project / "pkg" / "sub" / "mod.py").write_text("name = 2\n")
+    assert code_version("run.py", project) != before, form
 
 
 def default_sigint():

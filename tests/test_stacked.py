@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import xor_mlp
-from common import stacked as stacked_module
-from common.stacked import (
+from reproduction.engines import xor_networks as stacked_module
+from reproduction.engines.xor_networks import (
     epochs_to_full_accuracy,
     glorot_uniform_stack,
     mlp_forward,

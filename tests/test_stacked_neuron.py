@@ -10,9 +10,9 @@ bit for bit (each neuron's arithmetic does not depend on the others).
 import numpy as np
 import pytest
 
-from common.backend import keras
-from common.stacked_neuron import epoch_orders, initial_weights, train_neurons
 from mnist_perceptron import build_model
+from reproduction.engines.neurons import epoch_orders, initial_weights, train_neurons
+from reproduction.plumbing.backend import keras
 
 STEPS_PER_EPOCH, EPOCHS, BATCH = 100, 2, 32
 

@@ -6,15 +6,16 @@ import os
 import numpy as np
 import pytest
 
-from common import engines, training
-from common.backend import keras, layers
-from common.training import (
+from reproduction.engines import keras_model as training
+from reproduction.engines import runs as engines
+from reproduction.engines.keras_model import (
     CompiledTrainer,
     TrainingSetupError,
     as_tensor,
     dense_stack,
     make_evaluator,
 )
+from reproduction.plumbing.backend import keras, layers
 
 
 def tiny_images(count=70, seed=0):
@@ -215,7 +216,7 @@ def test_dense_stack_recognises_only_flatten_dense_softmax():
 
 
 def test_as_tensor_shares_aligned_memory_and_copies_otherwise():
-    from common.data import aligned_empty
+    from reproduction.data.datasets import aligned_empty
 
     shared = aligned_empty((4, 3))
     shared[...] = 1

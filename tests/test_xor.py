@@ -13,11 +13,15 @@ import pytest
 from conftest import is_png
 
 import xor_mlp
-from common.backend import tf
-from common.engines import ENGINES, Runs
-from common.exits import run_main as run_script_main
-from common.figures import plt
-from common.stacked import epochs_to_full_accuracy, glorot_uniform_stack, train_stacked
+from reproduction.engines.runs import ENGINES, Runs
+from reproduction.engines.xor_networks import (
+    epochs_to_full_accuracy,
+    glorot_uniform_stack,
+    train_stacked,
+)
+from reproduction.plumbing.backend import tf
+from reproduction.plumbing.exits import run_main as run_script_main
+from reproduction.studies.figures import plt
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ matplotlib.use("Agg")  # no display on servers and CI; must precede pyplot
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from common.atomic import atomic_path
-from common.text import counted
+from reproduction.plumbing.atomic import atomic_path
+from reproduction.plumbing.text import counted
 
 DPI = 100  # small PNGs that still read well on a README page
 CAPTION_FONTSIZE = 7

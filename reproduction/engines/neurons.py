@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from common.backend import tf
-from common.engines import Runs
-from common.stacked import glorot_uniform_stack
-from common.training import STEPS_PER_CALL, Adam, as_tensor, run_in_calls
+from reproduction.engines.keras_model import STEPS_PER_CALL, Adam, as_tensor, run_in_calls
+from reproduction.engines.runs import Runs
+from reproduction.engines.xor_networks import glorot_uniform_stack
+from reproduction.plumbing.backend import tf
 
 ACTIVATIONS = ("linear", "sigmoid")
 VALIDATION_CHUNK = 1024  # examples per validation product (bounds its memory)
@@ -181,7 +181,7 @@ def train_neurons(
 
     train, validation, test: (images (n, ...) uint8, labels (n,) 0/1). Validation after every
     epoch (model.fit's validation_data); test outputs at the end. `on_epoch_end(epoch, seconds)`
-    after each epoch. Returns a common.engines.Runs (test_outputs: (N, n_test))."""
+    after each epoch. Returns a reproduction.engines.runs.Runs (test_outputs: (N, n_test))."""
     weight_seeds = np.asarray(weight_seeds, np.int64)
     data_seeds = np.asarray(data_seeds, np.int64)
     features = int(np.prod(train[0].shape[1:]))

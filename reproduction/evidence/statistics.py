@@ -3,7 +3,7 @@
 A single run of these tutorials is chaotic (a rounding difference decides whether the MNIST
 sigmoid neuron dies), so a study's result is a distribution: shares with their 95% (Wilson)
 intervals, quantiles, and how much of the spread comes from the initial weights and how much
-from the data order (where a published value falls among the runs is common/verdicts.py's).
+from the data order (where a published value falls among the runs is evidence/verdicts.py's).
 """
 
 import csv
@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from common.atomic import write_text_atomic
-from common.figures import integer_ticks, new_figure
+from reproduction.plumbing.atomic import write_text_atomic
+from reproduction.studies.figures import integer_ticks, new_figure
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.backend import tf
-from common.training import Adam
+from reproduction.engines.keras_model import Adam
+from reproduction.plumbing.backend import tf
 
 LOSSES = ("mean_squared_error", "binary_crossentropy")
 # XLA fuses the lane-layout element-wise ops: 10,000 2-16-1 networks x 500 epochs take about

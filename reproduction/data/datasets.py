@@ -116,7 +116,7 @@ class Dataset:
 def aligned_empty(shape, dtype=np.uint8, alignment=64):
     """An uninitialised array whose data start on an `alignment`-byte boundary.
 
-    TensorFlow can then use the array in place (common.training.as_tensor) instead of copying
+    TensorFlow can then use the array in place (engines.keras_model.as_tensor) instead of copying
     it: the training set is held once, not twice.
     """
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
@@ -346,7 +346,7 @@ def check_cifar10_batches(folder, expected_counts=CIFAR10_COUNTS):
 
 def _download(name):
     """(x_train, y_train), (x_test, y_test) from keras.datasets.<name>.load_data()."""
-    from common.backend import keras
+    from reproduction.plumbing.backend import keras
 
     return getattr(keras.datasets, name).load_data()
 

@@ -2,14 +2,14 @@
 the rule that judges it.
 
 Nothing in the project is called "published" unless it is here: the scripts and reproduce.py
-take published values and rules only from this registry (common/verdicts.py applies the rules).
+take published values and rules only from this registry (evidence/verdicts.py applies the rules).
 A claim's `setting` is the tutorial's setting for it: a run whose configuration differs in any
 of these keys is judged "not comparable", naming the keys.
 """
 
 from dataclasses import dataclass, field
 
-from common.verdicts import Compare, Near, NotJudged, Percentile, Rate, Spread
+from reproduction.evidence.verdicts import Compare, Near, NotJudged, Percentile, Rate, Spread
 
 # ## Sources
 SOURCES = {
@@ -67,7 +67,7 @@ class Claim:
     source: str  # a key of SOURCES
     measure: str  # what is measured, in words
     quantity: str  # the per-run values a script measures for it (see each script's `measured`)
-    rule: object  # a rule from common.verdicts
+    rule: object  # a rule from reproduction.evidence.verdicts
     setting: dict = field(default_factory=dict)
     value: float | None = None  # the published number, if the source gave one
     unit: str = ""  # how values read: "epoch", "%", "loss" or "" (a share of runs)

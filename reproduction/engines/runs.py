@@ -49,7 +49,9 @@ class Runs:
 class ThreadPlan:
     intra_op: int
     inter_op: int
-    column_blocks: int = 1  # the split Dense path (common/training.py): blocks of the 1st kernel
+    column_blocks: int = (
+        1  # the split Dense path (engines/keras_model.py): blocks of the 1st kernel
+    )
 
     def as_record(self):
         return {
@@ -84,7 +86,7 @@ def thread_plan(workload, engine, device, cores=None):
 def configure_threads(plan):
     """Apply `plan` (possible only before TensorFlow's first op; later the pools stay as they
     are, which changes speed, not results) and return the plan in effect."""
-    from common.backend import tf
+    from reproduction.plumbing.backend import tf
 
     threading = tf.config.threading
     try:

@@ -13,7 +13,7 @@ import re
 import sys
 import tempfile
 
-from common.exits import EXIT_INTERRUPTED
+from reproduction.plumbing.exits import EXIT_INTERRUPTED
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -62,7 +62,7 @@ try:
     from keras import layers
 except KeyboardInterrupt:
     # Ctrl-C in the seconds TensorFlow takes to load: nothing has run or been written yet, so
-    # end as an interrupted run does (common/exits.py), without a traceback.
+    # end as an interrupted run does (reproduction/plumbing/exits.py), without a traceback.
     print(
         f"{os.path.basename(sys.argv[0])}: interrupted while loading TensorFlow; nothing "
         "was written",

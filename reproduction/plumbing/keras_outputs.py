@@ -20,8 +20,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common.atomic import atomic_path, interrupts_held, note_written
-from common.backend import tf
+from reproduction.plumbing.atomic import atomic_path, interrupts_held, note_written
+from reproduction.plumbing.backend import tf
 
 EVENT_FILES = "events.out.tfevents.*"  # how TensorFlow's summary writers name their files
 
@@ -57,7 +57,9 @@ def save_model(model, path):
 def _scalar_metadata():
     """What TensorBoard's scalar summary attaches to each value: the scalars plugin (its empty
     plugin data, version 0) and the scalar data class."""
-    from tensorflow.core.framework import summary_pb2  # after common.backend: quiet import
+    from tensorflow.core.framework import (
+        summary_pb2,  # after reproduction.plumbing.backend: quiet import
+    )
 
     return summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),

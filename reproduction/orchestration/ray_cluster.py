@@ -8,7 +8,7 @@ be refused as a usage error.
 A task runs one planned run (or one chunk of a CIFAR-10 study's runs: reproduce.py splits the
 study with the script's chunk_argvs and merges the chunks' records with its merge_chunks)
 exactly as a sequential run does, through
-common.script_runs.run_script: the script in its own process on the worker, writing its record,
+script_runs.run_script: the script in its own process on the worker, writing its record,
 per-run CSV and figures into a temporary folder there. The task returns them (the record, and
 the bytes of the CSV and the figures) to the driver, which writes them where a sequential run
 would have (write_outputs) and keeps the run in the run cache under the same key.
@@ -29,11 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from common.records import write_run_record
-from common.run_cache import code_version
-from common.script_runs import run_script
+from reproduction import ROOT
+from reproduction.orchestration.run_cache import code_version
+from reproduction.orchestration.script_runs import run_script
+from reproduction.plumbing.records import write_run_record
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "reproduction"  # the project's package, shipped whole beside the scripts
 LOCAL = "local"  # --ray without an address: start a Ray instance on this machine
 INSTALL_EXTRA = 'pip install -e ".[cluster]"'
 # Ray's retries of a task whose worker died (system failures only: a script's own failure is
@@ -58,13 +59,13 @@ def import_ray():
 
 
 def ship_code(root=ROOT):
-    """A temporary folder holding the project's code alone (the scripts and common/), which
-    Ray uploads as the tasks' working_dir: every node runs the driver's code, and neither
-    data, outputs, the venv nor .git travel. The caller removes it."""
+    """A temporary folder holding the project's code alone (the scripts and the package with
+    every sub-package), which Ray uploads as the tasks' working_dir: every node runs the
+    driver's code, and neither data, outputs, the venv nor .git travel. The caller removes it."""
     folder = Path(tempfile.mkdtemp(prefix="tutorials-code-"))
-    for path in sorted(root.glob("*.py")) + sorted((root / "common").glob("*.py")):
+    for path in sorted(root.glob("*.py")) + sorted((root / PACKAGE).rglob("*.py")):
         target = folder / path.relative_to(root)
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     return folder
 

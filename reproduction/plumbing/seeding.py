@@ -1,6 +1,6 @@
 """Seeding: one call seeds Python, NumPy and TensorFlow (and optionally makes ops deterministic)."""
 
-from common.backend import keras, tf
+from reproduction.plumbing.backend import keras, tf
 
 
 def set_seed(seed, deterministic=False):

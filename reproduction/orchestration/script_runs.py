@@ -19,9 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common.cli import existing_folder, int_in_range
-
-ROOT = Path(__file__).resolve().parent.parent
+from reproduction import ROOT
+from reproduction.plumbing.cli import existing_folder, int_in_range
 
 
 def bench_parser(description):

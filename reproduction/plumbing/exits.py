@@ -8,14 +8,14 @@
 | 130 | interrupted (Ctrl-C / SIGINT), as shells report 128 + SIGINT |
 
 Every end is one line on stderr, never a traceback, and says what was kept: outputs are written
-atomically (common/atomic.py), so a file either exists whole or not at all.
+atomically (reproduction/plumbing/atomic.py), so a file either exists whole or not at all.
 """
 
 import signal
 import sys
 from pathlib import Path
 
-from common.atomic import written_files
+from reproduction.plumbing.atomic import written_files
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.backend import keras, layers, tf
+from reproduction.plumbing.backend import keras, layers, tf
 
 # Batches per graph call: Python regains control between calls, so Ctrl-C stops a long epoch.
 # Calls start at STEPS_PER_CALL batches and double while one takes under CALL_SECONDS / 2, so

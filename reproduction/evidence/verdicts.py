@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.studies import share, share_text, wilson_interval
+from reproduction.evidence.statistics import share, share_text, wilson_interval
 
 Z_95 = 1.959963984540054
 MIN_RUNS = 10
@@ -375,11 +375,11 @@ def claims_report(verdicts, claims):
     reasons = {(v["verdict"], v["detail"]) for v in verdicts}
     if len(reasons) == 1 and next(iter(reasons))[0] in (NOT_COMPARABLE, TOO_FEW):
         verdict, detail = next(iter(reasons))
-        lines = [f"Claims (common/claims.py): {verdict}: {detail}; measured:"]
+        lines = [f"Claims (reproduction/evidence/claims.py): {verdict}: {detail}; measured:"]
         for v in verdicts:
             lines.append(f"  {v['id']}: {by_id[v['id']].measure}: {v['measured']}")
         return lines
-    lines = [f"Claims (common/claims.py), judged on {verdicts[0]['n']:,} runs:"]
+    lines = [f"Claims (reproduction/evidence/claims.py), judged on {verdicts[0]['n']:,} runs:"]
     for v in verdicts:
         lines += verdict_lines(v, by_id[v["id"]])
     return lines

@@ -16,9 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common.atomic import interrupts_held
+from reproduction import ROOT
+from reproduction.plumbing.atomic import interrupts_held
 
-ROOT = Path(__file__).resolve().parent.parent
 RECORD = "record.json"
 
 
@@ -34,24 +34,37 @@ def code_version(script, root=ROOT):
 
 
 def imported_files(path, root=ROOT, seen=None):
-    """`path` and the project's .py files it imports, transitively (a set of Paths)."""
+    """`path` and the project's .py files it imports, transitively (a set of Paths). Every form
+    counts, wherever it stands (a lazy import inside a function too): `import a.b`, `from a.b
+    import c` (c may be a module or a name in a.b), `from a import b`, relative imports; and
+    importing a module runs its packages' __init__.py files, so they count as well."""
     seen = set() if seen is None else seen
     if path in seen or not path.is_file():
         return seen
     seen.add(path)
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        names = (
-            [alias.name for alias in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom) and not node.level
-            else []
-        )
-        for name in names:
-            module = root / Path(*name.split("."))
-            for candidate in (module.with_suffix(".py"), module / "__init__.py"):
-                imported_files(candidate, root, seen)
+        for module in _imported_modules(node, path, root):
+            parts = module.split(".")
+            for depth in range(1, len(parts) + 1):  # a.b.c runs a/__init__, a/b/__init__ too
+                base = root.joinpath(*parts[:depth])
+                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                    imported_files(candidate, root, seen)
     return seen
+
+
+def _imported_modules(node, path, root):
+    """The dotted names `node` may import (a module, or a name that may be a submodule)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    if node.level:  # relative: from the importing file's package, `level` steps up
+        package = path.parent.relative_to(root).parts
+        package = package[: len(package) - (node.level - 1)]
+        base = ".".join([*package, *([node.module] if node.module else [])])
+    else:
+        base = node.module or ""
+    return [base] + [f"{base}.{alias.name}" if base else alias.name for alias in node.names]
 
 
 def files_digest(location):

@@ -2,7 +2,7 @@
 
 import os
 
-from common.backend import startup_noise_filtered, tf
+from reproduction.plumbing.backend import startup_noise_filtered, tf
 
 
 class DeviceError(Exception):

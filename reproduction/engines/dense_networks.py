@@ -5,7 +5,7 @@ Run r starts from its own initial weights and sees the training set in its own o
 permutation each epoch from np.random.default_rng(data seed), the last batch short). What is
 computed for one network does not depend on the other runs: every network has its own ops
 (gather, matmuls, softmax cross-entropy, gradient, fused Adam), never a product shared with
-another network, and with one thread per op (common.engines.thread_plan, "split_dense") each
+another network, and with one thread per op (engines.runs.thread_plan, "split_dense") each
 op's arithmetic is fixed by its shapes. So a single run with the same seeds and the same column
 blocks replays a study's run bit for bit on the same machine.
 
@@ -31,15 +31,15 @@ import time
 
 import numpy as np
 
-from common.backend import keras, tf
-from common.engines import Runs
-from common.training import (
+from reproduction.engines.keras_model import (
     STEPS_PER_CALL,
     Adam,
     TrainingSetupError,
     as_tensor,
     run_in_calls,
 )
+from reproduction.engines.runs import Runs
+from reproduction.plumbing.backend import keras, tf
 
 PARALLEL = 2  # networks per graph: measured fastest on 2 cores (README, Performance)
 
@@ -47,7 +47,7 @@ PARALLEL = 2  # networks per graph: measured fastest on 2 cores (README, Perform
 def dense_sizes(model):
     """[inputs, units, ...] of a model that is Input/Flatten then Dense layers with biases,
     relu hidden layers and a softmax output; TrainingSetupError otherwise."""
-    from common.backend import layers
+    from reproduction.plumbing.backend import layers
 
     sizes = [int(np.prod(model.inputs[0].shape[1:]))]
     dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
@@ -270,7 +270,7 @@ def train_dense_runs(
     Runs go `parallel` at a time (the last group may be smaller: its graph is traced for its
     own size). on_epoch_end(runs, epoch, seconds, history) after each epoch of a group
     (history: the (N, epochs) arrays so far); on_run_end(run index, figures) after each run.
-    Returns a common.engines.Runs whose extra holds per-run test_loss, test_accuracy,
+    Returns a reproduction.engines.runs.Runs whose extra holds per-run test_loss, test_accuracy,
     train_seconds (a group's wall time split evenly between its runs) and epoch_seconds, and
     train_cpu_seconds (the process's CPU time while training: on a shared machine, wall time
     counts other programs' load too)."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.atomic import write_text_atomic
-from common.provenance import machine_description
+from reproduction.plumbing.atomic import write_text_atomic
+from reproduction.plumbing.provenance import machine_description
 
 PACKAGES = ("tensorflow", "keras", "numpy", "matplotlib")
 

@@ -3,7 +3,7 @@
 Each output is written to a temporary file in the target's folder and renamed into place. The
 few steps that create, rename or remove the temporary file run with Ctrl-C held back until they
 are done, so an interrupt cannot strand a temporary file either. The files completed so far are
-remembered, so that an interrupted run can say what it kept (common/exits.py).
+remembered, so that an interrupted run can say what it kept (reproduction/plumbing/exits.py).
 """
 
 import contextlib
@@ -32,7 +32,7 @@ def written_files():
 
 def note_written(path):
     """Remember `path` as completed, for a writer that publishes by its own atomic rename
-    (a folder of TensorBoard logs, common/keras_outputs.py)."""
+    (a folder of TensorBoard logs, reproduction/plumbing/keras_outputs.py)."""
     _written.append(str(path))
 
 
