@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from reproduction.data.datasets import DataError, load_cifar10
-from reproduction.engines.dense_networks import dense_sizes, train_dense_runs
+from reproduction.engines.dense_networks import dense_sizes
+from reproduction.engines.dense_networks import train as train_dense_runs
+from reproduction.engines.keras_fit import HistoryRecorder
 from reproduction.engines.keras_model import (
     CompiledTrainer,
-    HistoryRecorder,
-    TrainingHistory,
     make_evaluator,
 )
-from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
+from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, TrainingHistory
 from reproduction.evidence.claims import claims_for, published_values
 from reproduction.evidence.statistics import (
     csv_path_for,
@@ -66,6 +66,7 @@ from reproduction.plumbing.records import (
     write_run_record,
 )
 from reproduction.plumbing.seeding import set_seed
+from reproduction.plumbing.threads import setup_threads
 from reproduction.studies.figures import (
     confusion_figure,
     epoch_curves_figure,
@@ -905,7 +906,9 @@ def main(argv=None):
         check_output_dir(parser, "--tensorboard", args.tensorboard)
     device = select_device_or_exit(parser, args.device)
     dense_compiled = args.engine == COMPILED and args.model == "dense"
-    plan = setup("split_dense" if dense_compiled else "default", args.engine, device)
+    plan = setup_threads(
+        "split_dense" if dense_compiled else "default", args.engine == COMPILED, device
+    )
     try:
         load_start = time.perf_counter()
         data = load_cifar10(args.data_dir, **count_check(args)).head(

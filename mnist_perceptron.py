@@ -25,9 +25,10 @@ import time
 import numpy as np
 
 from reproduction.data.datasets import DATASETS, DataError, load_fashion_mnist, load_mnist
-from reproduction.engines.keras_model import HistoryRecorder, TrainingHistory
-from reproduction.engines.neurons import initial_weights, train_neurons
-from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
+from reproduction.engines.keras_fit import HistoryRecorder
+from reproduction.engines.neurons import initial_weights
+from reproduction.engines.neurons import train as train_neurons
+from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, TrainingHistory
 from reproduction.evidence.claims import claims_for
 from reproduction.evidence.statistics import (
     csv_path_for,
@@ -58,6 +59,7 @@ from reproduction.plumbing.exits import error_line, run_main
 from reproduction.plumbing.keras_outputs import add_output_flags, save_model, write_tensorboard_logs
 from reproduction.plumbing.records import peak_rss_mb, save_run_record
 from reproduction.plumbing.seeding import set_seed
+from reproduction.plumbing.threads import setup_threads
 from reproduction.studies.figures import (
     epoch_curves_figure,
     image_predictions_figure,
@@ -921,7 +923,9 @@ def main(argv=None):
     if args.tensorboard is not None:
         check_output_dir(parser, "--tensorboard", args.tensorboard)
     device = select_device_or_exit(parser, args.device)
-    threads = setup("tiny" if args.seeds == 1 else "stacked", args.engine, device)
+    threads = setup_threads(
+        "tiny" if args.seeds == 1 else "stacked", args.engine == COMPILED, device
+    )
     try:
         load_start = time.perf_counter()
         data = LOADERS[args.dataset](args.data_dir, **count_check(args)).head(

@@ -13,20 +13,21 @@ Usage: python xor_mlp.py [--hidden 16 16] [--loss binary_crossentropy] [--seeds 
 """
 
 import itertools
-import os
 import sys
 import time
 
 import numpy as np
 
-from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, setup
+from reproduction.engines.glorot import glorot_uniform_stack
+from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs
 from reproduction.engines.xor_networks import (
     LOSSES,
     epochs_to_full_accuracy,
-    glorot_uniform_stack,
     mlp_forward,
     network,
-    train_stacked,
+)
+from reproduction.engines.xor_networks import (
+    train as train_stacked,
 )
 from reproduction.evidence.claims import claims_for
 from reproduction.evidence.statistics import csv_path_for, wilson_interval, write_runs_csv
@@ -44,6 +45,7 @@ from reproduction.plumbing.exits import error_line, run_main
 from reproduction.plumbing.progress import Progress
 from reproduction.plumbing.records import save_run_record
 from reproduction.plumbing.seeding import set_seed
+from reproduction.plumbing.threads import setup_threads, workers_for
 from reproduction.studies.figures import (
     epochs_text,
     integer_ticks,
@@ -169,12 +171,6 @@ def train_fit(params, *, epochs, loss, learning_rate, hidden, progress=None):
     return final_params, np.array(losses, "float32"), np.array(accuracies, "float32")
 
 
-def workers_for(plan, cores=None):
-    """Compiled calls to run at a time under the thread plan in effect: one per core when each
-    op is single-threaded, else one (its ops already use every core)."""
-    return int(cores or os.cpu_count() or 1) if plan.intra_op == 1 else 1
-
-
 def train(args, workers=1):
     """Train networks for seeds args.seed .. args.seed + args.seeds - 1 with the chosen engine
     (`workers`: compiled calls at a time). Returns a reproduction.engines.runs.Runs."""
@@ -200,25 +196,16 @@ def train(args, workers=1):
             train_seconds=time.perf_counter() - start,
         )
     progress = Progress(args.seeds, "networks trained", enabled=not args.quiet and args.seeds > 1)
-    run = train_stacked(
+    return train_stacked(
         X,
         Y,
         initial,
+        weight_seeds=seeds,
         epochs=args.epochs,
         loss=args.loss,
         learning_rate=args.learning_rate,
         workers=workers,
         on_chunk=progress.update,
-    )
-    return Runs(
-        weight_seeds=seeds,
-        data_seeds=None,
-        loss=run.loss,
-        accuracy=run.accuracy,
-        params=run.params,
-        train_seconds=run.train_seconds,
-        compile_seconds=run.compile_seconds,
-        extra={"chunk_size": run.chunk_size, "workers": run.workers},
     )
 
 
@@ -649,7 +636,7 @@ def main(argv=None):
     device = select_device_or_exit(parser, args.device)
     # One compiled call per core at a time (train_stacked's workers), each op single-threaded:
     # measured faster on 2 cores than one call split over both (README, Performance).
-    threads = setup("parallel_calls", args.engine, device)
+    threads = setup_threads("parallel_calls", args.engine == COMPILED, device)
     set_seed(args.seed, args.deterministic)
     run_start = time.perf_counter()
     arch = architecture(args.hidden)

@@ -55,7 +55,7 @@ LEARNING_RATE = 5e-4  # the tutorial's; Adam's other settings: engines.keras_mod
 def keras_adam():
     """engines.keras_model.Adam (imported here, not at the top: the memory probe's subprocesses
     import this module and must stay free of TensorFlow)."""
-    from reproduction.engines.keras_model import Adam
+    from reproduction.engines.adam import Adam
 
     return Adam(LEARNING_RATE)
 
@@ -141,7 +141,8 @@ def engine_step_ms(layout, steps):
     parallel, blocks, inter_op = ENGINE_LAYOUTS[layout]
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    from reproduction.engines.dense_networks import DenseGroup, epoch_order
+    from reproduction.engines.adam import epoch_orders
+    from reproduction.engines.dense_networks import DenseGroup
 
     rng = np.random.default_rng(0)
     count = 50_000  # CIFAR-10's training set: batches are gathered from 150 MB, as in a study
@@ -156,10 +157,8 @@ def engine_step_ms(layout, steps):
     group.load([weights] * parallel)
     group.trace(images, targets)
     best = np.inf
-    for epoch in range(2):  # `steps` batches of each network's own order
-        orders = np.stack(
-            [epoch_order(seed, count, 2)[epoch][: steps * BATCH] for seed in range(parallel)]
-        )
+    for order in epoch_orders(range(parallel), count, 2):  # `steps` batches of each own order
+        orders = order[:, : steps * BATCH]
         start = time.perf_counter()
         group.train_epoch(images, targets, orders)
         best = min(best, (time.perf_counter() - start) / steps / parallel * 1e3)

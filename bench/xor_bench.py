@@ -28,13 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import numpy as np
 
 import xor_mlp
-from reproduction.engines.runs import COMPILED, setup
-from reproduction.engines.xor_networks import glorot_uniform_stack, network, train_stacked
+from reproduction.engines.glorot import glorot_uniform_stack
+from reproduction.engines.xor_networks import network
+from reproduction.engines.xor_networks import train as train_stacked
 from reproduction.plumbing.cli import check_output_file, config_of, int_in_range
 from reproduction.plumbing.device import select_device_or_exit
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.records import build_run_record, write_run_record
 from reproduction.plumbing.text import counted
+from reproduction.plumbing.threads import setup_threads, workers_for
 
 TARGET_SECONDS = 1.0
 TARGET = dict(seeds=10_000, epochs=500, hidden=[16])
@@ -67,8 +69,8 @@ def main(argv=None):
     if problem:
         parser.error(problem)
     device = select_device_or_exit(parser, args.device)
-    threads = setup("parallel_calls", COMPILED, device)
-    workers = xor_mlp.workers_for(threads)
+    threads = setup_threads("parallel_calls", True, device)
+    workers = workers_for(threads)
     arch = xor_mlp.architecture(args.hidden)
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))
     print(
@@ -98,8 +100,8 @@ def main(argv=None):
         )
         print(
             f"  compiled, repeat {repeat + 1}: {runs[-1].train_seconds:.3f} s "
-            f"(warm-up/compile {runs[-1].compile_seconds:.2f} s; {runs[-1].workers} x "
-            f"{runs[-1].chunk_size} networks at a time)"
+            f"(warm-up/compile {runs[-1].compile_seconds:.2f} s; {runs[-1].extra['workers']} x "
+            f"{runs[-1].extra['chunk_size']} networks at a time)"
         )
     compiled = [run.train_seconds for run in runs]
 

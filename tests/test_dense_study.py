@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import cifar10_dense
-from reproduction.engines.dense_networks import dense_sizes, epoch_order, train_dense_runs
+from reproduction.engines.adam import epoch_orders
+from reproduction.engines.dense_networks import dense_sizes
+from reproduction.engines.dense_networks import train as train_dense_runs
 from reproduction.engines.keras_model import TrainingSetupError
 from reproduction.plumbing.backend import keras, layers
 
@@ -31,7 +33,7 @@ def fit_reference(weight_seed, data_seed, images, labels, epochs):
     )
     x, y = images.astype("float32") / 255.0, keras.utils.to_categorical(labels, 10)
     loss, accuracy = [], []
-    for order in epoch_order(data_seed, len(labels), epochs):
+    for (order,) in epoch_orders([data_seed], len(labels), epochs):
         history = model.fit(
             x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0
         ).history
@@ -114,11 +116,14 @@ def test_initial_weights_are_keras_and_repeatable():
 
 
 def test_epoch_order_is_a_fresh_permutation_each_epoch():
-    orders = epoch_order(4, 50, 3)
+    orders = np.concatenate(list(epoch_orders([4], 50, 3)))
     assert orders.shape == (3, 50) and orders.dtype == np.int32
     assert all(sorted(order) == list(range(50)) for order in orders)
     assert not np.array_equal(orders[0], orders[1])
-    np.testing.assert_array_equal(orders, epoch_order(4, 50, 3))
+    np.testing.assert_array_equal(orders, np.concatenate(list(epoch_orders([4], 50, 3))))
+    # each seed's orders are its own, whatever seeds are drawn beside it
+    beside = np.stack(list(epoch_orders([9, 4], 50, 3)))[:, 1]
+    np.testing.assert_array_equal(orders, beside)
 
 
 def test_dense_sizes_recognises_only_the_dense_tutorial_shape():

@@ -11,12 +11,14 @@ import pytest
 
 import xor_mlp
 from reproduction.engines import xor_networks as stacked_module
+from reproduction.engines.glorot import glorot_uniform_stack
 from reproduction.engines.xor_networks import (
     epochs_to_full_accuracy,
-    glorot_uniform_stack,
     mlp_forward,
     network,
-    train_stacked,
+)
+from reproduction.engines.xor_networks import (
+    train as train_stacked,
 )
 
 EPOCHS = 120

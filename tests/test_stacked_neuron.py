@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from mnist_perceptron import build_model
-from reproduction.engines.neurons import epoch_orders, initial_weights, train_neurons
+from reproduction.engines.adam import epoch_orders
+from reproduction.engines.neurons import initial_weights
+from reproduction.engines.neurons import train as train_neurons
 from reproduction.plumbing.backend import keras
 
 STEPS_PER_EPOCH, EPOCHS, BATCH = 100, 2, 32

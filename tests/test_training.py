@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from reproduction.engines import keras_model as training
-from reproduction.engines import runs as engines
+from reproduction.engines.adam import as_tensor
 from reproduction.engines.keras_model import (
     CompiledTrainer,
     TrainingSetupError,
-    as_tensor,
     dense_stack,
     make_evaluator,
 )
 from reproduction.plumbing.backend import keras, layers
+from reproduction.plumbing.threads import thread_plan
 
 
 def tiny_images(count=70, seed=0):
@@ -229,7 +229,7 @@ def test_as_tensor_shares_aligned_memory_and_copies_otherwise():
 
 def test_split_plan():
     def split_plan(cores):  # (intra-op, inter-op, column blocks) of the split Dense path
-        plan = engines.thread_plan("split_dense", engines.COMPILED, "CPU", cores=cores)
+        plan = thread_plan("split_dense", True, "CPU", cores=cores)
         return plan.intra_op, plan.inter_op, plan.column_blocks
 
     assert split_plan(2) == (1, 2, 2)

@@ -13,11 +13,13 @@ import pytest
 from conftest import is_png
 
 import xor_mlp
+from reproduction.engines.glorot import glorot_uniform_stack
 from reproduction.engines.runs import ENGINES, Runs
 from reproduction.engines.xor_networks import (
     epochs_to_full_accuracy,
-    glorot_uniform_stack,
-    train_stacked,
+)
+from reproduction.engines.xor_networks import (
+    train as train_stacked,
 )
 from reproduction.plumbing.backend import tf
 from reproduction.plumbing.exits import run_main as run_script_main

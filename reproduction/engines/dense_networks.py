@@ -31,13 +31,8 @@ import time
 
 import numpy as np
 
-from reproduction.engines.keras_model import (
-    STEPS_PER_CALL,
-    Adam,
-    TrainingSetupError,
-    as_tensor,
-    run_in_calls,
-)
+from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
+from reproduction.engines.keras_model import TrainingSetupError
 from reproduction.engines.runs import Runs
 from reproduction.plumbing.backend import keras, tf
 
@@ -68,12 +63,6 @@ def dense_sizes(model):
             "the Dense study engine trains Flatten -> Dense(relu)... -> Dense(softmax) models only"
         )
     return sizes + [int(layer.units) for layer in dense]
-
-
-def epoch_order(data_seed, count, epochs):
-    """The example order of every epoch for one data seed: (epochs, count) int32."""
-    rng = np.random.default_rng(int(data_seed))
-    return np.stack([rng.permutation(count) for _ in range(epochs)]).astype(np.int32)
 
 
 class _Network:
@@ -244,7 +233,7 @@ class DenseGroup:
         return loss_sums.numpy() / count, hit_sums.numpy() / count
 
 
-def train_dense_runs(
+def train(
     initial_weights,
     sizes,
     train,
@@ -302,13 +291,11 @@ def train_dense_runs(
         group = groups[len(members)]
         compile_seconds += time.perf_counter() - start
         group.load([initial_weights(int(weight_seeds[r])) for r in members])
-        orders = [epoch_order(data_seeds[r], count, epochs) for r in members]
+        orders = epoch_orders(data_seeds[members], count, epochs)
         group_seconds = 0.0
         for epoch in range(epochs):
             start, cpu_start = time.perf_counter(), time.process_time()
-            loss, accuracy = group.train_epoch(
-                images, targets, np.stack([order[epoch] for order in orders])
-            )
+            loss, accuracy = group.train_epoch(images, targets, next(orders))
             seconds = time.perf_counter() - start
             cpu_seconds += time.process_time() - cpu_start
             group_seconds += seconds

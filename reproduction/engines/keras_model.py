@@ -21,127 +21,17 @@ Adam's formula and settings) and changes how the work is fed and compiled:
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
+from reproduction.engines.runs import OneRun, TrainingHistory, stacked_runs
 from reproduction.plumbing.backend import keras, layers, tf
-
-# Batches per graph call: Python regains control between calls, so Ctrl-C stops a long epoch.
-# Calls start at STEPS_PER_CALL batches and double while one takes under CALL_SECONDS / 2, so
-# fast models (MNIST: 100 batches in ~10 ms; each call costs ~1 ms) soon run an epoch in one
-# or two calls and slow ones (the CNN: ~3 s per 100 batches) still stop within seconds.
-STEPS_PER_CALL = 100
-CALL_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class Adam:
-    """keras.optimizers.Adam's settings (its defaults but the learning rate), applied as
-    TensorFlow's fused kernel computes the update: step size lr * sqrt(1 - beta_2^t) /
-    (1 - beta_1^t), epsilon outside the square root."""
-
-    learning_rate: float
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-7
-
-    def next_powers(self, iterations):
-        """Count one more step on the int64 variable `iterations`: (beta_1^t, beta_2^t)."""
-        iterations.assign_add(1)
-        step = tf.cast(iterations, tf.float32)
-        return tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
-
-    def update(self, variable, m, v, gradient, powers):
-        """The update op of `variable` and its moments `m`, `v` for step `powers`."""
-        return tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle,
-            m=m.handle,
-            v=v.handle,
-            beta1_power=powers[0],
-            beta2_power=powers[1],
-            lr=self.learning_rate,
-            beta1=self.beta_1,
-            beta2=self.beta_2,
-            epsilon=self.epsilon,
-            grad=gradient,
-        )
-
-
-def run_in_calls(steps, batches, sums, steps_per_call):
-    """Batches 0 .. batches - 1 of an epoch through `steps(first, last, *sums) -> sums` (a
-    traced graph), in calls that start at `steps_per_call` batches and double while a call takes
-    under CALL_SECONDS / 2: Python regains control between calls, so Ctrl-C stops a long epoch.
-    The running sums carry over, so the result is that of one call. Returns (sums, the call
-    size reached, for the next epoch)."""
-    first = 0
-    while first < batches:
-        last = min(first + steps_per_call, batches)
-        start = time.perf_counter()
-        sums = steps(tf.constant(first), tf.constant(last), *sums)
-        if time.perf_counter() - start < CALL_SECONDS / 2 and last - first == steps_per_call:
-            steps_per_call *= 2
-        first = last
-    return sums, steps_per_call
 
 
 class TrainingSetupError(Exception):
     """The model or optimizer is not one this trainer reproduces faithfully."""
-
-
-@dataclass
-class TrainingHistory:
-    """Per-epoch figures as `model.fit` reports them (training ones averaged over the epoch)."""
-
-    loss: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    epoch_seconds: list = field(default_factory=list)  # training only, validation excluded
-
-    @property
-    def train_seconds(self):
-        return float(sum(self.epoch_seconds))
-
-
-class HistoryRecorder(keras.callbacks.Callback):
-    """For the tutorials' own `model.fit`: fills a TrainingHistory the way the compiled trainer
-    does (training time per epoch with validation left out), then calls
-    `on_epoch_end(epoch, history)` if given."""
-
-    def __init__(self, on_epoch_end=None):
-        super().__init__()
-        self.history_record, self.report = TrainingHistory(), on_epoch_end
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start, self.validation_seconds = time.perf_counter(), 0.0
-
-    def on_test_begin(self, logs=None):
-        self.validation_start = time.perf_counter()
-
-    def on_test_end(self, logs=None):
-        self.validation_seconds += time.perf_counter() - self.validation_start
-
-    def on_epoch_end(self, epoch, logs=None):
-        record = self.history_record
-        record.epoch_seconds.append(time.perf_counter() - self.start - self.validation_seconds)
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            if key in logs:
-                getattr(record, key).append(float(logs[key]))
-        if self.report is not None:
-            self.report(epoch + 1, record)
-
-
-# ## Feeding
-
-
-def as_tensor(array):
-    """A TensorFlow tensor over `array`'s memory when possible (aligned, C-contiguous, CPU),
-    else a copy. Sharing keeps the training set in memory once."""
-    array = np.asarray(array)
-    if array.flags.c_contiguous and array.ctypes.data % 64 == 0:
-        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
-    return tf.constant(array)
 
 
 def _scaled(images, scale):
@@ -362,10 +252,10 @@ class CompiledTrainer:
         targets = self.objective.targets(np.asarray(labels, np.int64), width)
         if self._steps_fn is None:
             self._steps_fn = tf.function(self._train_steps)
-        rng = np.random.default_rng(seed)
-        history = TrainingHistory()
+        count, history = len(labels), TrainingHistory()
+        orders = (order[0] for order in epoch_orders([seed], count, epochs)) if shuffle else None
         for epoch in range(1, epochs + 1):
-            order = rng.permutation(len(labels)) if shuffle else np.arange(len(labels))
+            order = next(orders) if shuffle else np.arange(count)
             start = time.perf_counter()
             loss, accuracy = self._train_epoch(images_tensor, targets, order)
             history.epoch_seconds.append(time.perf_counter() - start)
@@ -418,3 +308,45 @@ def make_evaluator(model, loss="categorical_crossentropy", input_scale=1 / 255, 
         return loss_sum / len(labels), hit_sum / len(labels), np.concatenate(outputs)
 
     return evaluate
+
+
+# ## The engine: one CompiledTrainer per run (the CNN's compiled engine)
+
+
+def train(
+    fresh_model,
+    train_data,
+    *,
+    weight_seeds,
+    data_seeds,
+    epochs,
+    batch_size,
+    learning_rate,
+    test_data,
+    validation_data=None,
+    on_epoch_end=None,
+    on_run_end=None,
+):
+    """Train fresh_model(weight_seed) (a new Keras model with that seed's initial weights) once
+    per run on uint8 `train_data` = (images, labels), the data in data seed's order, with
+    Keras's Adam(learning_rate); validate after every epoch on `validation_data` (if given) and
+    evaluate on `test_data` at the end. on_epoch_end(epoch, history) for each run's epochs;
+    on_run_end(run, OneRun) after each run. Returns engines.runs.stacked_runs' Runs."""
+    done = []
+    for run, (weight_seed, data_seed) in enumerate(zip(weight_seeds, data_seeds, strict=True)):
+        model = fresh_model(int(weight_seed))
+        trainer = CompiledTrainer(
+            model, keras.optimizers.Adam(learning_rate=learning_rate), batch_size=batch_size
+        )
+        history = trainer.fit(
+            *train_data,
+            epochs=epochs,
+            seed=int(data_seed),
+            validation_data=validation_data,
+            on_epoch_end=on_epoch_end,
+        )
+        test_loss, test_accuracy, outputs = trainer.evaluate(*test_data)
+        done.append(OneRun(history, model.get_weights(), outputs, test_loss, test_accuracy))
+        if on_run_end is not None:
+            on_run_end(run, done[-1])
+    return stacked_runs(done, weight_seeds, data_seeds, epochs)

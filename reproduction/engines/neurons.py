@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from reproduction.engines.keras_model import STEPS_PER_CALL, Adam, as_tensor, run_in_calls
+from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
+from reproduction.engines.glorot import glorot_uniform_stack
 from reproduction.engines.runs import Runs
-from reproduction.engines.xor_networks import glorot_uniform_stack
 from reproduction.plumbing.backend import tf
 
 ACTIVATIONS = ("linear", "sigmoid")
@@ -37,14 +37,6 @@ def initial_weights(weight_seeds, features):
     (features, 1), zero bias; stacked as (N, features, 1) and (N, 1)."""
     kernel, bias = glorot_uniform_stack([features, 1], weight_seeds)
     return kernel, bias.reshape(len(kernel), 1)
-
-
-def epoch_orders(data_seeds, count, epochs):
-    """For each data seed, the example order of every epoch: the permutation sequence of
-    np.random.default_rng(seed). Yields (K, count) arrays, one per epoch."""
-    generators = [np.random.default_rng(int(seed)) for seed in data_seeds]
-    for _ in range(epochs):
-        yield np.stack([rng.permutation(count) for rng in generators]).astype(np.int32)
 
 
 class _Stack:
@@ -163,7 +155,7 @@ def _mse_and_accuracy(outputs, labels):
     return loss, accuracy
 
 
-def train_neurons(
+def train(
     train,
     validation,
     test,

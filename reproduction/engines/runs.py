@@ -1,23 +1,46 @@
-"""One engine design for the three scripts: two names, one result, thread settings in one place.
+"""What every engine returns: `Runs`, per-run arrays with one row per run (a single run is a study
+of one), and how they are kept: a run's arrays are its results, saved beside its JSON record.
 
-Every script offers the same two engines:
-- "fit": the tutorial's own spelling, `model.fit` once per run;
+Two engines train every tutorial:
+- "fit": the tutorial's own spelling, `model.fit` once per run (engines/keras_fit.py);
 - "compiled": this project's fast path for the same experiment: compiled TensorFlow graphs, and
-  in a seed study the runs stacked into one computation where that is faster.
-Both return a `Runs`: per-run arrays with one row per run (a single run is a study of one).
+  in a seed study the runs stacked into one computation where that is faster (one module per
+  kind of network: xor_networks, neurons, dense_networks, keras_model).
+A plain single run uses model.fit; a study (--seeds N > 1) the compiled engine.
 """
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 FIT, COMPILED = "fit", "compiled"
 ENGINES = (COMPILED, FIT)
 ENGINE_HELP = (
-    "'compiled': the same experiment in compiled TensorFlow graphs, a study's runs "
-    "stacked where that is faster; 'fit': the tutorial's model.fit, once per run"
+    "'fit': the tutorial's model.fit, once per run; 'compiled': the same experiment in compiled "
+    "TensorFlow graphs, a study's runs stacked where that is faster (default: fit for a single "
+    "run, compiled for a study)"
 )
+
+
+def engine_for(engine, seeds):
+    """The engine a run uses: the one asked for, else model.fit for a single run and the
+    compiled engine for a study of several."""
+    return engine or (FIT if seeds == 1 else COMPILED)
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch figures as `model.fit` reports them (training ones averaged over the epoch)."""
+
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)  # training only, validation excluded
+
+    @property
+    def train_seconds(self):
+        return float(sum(self.epoch_seconds))
 
 
 @dataclass
@@ -29,13 +52,13 @@ class Runs:
     data_seeds: np.ndarray | None  # (N,) the seed of each run's data order (None: full batch)
     loss: np.ndarray
     accuracy: np.ndarray
-    params: list  # final weights, each array with a leading run axis
+    params: list | None  # final weights, each array with a leading run axis (None: not kept)
     train_seconds: float  # training alone (not tracing, not validation where separable)
     compile_seconds: float = 0.0  # graph tracing and warm-up, outside train_seconds
     val_loss: np.ndarray | None = None
     val_accuracy: np.ndarray | None = None
     test_outputs: np.ndarray | None = None  # (N, test examples[, outputs])
-    extra: dict = field(default_factory=dict)  # engine-specific per-run arrays
+    extra: dict = field(default_factory=dict)  # engine-specific per-run arrays and numbers
 
     def __len__(self):
         return len(self.weight_seeds)
@@ -44,63 +67,98 @@ class Runs:
         """The final weights of run `index`."""
         return [p[index] for p in self.params]
 
+    def arrays(self, prefix=""):
+        """{name: array} of everything in these runs, for an .npz (see from_arrays)."""
+        out = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "params":
+                out |= {f"{prefix}params.{i}": p for i, p in enumerate(value or [])}
+            elif item.name == "extra":
+                out |= {f"{prefix}extra.{k}": np.asarray(v) for k, v in value.items()}
+            elif value is not None:
+                out[f"{prefix}{item.name}"] = np.asarray(value)
+        return out
 
-@dataclass(frozen=True)
-class ThreadPlan:
-    intra_op: int
-    inter_op: int
-    column_blocks: int = (
-        1  # the split Dense path (engines/keras_model.py): blocks of the 1st kernel
-    )
-
-    def as_record(self):
-        return {
-            "intra_op": self.intra_op,
-            "inter_op": self.inter_op,
-            "column_blocks": self.column_blocks,
+    @classmethod
+    def from_arrays(cls, arrays, prefix=""):
+        """The Runs whose arrays(prefix) gave `arrays` (a dict or an opened .npz)."""
+        mine = {k[len(prefix) :]: arrays[k] for k in arrays if k.startswith(prefix)}
+        params = [mine[f"params.{i}"] for i in range(sum(k.startswith("params.") for k in mine))]
+        extra = {
+            k.removeprefix("extra."): (v.item() if v.ndim == 0 else v)
+            for k, v in mine.items()
+            if k.startswith("extra.")
         }
+        kept = {
+            item.name: mine[item.name]
+            for item in fields(cls)
+            if item.name in mine and item.name not in ("params", "extra")
+        }
+        for name in ("train_seconds", "compile_seconds"):
+            kept[name] = float(kept.get(name, 0.0))
+        kept.setdefault("data_seeds", None)
+        return cls(params=params or None, extra=extra, **kept)
 
 
-# Measured on 2 cores (README, Performance): the tiny single-run perceptron is per-op overhead
-# (one thread, no hand-offs); the split Dense path runs one column block per core; stacked
-# studies are large matmuls that want every core in one op; "parallel_calls" runs one compiled
-# call per core at a time (the XOR study's workers), each op single-threaded.
-WORKLOADS = ("default", "tiny", "split_dense", "stacked", "parallel_calls")
+@dataclass
+class OneRun:
+    """What one run of a per-run engine (model.fit, the CNN's compiled trainer) gives back."""
+
+    history: TrainingHistory
+    weights: list  # the final weights, as the engines' params keep them
+    test_outputs: np.ndarray | None = None  # the model's outputs on the test images
+    test_loss: float | None = None  # model.evaluate's
+    test_accuracy: float | None = None
 
 
-def thread_plan(workload, engine, device, cores=None):
-    """The TensorFlow thread settings for `workload` (one of WORKLOADS) on `device`."""
-    if workload not in WORKLOADS:
-        raise ValueError(f"unknown workload {workload!r}")
-    cores = int(cores or os.cpu_count() or 1)
-    if engine != COMPILED or not device.startswith("CPU") or workload in ("default", "stacked"):
-        return ThreadPlan(0, 0)
-    if workload == "tiny":
-        return ThreadPlan(1, 1)
-    if workload == "parallel_calls":
-        return ThreadPlan(1, cores)
-    blocks = max(1, min(cores, 4))  # capped at 4 so blocks stay large enough to pay off
-    return ThreadPlan(1, blocks, blocks)
+def stacked_runs(done, weight_seeds, data_seeds, epochs):
+    """The Runs of OneRuns `done`, in order: histories (N, epochs), NaN after a run that stopped
+    early (a non-finite loss); extra holds per-run train_seconds and epoch_seconds and, where
+    the runs were evaluated, test_loss and test_accuracy."""
 
+    def table(key):
+        values = np.full((len(done), epochs), np.nan, np.float32)
+        for row, fitted in enumerate(done):
+            history = getattr(fitted.history, key)
+            values[row, : len(history)] = history
+        return values
 
-def configure_threads(plan):
-    """Apply `plan` (possible only before TensorFlow's first op; later the pools stay as they
-    are, which changes speed, not results) and return the plan in effect."""
-    from reproduction.plumbing.backend import tf
-
-    threading = tf.config.threading
-    try:
-        threading.set_intra_op_parallelism_threads(plan.intra_op)
-        threading.set_inter_op_parallelism_threads(plan.inter_op)
-    except RuntimeError:  # already initialised
-        pass
-    return ThreadPlan(
-        threading.get_intra_op_parallelism_threads(),
-        threading.get_inter_op_parallelism_threads(),
-        plan.column_blocks,
+    validated = any(fitted.history.val_loss for fitted in done)
+    extra = {
+        "train_seconds": np.array([fitted.history.train_seconds for fitted in done]),
+        "epoch_seconds": table("epoch_seconds").astype(np.float64),
+    }
+    if done[0].test_loss is not None:
+        extra["test_loss"] = np.array([fitted.test_loss for fitted in done])
+        extra["test_accuracy"] = np.array([fitted.test_accuracy for fitted in done])
+    outputs = [fitted.test_outputs for fitted in done]
+    return Runs(
+        weight_seeds=weight_seeds,
+        data_seeds=None if data_seeds is None else np.asarray(data_seeds),
+        loss=table("loss"),
+        accuracy=table("accuracy"),
+        val_loss=table("val_loss") if validated else None,
+        val_accuracy=table("val_accuracy") if validated else None,
+        params=[np.stack(p) for p in zip(*(fitted.weights for fitted in done), strict=True)],
+        train_seconds=float(extra["train_seconds"].sum()),
+        test_outputs=None if outputs[0] is None else np.stack(outputs),
+        extra=extra,
     )
 
 
-def setup(workload, engine, device):
-    """thread_plan + configure_threads: what a script calls once, before its first op."""
-    return configure_threads(thread_plan(workload, engine, device))
+def concatenated(parts):
+    """The Runs of several groups of runs (chunks of one study) as one: per-run arrays joined
+    in order, times added."""
+    first = parts[0]
+    joined = {}
+    for name, value in first.arrays().items():
+        if name in ("train_seconds", "compile_seconds") or np.ndim(value) == 0:
+            continue
+        joined[name] = np.concatenate([part.arrays()[name] for part in parts])
+    for name in ("train_seconds", "compile_seconds"):
+        joined[name] = sum(getattr(part, name) for part in parts)
+    scalars = {
+        k: v for k, v in first.arrays().items() if k.startswith("extra.") and np.ndim(v) == 0
+    }
+    return Runs.from_arrays(scalars | joined)

@@ -28,11 +28,11 @@ import itertools
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
-from reproduction.engines.keras_model import Adam
+from reproduction.engines.adam import Adam
+from reproduction.engines.runs import Runs
 from reproduction.plumbing.backend import tf
 
 LOSSES = ("mean_squared_error", "binary_crossentropy")
@@ -49,23 +49,6 @@ BLOCK_EPOCHS = 500
 CHUNK_NETWORKS = 1000
 CHUNK_WEIGHTS = 1_000_000  # and at most this many weights (4 MB a copy) for big networks
 BETA_1, BETA_2, EPSILON = Adam.beta_1, Adam.beta_2, Adam.epsilon  # keras.optimizers.Adam's
-
-
-def glorot_uniform_stack(layer_sizes, seeds):
-    """Initial weights for one network per seed, as Keras's Dense defaults draw them:
-    Glorot-uniform kernels (limit sqrt(6 / (fan_in + fan_out))) and zero biases.
-
-    Returns [W1, b1, W2, b2, ...] with shapes (N, fan_in, fan_out) and (N, 1, fan_out).
-    Network i depends only on seeds[i], so any network of a study can be replayed alone.
-    """
-    params = [[] for _ in range(2 * (len(layer_sizes) - 1))]
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(layer_sizes)):
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            params[2 * layer].append(rng.uniform(-limit, limit, (fan_in, fan_out)))
-            params[2 * layer + 1].append(np.zeros((1, fan_out)))
-    return [np.asarray(p, dtype=np.float32) for p in params]
 
 
 def mlp_forward(params, x):
@@ -193,22 +176,12 @@ def chunk_size_for(layer_sizes, n_networks, workers=1):
     return math.ceil(n_networks / chunks)
 
 
-@dataclass
-class StackedRun:
-    params: list  # final weights, stacked: [W1 (N, a, b), b1 (N, 1, b), ...]
-    loss: np.ndarray  # (N, epochs): each epoch's loss, as model.fit's history reports it
-    accuracy: np.ndarray  # (N, epochs): each epoch's binary accuracy
-    train_seconds: float  # wall time of training alone
-    compile_seconds: float  # graph tracing and XLA compilation (warm-up), not in train_seconds
-    chunk_size: int = 0  # networks per compiled call
-    workers: int = 1  # compiled calls running at a time
-
-
-def train_stacked(
+def train(
     x,
     y,
     params,
     *,
+    weight_seeds=None,
     epochs,
     loss="mean_squared_error",
     learning_rate=1e-3,
@@ -216,13 +189,15 @@ def train_stacked(
     workers=1,
     on_chunk=None,
 ):
-    """Train the stacked networks `params` (see glorot_uniform_stack) on the full batch (x, y)
+    """Train the stacked networks `params` (engines.glorot.glorot_uniform_stack of
+    `weight_seeds`, default 0 .. N - 1: recorded with the runs) on the full batch (x, y)
     for `epochs` full-batch Adam steps. `chunk_size` networks go through each compiled call
     (default: chunk_size_for); the last chunk is padded to the same size, so one compiled
     program serves them all. `workers` chunks train at a time, from that many Python threads
     (each compiled call releases the GIL): one per core when TensorFlow's intra-op pool has
     one thread. `on_chunk(networks_done)` is called after each chunk, in order. Results do not
-    depend on chunk_size or workers (each network is its own lanes of every op)."""
+    depend on chunk_size or workers (each network is its own lanes of every op). Returns an
+    engines.runs.Runs (extra: chunk_size, workers)."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, not {loss!r}")
     n_networks = params[0].shape[0]
@@ -280,14 +255,15 @@ def train_stacked(
     finally:  # on Ctrl-C, drop the chunks not started (the running ones end within ~0.1 s)
         pool.shutdown(wait=True, cancel_futures=True)
     train_seconds = time.perf_counter() - start
-    return StackedRun(
+    return Runs(
+        weight_seeds=np.arange(n_networks) if weight_seeds is None else np.asarray(weight_seeds),
+        data_seeds=None,
         params=from_lanes([np.concatenate(parts, axis=-1) for parts in zip(*finals, strict=True)]),
         loss=np.ascontiguousarray(np.concatenate(losses)),
         accuracy=np.ascontiguousarray(np.concatenate(accuracies)),
         train_seconds=train_seconds,
         compile_seconds=compile_seconds,
-        chunk_size=chunk_size,
-        workers=workers,
+        extra={"chunk_size": chunk_size, "workers": workers},
     )
 
 
