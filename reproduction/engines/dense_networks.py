@@ -33,10 +33,11 @@ import numpy as np
 
 from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
 from reproduction.engines.keras_model import TrainingSetupError
-from reproduction.engines.runs import Runs
+from reproduction.engines.runs import OneRun, Runs, TrainingHistory
 from reproduction.plumbing.backend import keras, tf
 
-PARALLEL = 2  # networks per graph: measured fastest on 2 cores (README, Performance)
+PARALLEL = 2  # networks per graph: measured fastest on 2 cores (docs/performance.md)
+TEST_FIGURES = ("test_loss", "test_accuracy")  # model.evaluate's, per run
 
 
 def dense_sizes(model):
@@ -257,8 +258,8 @@ def train(
     evaluate(weights, images, labels) -> (loss, accuracy, outputs) gives the figures on
     test_data = (images, labels) after training, and on validation_data after every epoch.
     Runs go `parallel` at a time (the last group may be smaller: its graph is traced for its
-    own size). on_epoch_end(runs, epoch, seconds, history) after each epoch of a group
-    (history: the (N, epochs) arrays so far); on_run_end(run index, figures) after each run.
+    own size). on_epoch_end(epoch, TrainingHistory of the group's first run so far) after each
+    epoch of a group; on_run_end(run index, OneRun without weights) after each run.
     Returns a reproduction.engines.runs.Runs whose extra holds per-run test_loss, test_accuracy,
     train_seconds (a group's wall time split evenly between its runs) and epoch_seconds, and
     train_cpu_seconds (the process's CPU time while training: on a shared machine, wall time
@@ -272,7 +273,7 @@ def train(
         key: np.full((n, epochs), np.nan, np.float32)
         for key in ("loss", "accuracy", "val_loss", "val_accuracy")
     }
-    test = {key: np.full(n, np.nan) for key in ("test_loss", "test_accuracy", "train_seconds")}
+    test = {key: np.full(n, np.nan) for key in (*TEST_FIGURES, "train_seconds")}
     epoch_seconds = np.full((n, epochs), np.nan)
     params, test_outputs, groups = [], [], {}
     train_seconds = compile_seconds = cpu_seconds = 0.0
@@ -310,7 +311,7 @@ def train(
                     history["val_loss"][r, epoch] = val_loss
                     history["val_accuracy"][r, epoch] = val_accuracy
             if on_epoch_end is not None:
-                on_epoch_end(members, epoch + 1, seconds, history)
+                on_epoch_end(epoch + 1, _history_of(history, epoch_seconds, members[0], epoch + 1))
             if not np.isfinite(loss).any():  # every network of the group diverged
                 break
         train_seconds += group_seconds
@@ -323,14 +324,9 @@ def train(
                 test["test_loss"][r], test["test_accuracy"][r] = test_loss, test_accuracy
                 test_outputs.append(outputs)
             if on_run_end is not None:
-                on_run_end(
-                    r,
-                    {
-                        "loss": history["loss"][r],
-                        "accuracy": history["accuracy"][r],
-                        **{key: float(value[r]) for key, value in test.items()},
-                    },
-                )
+                trained = _history_of(history, epoch_seconds, r, epochs)
+                trained.epoch_seconds = [test["train_seconds"][r]]  # its share of the group's
+                on_run_end(r, OneRun(trained, None, None, *(test[k][r] for k in TEST_FIGURES)))
     have_validation = validation_data is not None
     return Runs(
         weight_seeds=weight_seeds,
@@ -350,4 +346,48 @@ def train(
             "parallel": parallel,
             "column_blocks": column_blocks,
         },
+    )
+
+
+def _history_of(history, epoch_seconds, run, epochs):
+    """Run `run`'s first `epochs` epochs of the (N, epochs) `history` as a TrainingHistory."""
+    rows = {key: [float(v) for v in values[run, :epochs]] for key, values in history.items()}
+    return TrainingHistory(**rows, epoch_seconds=[float(s) for s in epoch_seconds[run, :epochs]])
+
+
+def layout(column_blocks, seeds, plan):
+    """(networks side by side, column blocks per network) of the compiled Dense engine under
+    the thread `plan`: a single run splits its first kernel into one column block per core
+    (plan.column_blocks); a study trains one network per core side by side, each in one block
+    (faster per run). `column_blocks` (--column-blocks) fixes the blocks: a replay of a study's
+    run gives the study's."""
+    cores = max(1, plan.column_blocks)
+    blocks = column_blocks or (cores if seeds == 1 else 1)
+    return max(1, cores // blocks), blocks
+
+
+def train_model(fresh_model, train_data, layout, *, test_data, validation_data=None, **options):
+    """train() for a Keras model: fresh_model(seed) gives a run's initial weights, and the
+    figures on the test and validation data are the model's own (make_evaluator: what
+    model.evaluate computes) with the run's weights. `layout`: (networks side by side, column
+    blocks per network); `options`: train()'s other keyword arguments."""
+    from reproduction.engines.keras_model import make_evaluator
+
+    model = fresh_model(0)
+    evaluator = make_evaluator(model)
+
+    def evaluate(weights, images, labels):
+        model.set_weights(weights)
+        return evaluator(images, labels)
+
+    return train(
+        lambda seed: fresh_model(seed).get_weights(),
+        dense_sizes(model),
+        train_data,
+        parallel=layout[0],
+        column_blocks=layout[1],
+        evaluate=evaluate,
+        test_data=test_data,
+        validation_data=validation_data,
+        **options,
     )

@@ -350,3 +350,15 @@ def train(
         if on_run_end is not None:
             on_run_end(run, done[-1])
     return stacked_runs(done, weight_seeds, data_seeds, epochs)
+
+
+def untrained_accuracies(fresh_model, weight_seeds, images, labels):
+    """Each run's test accuracy at its initial weights (fresh_model(seed)): a network that has
+    learnt nothing, the measured form of a tutorial's "random guessing"."""
+    model = fresh_model(0)
+    evaluate = make_evaluator(model)
+    accuracies = []
+    for seed in weight_seeds:
+        model.set_weights(fresh_model(int(seed)).get_weights())
+        accuracies.append(evaluate(images, labels)[1])
+    return np.array(accuracies)

@@ -13,19 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-FIT, COMPILED = "fit", "compiled"
-ENGINES = (COMPILED, FIT)
-ENGINE_HELP = (
-    "'fit': the tutorial's model.fit, once per run; 'compiled': the same experiment in compiled "
-    "TensorFlow graphs, a study's runs stacked where that is faster (default: fit for a single "
-    "run, compiled for a study)"
-)
-
-
-def engine_for(engine, seeds):
-    """The engine a run uses: the one asked for, else model.fit for a single run and the
-    compiled engine for a study of several."""
-    return engine or (FIT if seeds == 1 else COMPILED)
+from reproduction.settings.options import COMPILED, FIT, engine_for  # noqa: F401
 
 
 @dataclass
@@ -66,6 +54,24 @@ class Runs:
     def run(self, index):
         """The final weights of run `index`."""
         return [p[index] for p in self.params]
+
+    def history(self, index=0):
+        """Run `index`'s per-epoch figures as a TrainingHistory, up to its last epoch trained
+        (a run stopped early has NaN after it)."""
+        trained = np.flatnonzero(~np.isnan(self.loss[index]))
+        epochs = int(trained[-1]) + 1 if len(trained) else 0
+
+        def first(values):
+            return [] if values is None else [float(v) for v in values[index][:epochs]]
+
+        seconds = self.extra.get("epoch_seconds")
+        return TrainingHistory(
+            loss=first(self.loss),
+            accuracy=first(self.accuracy),
+            val_loss=first(self.val_loss),
+            val_accuracy=first(self.val_accuracy),
+            epoch_seconds=first(seconds),
+        )
 
     def arrays(self, prefix=""):
         """{name: array} of everything in these runs, for an .npz (see from_arrays)."""

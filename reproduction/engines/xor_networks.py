@@ -33,9 +33,9 @@ import numpy as np
 
 from reproduction.engines.adam import Adam
 from reproduction.engines.runs import Runs
+from reproduction.settings.xor import LOSSES
 from reproduction.plumbing.backend import tf
 
-LOSSES = ("mean_squared_error", "binary_crossentropy")
 # XLA fuses the lane-layout element-wise ops: 10,000 2-16-1 networks x 500 epochs take about
 # 0.4 s with it and about 3 s without (README, Performance).
 JIT_COMPILE = True

@@ -9,7 +9,12 @@ of these keys is judged "not comparable", naming the keys.
 
 from dataclasses import dataclass, field
 
+from reproduction.data.cifar10 import CIFAR10_COUNTS
+from reproduction.data.mnist import MNIST_COUNTS
 from reproduction.evidence.verdicts import Compare, Near, NotJudged, Percentile, Rate, Spread
+from reproduction.settings.cifar10 import CIFAR10
+from reproduction.settings.mnist import MNIST
+from reproduction.settings.xor import XOR
 
 # ## Sources
 SOURCES = {
@@ -33,30 +38,31 @@ SOURCE_NAMES = {
     "mnist_video": "video",
 }
 
-# ## The tutorials' settings (keys of the scripts' run records' config)
-XOR_SETTING = {"hidden": [16], "loss": "mean_squared_error", "learning_rate": 1e-3, "epochs": 500}
-CIFAR_DENSE = {
-    "model": "dense",
-    "learning_rate": 5e-4,
-    "batch_size": 32,
-    "epochs": 10,
-    "validation_split": 0.0,
-    "train_images": 50_000,
-    "test_images": 10_000,
-}
+# ## The tutorials' settings, as reproduction/settings defines them (keys of the run records'
+# config), and the real datasets' sizes
+XOR_SETTING = XOR.setting("hidden", "loss", "learning_rate", "epochs")
+CIFAR_DENSE = CIFAR10.setting(
+    "model",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "validation_split",
+    train_images=CIFAR10_COUNTS[0],
+    test_images=CIFAR10_COUNTS[1],
+)
 CIFAR_CNN_FIRST = CIFAR_DENSE | {"model": "cnn", "block_order": "lrelu-bn"}
 CIFAR_CNN_LATER = CIFAR_CNN_FIRST | {"block_order": "bn-lrelu"}
-MNIST_RAW = {
-    "dataset": "mnist",
-    "target_class": 5,
-    "normalize": False,
-    "learning_rate": 1e-3,
-    "batch_size": 32,
-    "epochs": 10,
-    "validation_split": 0.0,
-    "train_images": 60_000,
-    "test_images": 10_000,
-}
+MNIST_RAW = MNIST.setting(
+    "dataset",
+    "target_class",
+    "normalize",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "validation_split",
+    train_images=MNIST_COUNTS[0],
+    test_images=MNIST_COUNTS[1],
+)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,15 @@
-"""reproduce.py --ray: the plan's runs as Ray tasks, on a local Ray instance or a cluster.
+"""Ray for reproduce.py --ray: the session (a local Ray instance or a cluster) and the tasks.
 
-Everything that touches Ray is here, and this module is imported only when --ray is given
-(Ray is an optional extra: pip install -e ".[cluster]"). Ray itself is imported inside the
-functions, so that importing this module without Ray installed still works and --ray can then
-be refused as a usage error.
+Everything that calls Ray is here and in orchestration/ray_plan.py, imported only when --ray is
+given (Ray is an optional extra: pip install -e ".[cluster]"). Ray itself is imported inside
+the functions, so that importing this module without Ray installed still works and --ray can
+then be refused as a usage error.
 
-A task runs one planned run (or one chunk of a CIFAR-10 study's runs: reproduce.py splits the
-study with the script's chunk_argvs and merges the chunks' records with its merge_chunks)
-exactly as a sequential run does, through
-script_runs.run_script: the script in its own process on the worker, writing its record,
-per-run CSV and figures into a temporary folder there. The task returns them (the record, and
-the bytes of the CSV and the figures) to the driver, which writes them where a sequential run
-would have (write_outputs) and keeps the run in the run cache under the same key.
+A task runs one planned run (or one chunk of a CIFAR-10 study's runs: orchestration/chunks.py)
+exactly as a sequential run does, through script_runs.run_script: the script in its own process
+on the worker, writing its record and arrays into a temporary folder there. The task returns
+them to the driver, which writes them where a sequential run would have (write_outputs) and
+keeps the run in the run cache under the same key.
 
 Faults: a worker process that dies in the middle of a task (killed, node lost) is a system
 failure, which Ray retries (TASK_RETRIES); a script that exits non-zero (usage, data, a NaN
@@ -20,7 +18,6 @@ the driver cancels every outstanding task (RunTasks.cancel_outstanding).
 """
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -240,9 +237,9 @@ def working_directory(folder):
 
 def run_in_task(script, argv, name, driver_cwd):
     """The body of one Ray task: run `script` as a sequential run does and return what the
-    driver needs to land it: {"record", "csv" (bytes or None), "figures" ({name: bytes}),
-    "seconds", "code_version", "workdir", "figures_dir", "node"}, or {"failure", "node"} if the
-    script failed (a value, not an exception: Ray must not retry it)."""
+    driver needs to land it: {"record", "arrays" (the .npz's bytes), "seconds", "code_version",
+    "node"}, or {"failure", "node"} if the script failed (a value, not an exception: Ray must
+    not retry it)."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
@@ -250,24 +247,16 @@ def run_in_task(script, argv, name, driver_cwd):
         tempfile.TemporaryDirectory(prefix="tutorials-run-") as folder,
         working_directory(driver_cwd),
     ):
-        figures_dir = Path(folder) / "figures"
         start = time.perf_counter()
         try:
-            record = run_script(
-                script, argv, folder, name, figures_dir=figures_dir, end_with_parent=True
-            )
+            record = run_script(script, argv, folder, name, end_with_parent=True)
         except SystemExit as error:
             return {"failure": str(error), "node": node}
-        seconds = time.perf_counter() - start
-        csv = record["metrics"].get("csv")
         return {
             "record": record,
-            "csv": Path(csv).read_bytes() if csv else None,
-            "figures": {Path(f).name: Path(f).read_bytes() for f in record["figures"]},
-            "seconds": seconds,
+            "arrays": (Path(folder) / record["arrays"]).read_bytes(),
+            "seconds": time.perf_counter() - start,
             "code_version": code_version(script),
-            "workdir": folder,
-            "figures_dir": str(figures_dir),
             "node": node,
         }
 
@@ -291,18 +280,11 @@ def problem_with(result, code, data_digests):
     return None
 
 
-def write_outputs(result, figures_dir, records_dir, name):
-    """Write a task's outputs where a sequential run leaves them (its figures in `figures_dir`,
-    its record `name`.json and CSV in `records_dir`) and return its record, with every path of
-    the worker's folders replaced by the driver's."""
-    text = json.dumps(result["record"])
-    # the figures' folder first: it is inside the worker's folder
-    for worker, driver in ((result["figures_dir"], figures_dir), (result["workdir"], records_dir)):
-        text = text.replace(json.dumps(str(worker))[1:-1], json.dumps(str(driver))[1:-1])
-    record = json.loads(text)
-    for figure in record["figures"]:
-        Path(figure).write_bytes(result["figures"][Path(figure).name])
-    if result["csv"] is not None:
-        Path(record["metrics"]["csv"]).write_bytes(result["csv"])
-    write_run_record(Path(records_dir) / f"{name}.json", record)
+def write_outputs(result, folder, name):
+    """Write a task's record and arrays into `folder` (as `name`.json and .npz, where a
+    sequential run's script leaves them); its record."""
+    record = result["record"] | {"arrays": f"{name}.npz"}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{name}.npz").write_bytes(result["arrays"])
+    write_run_record(Path(folder) / f"{name}.json", record)
     return record

@@ -1,11 +1,14 @@
 """The run cache: every finished run of a plan, kept so that nothing finished is lost.
 
-reproduce.py runs each script in its own process; when one finishes, its JSON record, per-run
-CSV and figures are stored under a key made of the script, its arguments, its code version (a
-hash of the script and the project modules it imports) and the sha256 of the data files it
-reads. Rerunning the same command after Ctrl-C, a crash, kill -9 or a failed run reuses every
-stored run and runs only what is missing. An entry is written to a temporary folder and renamed
-into place, so a run killed while it is being stored leaves no entry, never half of one.
+reproduce.py runs each script in its own process; when one finishes, its record and arrays (the
+run's results: studies/ draws every figure, table and verdict from them) are stored under a key
+made of the script, its arguments, its code version and the sha256 of the data files it reads.
+The code version hashes the code that computes a run: the script and the project modules it
+imports, except the views (studies/, evidence/, orchestration/: figures, verdicts, tables and
+the report), so that editing a figure, a rule or the report's wording reuses every run.
+Rerunning the same command after Ctrl-C, a crash, kill -9 or a failed run reuses every stored
+run and runs only what is missing. An entry is written to a temporary folder and renamed into
+place, so a run killed while it is being stored leaves no entry, never half of one.
 """
 
 import ast
@@ -19,13 +22,16 @@ from pathlib import Path
 from reproduction import ROOT
 from reproduction.plumbing.atomic import interrupts_held
 
-RECORD = "record.json"
+RECORD, ARRAYS = "record.json", "arrays.npz"
+# Modules that only draw views of a run's results: not part of its code version.
+VIEWS = ("reproduction/studies", "reproduction/evidence", "reproduction/orchestration")
 
 
 def code_version(script, root=ROOT):
     """sha256 over the code a script's results come from: the script and every project module it
-    imports, directly or through other modules (found by reading their imports). Changing any of
-    them makes its cached runs stale; code that only orchestrates (reproduce.py) does not."""
+    imports, directly or through other modules (found by reading their imports), views aside
+    (VIEWS). Changing any of them makes its cached runs stale; code that only draws views or
+    orchestrates (reproduce.py) does not."""
     digest = hashlib.sha256()
     for path in sorted(imported_files(root / script, root)):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
@@ -39,7 +45,7 @@ def imported_files(path, root=ROOT, seen=None):
     import c` (c may be a module or a name in a.b), `from a import b`, relative imports; and
     importing a module runs its packages' __init__.py files, so they count as well."""
     seen = set() if seen is None else seen
-    if path in seen or not path.is_file():
+    if path in seen or not path.is_file() or is_view(path, root):
         return seen
     seen.add(path)
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -50,6 +56,12 @@ def imported_files(path, root=ROOT, seen=None):
                 for candidate in (base.with_suffix(".py"), base / "__init__.py"):
                     imported_files(candidate, root, seen)
     return seen
+
+
+def is_view(path, root=ROOT):
+    """Whether `path` is a module that only draws views of results (VIEWS)."""
+    relative = path.resolve().relative_to(root.resolve()).as_posix()
+    return any(relative == view or relative.startswith(view + "/") for view in VIEWS)
 
 
 def _imported_modules(node, path, root):
@@ -94,7 +106,7 @@ def run_key(script, argv, code, data_digests):
 
 
 class RunCache:
-    """Finished runs under `folder`/<key>/: record.json, the per-run CSV, figures/*.png."""
+    """Finished runs under `folder`/<key>/: record.json and arrays.npz."""
 
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -103,36 +115,21 @@ class RunCache:
         """Whether a finished run is stored under `key`."""
         return (self.folder / key / RECORD).is_file()
 
-    def load(self, key, staging, records_dir, label):
-        """The stored run `key` as a record whose figures and CSV are fresh copies in `staging`
-        and `records_dir` (as a new run would leave them), or None if there is none."""
+    def load(self, key):
+        """(the stored run `key`'s record, the path of its arrays), or None if there is none."""
         entry = self.folder / key
         if not self.has(key):
             return None
-        record = json.loads((entry / RECORD).read_text())
-        record["figures"] = [
-            _copy(entry / "figures" / Path(figure).name, Path(staging))
-            for figure in record["figures"]
-        ]
-        if record["metrics"].get("csv"):
-            record["metrics"]["csv"] = _copy(
-                entry / Path(record["metrics"]["csv"]).name, Path(records_dir), f"{label}.csv"
-            )
-        return record
+        return json.loads((entry / RECORD).read_text()), entry / ARRAYS
 
-    def store(self, key, record):
-        """Keep a finished run: its record, its CSV and its figures, renamed into place."""
+    def store(self, key, record, arrays_file):
+        """Keep a finished run: its record and its arrays (a copy of `arrays_file`), renamed
+        into place together."""
         self.folder.mkdir(parents=True, exist_ok=True)
         entry = self.folder / key
         temporary = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.folder))
         try:
-            (temporary / "figures").mkdir()
-            for figure in record["figures"]:
-                shutil.copy2(figure, temporary / "figures" / Path(figure).name)
-            if record["metrics"].get("csv"):
-                shutil.copy2(
-                    record["metrics"]["csv"], temporary / Path(record["metrics"]["csv"]).name
-                )
+            shutil.copy2(arrays_file, temporary / ARRAYS)
             (temporary / RECORD).write_text(json.dumps(record, indent=1))
             with interrupts_held():
                 if entry.exists():
@@ -140,9 +137,3 @@ class RunCache:
                 os.replace(temporary, entry)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _copy(source, folder, name=None):
-    target = folder / (name or source.name)
-    shutil.copy2(source, target)
-    return str(target)

@@ -81,16 +81,16 @@ def rounds_text(values, unit_format):
     )
 
 
-def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=False):
-    """Run ROOT/script with `argv` plus --quiet, --json (in `workdir`) and --figures-dir
-    (default: in `workdir`); its record. SystemExit with the last error line if it fails.
+def run_script(script, argv, workdir, label, end_with_parent=False):
+    """Run ROOT/script with `argv` plus what run_argv adds (its record and arrays in `workdir`
+    as `label`.json and .npz); its record. SystemExit with the last error line if it fails.
     `end_with_parent` (Linux): the script is killed if this process dies first (a Ray worker
     killed mid-task must not leave its script running beside the retry)."""
     record_path = Path(workdir) / f"{label}.json"
     command = [
         sys.executable,
         str(ROOT / script),
-        *run_argv(argv, record_path, figures_dir or Path(workdir) / "figures"),
+        *run_argv(argv, record_path, Path(workdir) / "figures"),
     ]
     process = subprocess.Popen(
         command,
@@ -111,9 +111,17 @@ def run_script(script, argv, workdir, label, figures_dir=None, end_with_parent=F
 
 
 def run_argv(argv, record_path, figures_dir):
-    """The arguments run_script gives a script: `argv`, quiet, its record and figures where
-    asked (also what a study merged from chunks records as its own)."""
-    return [*argv, "--quiet", "--json", str(record_path), "--figures-dir", str(figures_dir)]
+    """The arguments run_script gives a script: `argv`, quiet, its record where asked, and no
+    figures (they are drawn from the record afterwards: orchestration/plan_runner.py)."""
+    return [
+        *argv,
+        "--quiet",
+        "--json",
+        str(record_path),
+        "--figures-dir",
+        str(figures_dir),
+        "--no-figures",
+    ]
 
 
 def _die_with_parent():

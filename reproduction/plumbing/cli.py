@@ -59,6 +59,13 @@ def existing_folder(text):
     return path
 
 
+def keras_file(text):
+    """An argparse type: a path ending in .keras (Keras 3 saves whole models only there)."""
+    if not text.endswith(".keras"):
+        raise argparse.ArgumentTypeError(f"{text!r} must end in .keras (Keras 3's format)")
+    return Path(text)
+
+
 def ray_address(text):
     """An argparse type for --ray: 'local', 'auto', HOST:PORT or a ray:// URL (a typo such as an
     empty value or a port that is not a number is a usage error, not a minute of retries)."""

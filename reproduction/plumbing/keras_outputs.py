@@ -13,7 +13,6 @@ package, not a dependency here; `tf.summary.write` with the scalars plugin's met
 function writes it, needs only TensorFlow.
 """
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -24,23 +23,6 @@ from reproduction.plumbing.atomic import atomic_path, interrupts_held, note_writ
 from reproduction.plumbing.backend import tf
 
 EVENT_FILES = "events.out.tfevents.*"  # how TensorFlow's summary writers name their files
-
-
-def keras_file(text):
-    """An argparse type: a path ending in .keras (Keras 3 saves whole models only there)."""
-    if not text.endswith(".keras"):
-        raise argparse.ArgumentTypeError(f"{text!r} must end in .keras (Keras 3's format)")
-    return Path(text)
-
-
-def add_output_flags(parser, *, save_model_help, tensorboard_help):
-    """--save-model PATH (a .keras file) and --tensorboard DIR, with each script's own help."""
-    parser.add_argument(
-        "--save-model", type=keras_file, default=None, metavar="PATH", help=save_model_help
-    )
-    parser.add_argument(
-        "--tensorboard", type=Path, default=None, metavar="DIR", help=tensorboard_help
-    )
 
 
 def save_model(model, path):
@@ -150,3 +132,16 @@ def write_tensorboard_logs(log_dir, histories, learning_rate):
             with interrupts_held(), contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(staging)
     return log_dir
+
+
+def save_keras_outputs(models, tensorboard, histories, learning_rate):
+    """--save-model and --tensorboard after a run: each of `models` ({path: compiled model})
+    saved, and `histories` ({sub-folder: TrainingHistory}) as TensorBoard logs under
+    `tensorboard` (None: not asked for); one line each says what was written."""
+    for path, model in models.items():
+        save_model(model, path)
+    if models:
+        print("model: " + ", ".join(map(str, models)))
+    if tensorboard is not None:
+        write_tensorboard_logs(tensorboard, histories, learning_rate)
+        print(f"TensorBoard logs: {tensorboard} (tensorboard --logdir {tensorboard})")

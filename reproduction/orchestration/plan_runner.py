@@ -1,0 +1,196 @@
+"""The plan's runs, one after the other: each script in its own process, or its finished run
+taken from the run cache; then every run's views drawn from the records.
+
+A planned run trains and records (the script's --json: its record and arrays, no figures); the
+cache keeps that. Its figures, per-run table and metrics are drawn afterwards from the record by
+the tutorial's study module (studies/render.py), for a fresh run and a cached one alike, so a
+change to a view never retrains anything and `reproduce.py --render` redraws from the cache
+alone.
+"""
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from reproduction.orchestration.run_cache import code_version, run_key
+from reproduction.orchestration.script_runs import run_script
+from reproduction.plumbing.exits import Interrupted
+from reproduction.plumbing.records import plain_record, read_arrays, write_run_record
+from reproduction.plumbing.text import counted
+
+
+class PlannedRun(NamedTuple):
+    part: str  # the report's section: "xor", "mnist", "cifar_dense", "cifar_cnn"
+    label: str  # what the progress lines call it
+    script: str
+    argv: list
+
+
+@dataclass
+class FinishedRun:
+    """A run of the plan with its results: its record and the file of its arrays."""
+
+    index: int  # 1-based, in the plan's order
+    name: str  # "01_xor": its files' name in the records folder
+    label: str
+    record: dict
+    arrays_file: Path
+    seconds: float  # what it took when it ran (a cached run: then)
+    reused: bool = False
+
+
+def run_name(index, planned):
+    return f"{index:02d}_{planned.part}"
+
+
+@dataclass
+class Plan:
+    """A plan's runs and what running them shares: where scripts write, the cache, progress."""
+
+    runs: list
+    workdir: Path  # each script's record and arrays land here first
+    cache: object = None  # a run_cache.RunCache, or None
+    digests: dict = field(default_factory=dict)  # {script: {data file: sha256}}
+    reuse: bool = True  # take finished runs from the cache
+    quiet: bool = False
+    start: float = field(default_factory=time.perf_counter)
+
+    def say(self, text):
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def key(self, planned, argv=None, version=None):
+        """The cache key of `planned` (or of its chunk `argv`)."""
+        version = version or (code_version(planned.script) if self.cache else None)
+        return run_key(
+            planned.script,
+            planned.argv if argv is None else argv,
+            version,
+            self.digests.get(planned.script, {}),
+        )
+
+    def cached(self, key):
+        """(record, arrays file) of a finished run in the cache, or None."""
+        if self.cache is None or not self.reuse:
+            return None
+        return self.cache.load(key)
+
+
+def run_sequentially(plan, only_cached=False):
+    """Every run of `plan`, in order: from the cache, else its script run now (stored in the
+    cache as it finishes). Returns ([FinishedRun], [failure lines]). A failed run is reported and
+    the others go on; with `only_cached`, a run not in the cache is a failure (nothing trains).
+    Ctrl-C stops the running script and ends the plan (every run finished before it stays in
+    the cache)."""
+    finished, failures = [], []
+    index, label = 0, ""
+    try:
+        for index, planned in enumerate(plan.runs, 1):
+            label = planned.label
+            done = _finished_run(index, planned, plan, only_cached, failures)
+            if done is not None:
+                finished.append(done)
+    except KeyboardInterrupt:  # wherever it lands: in a script, between runs, in the cache
+        raise Interrupted(
+            f"stopped in run {index}/{len(plan.runs)} ({label}); the report and its figures are "
+            "unchanged (they are replaced only when every run has ended); "
+            f"{counted(len(finished), 'finished run')} kept in the cache: rerun the same command "
+            "to go on"
+        ) from None
+    return finished, failures
+
+
+def _finished_run(index, planned, plan, only_cached, failures):
+    name, total = run_name(index, planned), len(plan.runs)
+    key = plan.key(planned)
+    stored = plan.cached(key)
+    if stored is not None:
+        plan.say(f"[{index}/{total}] {planned.label}: reused from the cache")
+        record, arrays_file = stored
+        return FinishedRun(
+            index, name, planned.label, record, arrays_file, record["plan_seconds"], True
+        )
+    if only_cached:
+        failures.append(f"{planned.label}: not in the cache (run the plan without --render)")
+        return None
+    plan.say(f"[{index}/{total}] {planned.label} ({time.perf_counter() - plan.start:.0f} s so far)")
+    start = time.perf_counter()
+    try:
+        record = run_script(planned.script, planned.argv, plan.workdir, name)
+    except SystemExit as error:
+        failures.append(f"{planned.label}: {error}")
+        print(f"  failed: {error}", file=sys.stderr)
+        return None
+    record["plan_seconds"] = time.perf_counter() - start
+    arrays_file = Path(plan.workdir) / record["arrays"]
+    if plan.cache is not None:
+        plan.cache.store(key, record, arrays_file)
+    return FinishedRun(index, name, planned.label, record, arrays_file, record["plan_seconds"])
+
+
+@dataclass
+class Outputs:
+    """Where a plan's report, figures and records go: a partial run (any failure) never replaces
+    the last complete report, so its report, figures and records go beside them
+    (REPORT.partial.md, figures.partial/, runs.partial/)."""
+
+    report: Path
+    figures: Path
+    records: Path
+    failures: list
+
+    def __post_init__(self):
+        if self.failures:
+            self.report = self.report.with_suffix(".partial.md")
+            self.figures, self.records = (
+                folder.with_name(folder.name + ".partial")
+                for folder in (self.figures, self.records)
+            )
+        self.figures, self.records = self.figures.resolve(), self.records.resolve()
+
+    def publish(self, figures_staging, records_staging):
+        """Move the staged figures and records into place (each rename atomic)."""
+        for source, target in ((figures_staging, self.figures), (records_staging, self.records)):
+            target.mkdir(parents=True, exist_ok=True)
+            for path in sorted(Path(source).iterdir()):
+                if path.is_file():
+                    os.replace(path, target / path.name)
+
+
+def seconds_by_part(finished):
+    """{part: seconds its runs took} (a run reused from the cache: what it took when it ran)."""
+    seconds = {}
+    for run in finished:
+        part = run.name.split("_", 1)[1]
+        seconds[part] = seconds.get(part, 0.0) + run.seconds
+    return seconds
+
+
+def render_runs(finished, figures_staging, records_staging, outputs):
+    """Draw every finished run's views from its record (studies/render.py): its figures into
+    `figures_staging`, its per-run table, record and arrays into `records_staging` (as
+    <name>.csv, .json and .npz), each record naming the places `outputs` will move them to.
+    Returns {part: [records with their metrics and figures]}, in the plan's order."""
+    from reproduction.studies.render import render  # (matplotlib, only when drawing)
+
+    by_part = {}
+    for run in finished:
+        record = {k: v for k, v in run.record.items() if k != "plan_seconds"}
+        study = record["config"]["seeds"] > 1
+        csv_path = Path(records_staging) / f"{run.name}.csv" if study else None
+        view = render(record, read_arrays(run.arrays_file), Path(figures_staging), csv_path)
+        shutil.copy2(run.arrays_file, Path(records_staging) / f"{run.name}.npz")
+        metrics = view.metrics | (
+            {"csv": str(outputs.records / f"{run.name}.csv")} if study else {}
+        )
+        figures = [str(outputs.figures / Path(figure).name) for figure in view.figures]
+        record = plain_record(
+            record | {"metrics": metrics, "figures": figures, "arrays": f"{run.name}.npz"}
+        )
+        write_run_record(Path(records_staging) / f"{run.name}.json", record)
+        by_part.setdefault(run.name.split("_", 1)[1], []).append(record)
+    return by_part

@@ -1,0 +1,281 @@
+"""A tutorial's settings as data: each flag's key, the tutorial's value, spelling, type and help,
+and what derives from them (the script's parser, the settings its claims are judged in,
+reproduce.py's argv, a study run's replay command, the parts of figure names).
+
+Nothing here imports TensorFlow or NumPy: reproduce.py's driver builds its plan from it.
+"""
+
+import argparse
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reproduction.plumbing.cli import existing_folder, float_in_range, int_in_range, keras_file
+
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its key (the parsed argument's and the run record's config key), the
+    tutorial's value, and how the flag reads."""
+
+    key: str
+    default: object = None
+    help: str = ""
+    type: object = None
+    choices: tuple | None = None
+    nargs: str | None = None
+    metavar: str | None = None
+    switch: bool = False  # a flag without a value (on when given)
+    resolved: bool = False  # parsed as None when not given; the script fills in `default`
+
+    def __post_init__(self):
+        if self.switch and self.default is None:
+            object.__setattr__(self, "default", False)  # a switch is off unless given
+
+    @property
+    def flag(self):
+        return "--" + self.key.replace("_", "-")
+
+    def add_to(self, parser):
+        if self.switch:
+            parser.add_argument(self.flag, action="store_true", help=self.help)
+            return
+        extra = {name: getattr(self, name) for name in ("choices", "nargs", "metavar")}
+        parser.add_argument(
+            self.flag,
+            type=self.type,
+            default=None if self.resolved else self.default,
+            help=self.help,
+            **{name: value for name, value in extra.items() if value is not None},
+        )
+
+    def words(self, value):
+        """The flag with `value` as a command line spells it ([] for a switch that is off)."""
+        if self.switch:
+            return [self.flag] if value else []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [self.flag, *map(str, values)]
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless it has none (None) or is a switch (off)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+@dataclass(frozen=True)
+class Tutorial:
+    """A tutorial script's settings. `replay_keys`: what a study run's replay command carries,
+    in that order, where it differs from the tutorial's value (`always_replayed` even where it
+    does not); `file_keys`: the settings whose values, where they differ from the tutorial's,
+    name a run's figures (so an experiment never overwrites the tutorial's pictures);
+    `file_names`: their short names there ('lr')."""
+
+    name: str  # the claims registry's name of the tutorial
+    script: str
+    title: str
+    options: tuple
+    replay_keys: tuple
+    always_replayed: tuple = ("seed",)
+    file_keys: tuple = ()
+    file_names: dict = field(default_factory=dict)
+
+    def option(self, key):
+        for option in self.options:
+            if option.key == key:
+                return option
+        raise KeyError(f"{self.script} has no setting {key!r}")
+
+    @property
+    def defaults(self):
+        """{key: the tutorial's value} of every setting."""
+        return {option.key: option.default for option in self.options}
+
+    def parser(self):
+        parser = argparse.ArgumentParser(description=self.title, formatter_class=_Help)
+        for option in self.options:
+            option.add_to(parser)
+        return parser
+
+    def setting(self, *keys, **values):
+        """{key: the tutorial's value} of `keys`, then `values` (a claim's setting)."""
+        return {key: self.option(key).default for key in keys} | values
+
+    def argv(self, **values):
+        """The arguments that set `values` (in that order; None: left out), for a planned run."""
+        return [
+            word
+            for key, value in values.items()
+            if value is not None
+            for word in self.option(key).words(value)
+        ]
+
+    def replay(self, values):
+        """The command that trains one run of a study alone: `values` (the run's settings:
+        its seeds, and the study's config for the rest) where they differ from the tutorial's."""
+        words = ["python", self.script]
+        for key in self.replay_keys:
+            value, option = values.get(key), self.option(key)
+            if value is not None and (key in self.always_replayed or value != option.default):
+                words += option.words(value)
+        return shlex.join(words)
+
+    def file_suffix(self, values):
+        """'_epochs3_lr0.01': a part for each of file_keys whose value differs from the
+        tutorial's ('' for the tutorial's settings). A switch is named by its part alone, a
+        choice by its value, a number by its part and value."""
+        parts = []
+        for key in self.file_keys:
+            value = values.get(key)
+            if value == self.option(key).default:
+                continue
+            name = self.file_names.get(key, key.replace("_", "-"))
+            if isinstance(value, bool):
+                parts.append(name)
+            elif isinstance(value, str):
+                parts.append(value)
+            elif isinstance(value, float):
+                parts.append(f"{name}{value:g}")
+            else:
+                parts.append(f"{name}{value}")
+        return "".join(f"_{part}" for part in parts)
+
+
+# ## The options every script shares
+SEED = Option(
+    "seed",
+    0,
+    "random seed (the tutorials were unseeded; a fixed seed makes a run repeatable)",
+    int_in_range(0, MAX_SEED),
+)
+DEVICE = Option(
+    "device",
+    "auto",
+    "where TensorFlow runs; 'gpu' fails if there is none",
+    choices=("auto", "cpu", "gpu"),
+)
+DETERMINISTIC = Option(
+    "deterministic", help="enable TensorFlow op determinism (slower on GPU)", switch=True
+)
+FIGURES_DIR = Option(
+    "figures_dir", Path("figures"), "folder for the PNG figures", Path, metavar="DIR"
+)
+JSON = Option(
+    "json",
+    None,
+    "also write the run's record to PATH: its settings, versions, device, timings and "
+    "metrics as JSON, and its arrays (every run's histories and outputs) beside it as .npz",
+    Path,
+    metavar="PATH",
+)
+QUIET = Option("quiet", help="print only the results: no progress lines", switch=True)
+NO_FIGURES = Option(
+    "no_figures",
+    help="write no figures (reproduce.py draws them from the run's record)",
+    switch=True,
+)
+
+
+def epochs(default, most):
+    return Option("epochs", default, "training epochs", int_in_range(1, most))
+
+
+def seeds(most, text):
+    return Option("seeds", 1, text, int_in_range(1, most), metavar="N")
+
+
+FIT, COMPILED = "fit", "compiled"  # the engines (engines/runs.py)
+ENGINE = Option(
+    "engine",
+    None,
+    "'fit': the tutorial's model.fit, once per run; 'compiled': the same experiment in "
+    "compiled TensorFlow graphs, a study's runs stacked where that is faster (default: fit for "
+    "a single run, compiled for a study); both start from the same initial weights",
+    choices=(FIT, COMPILED),
+)
+
+
+def engine_for(engine, seeds):
+    """The engine a run uses: the one asked for, else model.fit for a single run and the
+    compiled engine for a study of several."""
+    return engine or (FIT if seeds == 1 else COMPILED)
+
+
+def data_options():
+    """--data-dir and the options that take a smaller or a partial copy of the data."""
+    return (
+        Option(
+            "data_dir",
+            None,
+            "folder holding the dataset (default: $TUTORIALS_DATA_DIR, then Keras's cache "
+            "~/.keras/datasets, then a Keras download)",
+            existing_folder,
+            metavar="DIR",
+        ),
+        Option(
+            "allow_small_data",
+            help="accept dataset files holding fewer images than the real dataset (smoke tests "
+            "on small copies); every other check stays",
+            switch=True,
+        ),
+        Option(
+            "train_limit",
+            None,
+            "use only the first N training images (a quick smoke run)",
+            int_in_range(1, 10**9),
+            metavar="N",
+        ),
+        Option(
+            "test_limit",
+            None,
+            "use only the first N test images (a quick smoke run)",
+            int_in_range(1, 10**9),
+            metavar="N",
+        ),
+    )
+
+
+def optimizer_options(learning_rate, batch_size, max_batch, validation_help):
+    """--learning-rate, --batch-size and --validation-split, the image scripts' training
+    settings."""
+    return (
+        Option("learning_rate", learning_rate, "Adam's learning rate", float_in_range(0, 1e6)),
+        Option("batch_size", batch_size, "examples per training step", int_in_range(1, max_batch)),
+        Option(
+            "validation_split",
+            0.0,
+            validation_help,
+            float_in_range(0, 0.9, low_inclusive=True),
+            metavar="FRACTION",
+        ),
+    )
+
+
+def output_options(save_model_help, tensorboard_help):
+    """--save-model PATH (a .keras file) and --tensorboard DIR."""
+    return (
+        Option("save_model", None, save_model_help, keras_file, metavar="PATH"),
+        Option("tensorboard", None, tensorboard_help, Path, metavar="DIR"),
+    )
+
+
+def data_seed(text):
+    return Option("data_seed", None, text, int_in_range(0, MAX_SEED), metavar="SEED")
+
+
+SHARED = (SEED,)  # first in every parser; then epochs, then these:
+RUN_OUTPUTS = (DEVICE, DETERMINISTIC, FIGURES_DIR, NO_FIGURES, JSON, QUIET)
+# The short names of settings in figure file names
+FILE_NAMES = {
+    "normalize": "normalized",
+    "learning_rate": "lr",
+    "batch_size": "batch",
+    "validation_split": "val",
+    "train_limit": "train",
+    "test_limit": "test",
+}

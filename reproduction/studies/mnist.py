@@ -1,0 +1,471 @@
+"""MNIST "five or not" (mnist_perceptron.py): what a run or a seed study shows, from its record.
+
+`render(record, arrays)` is the one view of a run (studies/render.py): the per-epoch validation
+accuracy, the raw outputs' range (the tutorial's debugging step), the test set read at 0 (the
+tutorial's "anything greater than 0 is a five") and at 0.5 (Keras's metric) beside what an
+imbalanced task needs (the never-five baseline, precision, recall, the confusion counts); for a
+study, the dead share, the distributions, the variance split between data order and initial
+weights, and the registry's verdicts; the per-run CSV; the figures (studies/mnist_figures.py).
+"""
+
+import functools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from reproduction.engines.runs import Runs
+from reproduction.evidence.claims import claims_for
+from reproduction.evidence.statistics import (
+    distribution,
+    distribution_text,
+    share,
+    share_text,
+    variance_split,
+    variance_split_text,
+)
+from reproduction.evidence.verdicts import claims_report, judge_all
+from reproduction.settings.mnist import ACTIVATIONS, MNIST
+from reproduction.studies.render import View, write_csv
+
+READINGS = ((0.0, "output > 0 (the tutorial's reading)"), (0.5, "output > 0.5 (Keras's metric)"))
+QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0)
+
+
+# ## Metrics: what accuracy hides on an imbalanced task
+def binary_metrics(outputs, truth, threshold):
+    """Accuracy, precision, recall and the 2x2 counts of reading `outputs > threshold` as the
+    target class. Precision is NaN when nothing is called the target."""
+    predicted = np.asarray(outputs) > threshold
+    truth = np.asarray(truth).astype(bool)
+    tp, fp = int(np.sum(predicted & truth)), int(np.sum(predicted & ~truth))
+    fn, tn = int(np.sum(~predicted & truth)), int(np.sum(~predicted & ~truth))
+    return {
+        "threshold": threshold,
+        "accuracy": (tp + tn) / max(len(truth), 1),
+        "precision": tp / (tp + fp) if tp + fp else math.nan,
+        "recall": tp / (tp + fn) if tp + fn else math.nan,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+        "tp": tp,
+    }
+
+
+def baseline_metrics(truth):
+    """The model that never says "target": its accuracy is the share of the other classes."""
+    return binary_metrics(np.zeros(len(truth)), truth, 0.5)
+
+
+def output_quantiles(outputs):
+    return dict(
+        zip(
+            (f"q{int(q * 100)}" for q in QUANTILES),
+            np.quantile(np.asarray(outputs, np.float64), QUANTILES).tolist(),
+            strict=True,
+        )
+    )
+
+
+# ## Per-run figures, and what a study of many runs says
+def run_metrics(runs, truth, baseline):
+    """Per-run arrays from `runs` (an engines.runs.Runs): the test set read at 0.5 (Keras's
+    metric) and at 0 (the tutorial's reading), whether the neuron died, and its validation
+    accuracy's path over the epochs."""
+    truth = np.asarray(truth, bool)
+    said = runs.test_outputs > 0.5
+    counts = {
+        "tp": (said & truth).sum(1),
+        "fp": (said & ~truth).sum(1),
+        "fn": (~said & truth).sum(1),
+        "tn": (~said & ~truth).sum(1),
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = counts["tp"] / (counts["tp"] + counts["fp"])
+        recall = counts["tp"] / (counts["tp"] + counts["fn"])
+    final = runs.val_accuracy[:, -1].astype(np.float64)
+    return {
+        **counts,
+        "test_accuracy": (counts["tp"] + counts["tn"]) / len(truth),
+        "precision": precision,
+        "recall": recall,
+        "accuracy_at_0": ((runs.test_outputs > 0) == truth).mean(1),
+        # Dead: the neuron says the same for every test image (all outputs on one side of
+        # 0.5). On raw pixels a sigmoid saturates: its float32 gradient is then exactly zero.
+        "dead": said.all(1) | (~said).all(1),
+        "diverged": ~np.isfinite(runs.loss).all(1),
+        "final_val_accuracy": final,
+        "final_val_loss": runs.val_loss[:, -1].astype(np.float64),
+        "epoch_spread_points": 100 * (runs.val_accuracy.max(1) - runs.val_accuracy.min(1)),
+        "below_baseline": final < baseline,
+        "improved": final > runs.val_accuracy[:, 0],
+    }
+
+
+def study_summary(runs, metrics):
+    """A study's distributions: dead share, live and all final accuracies, the linear neuron's
+    erratic epochs, and how much of the spread comes from the data order vs the weights."""
+    final, dead = metrics["final_val_accuracy"], metrics["dead"]
+    return {
+        "n": len(runs),
+        "data_orders": int(runs.extra.get("groups", len(runs))),
+        "dead": share(dead & ~metrics["diverged"]),
+        "diverged": share(metrics["diverged"]),
+        "live_final_accuracy": distribution(final[~dead]),
+        "final_accuracy": distribution(final),
+        "below_baseline": share(metrics["below_baseline"]),
+        "improved_over_epochs": share(metrics["improved"]),
+        "epoch_spread_points": distribution(metrics["epoch_spread_points"] / 100),
+        "variance_split": variance_split(final, runs.data_seeds),
+        "dead_variance_split": variance_split(dead.astype(float), runs.data_seeds),
+    }
+
+
+def paired_summary(metrics):
+    """--compare: the same runs (same weights, same order) with both neurons."""
+    difference = metrics["sigmoid"]["final_val_accuracy"] - metrics["linear"]["final_val_accuracy"]
+    return {"difference": distribution(difference), "sigmoid_better": share(difference > 0)}
+
+
+def study_report(activation, summary, baseline, target_name):
+    """Printed lines of one activation's study."""
+    points = functools.partial(distribution_text, scale=100, unit=" points", decimals=1)
+    return [
+        f"{activation} neuron, {summary['n']} runs:",
+        f"  dead neuron (every test image read as the same class): {share_text(summary['dead'])}",
+        *(
+            [f"  diverged (loss not finite): {share_text(summary['diverged'])}"]
+            if summary["diverged"]["count"]
+            else []
+        ),
+        f"  final validation accuracy, live runs: "
+        f"{distribution_text(summary['live_final_accuracy'])}",
+        f"  final validation accuracy, all runs: {distribution_text(summary['final_accuracy'])}",
+        f"  ending below the never-'{target_name}' baseline ({100 * baseline:.2f}%): "
+        f"{share_text(summary['below_baseline'])}",
+        f"  last epoch better than the first: {share_text(summary['improved_over_epochs'])}",
+        f"  validation accuracy's spread across the epochs (max - min) per run: "
+        f"{points(summary['epoch_spread_points'])}",
+        "  " + variance_split_text(summary["variance_split"], "final accuracy"),
+        "  " + variance_split_text(summary["dead_variance_split"], "dying"),
+    ]
+
+
+CSV_COLUMNS = (
+    "run",
+    "activation",
+    "weight_seed",
+    "data_seed",
+    "final_val_accuracy",
+    "final_val_loss",
+    "test_accuracy",
+    "precision",
+    "recall",
+    "tn",
+    "fp",
+    "fn",
+    "tp",
+    "dead",
+    "below_baseline",
+    "epoch_spread_points",
+    "accuracy_at_0",
+)
+
+
+def replay_command(config, runs, run, activation):
+    """The single-run command that trains run `run` of a study alone, with the same numbers."""
+    return MNIST.replay(
+        config
+        | {
+            "seed": int(runs.weight_seeds[run]),
+            "data_seed": int(runs.data_seeds[run]),
+            "activation": activation,
+        }
+    )
+
+
+def csv_rows(config, results, metrics):
+    rows = []
+    for activation, runs in results.items():
+        for run in range(len(runs)):
+            row = {
+                "run": run,
+                "activation": activation,
+                "weight_seed": int(runs.weight_seeds[run]),
+                "data_seed": int(runs.data_seeds[run]),
+            }
+            row |= {key: metrics[activation][key][run] for key in CSV_COLUMNS[4:]}
+            row |= {
+                f"val_accuracy_{epoch + 1}": float(value)
+                for epoch, value in enumerate(runs.val_accuracy[run])
+            }
+            row["replay"] = replay_command(config, runs, run, activation)
+            rows.append(row)
+    return rows
+
+
+# ## Reports of one run
+def _percent(value):
+    return "   n/a" if math.isnan(value) else f"{100 * value:5.1f}%"
+
+
+def metrics_table(rows):
+    """rows: (label, metrics) -> aligned lines: accuracy, precision, recall, confusion counts."""
+    lines = [
+        f"  {'':44s}{'accuracy':>9s}{'precision':>10s}{'recall':>8s}"
+        f"{'TN':>7s}{'FP':>6s}{'FN':>6s}{'TP':>6s}"
+    ]
+    for label, m in rows:
+        lines.append(
+            f"  {label:44s}{_percent(m['accuracy']):>9s}{_percent(m['precision']):>10s}"
+            f"{_percent(m['recall']):>8s}{m['tn']:7d}{m['fp']:6d}{m['fn']:6d}"
+            f"{m['tp']:6d}"
+        )
+    return "\n".join(lines)
+
+
+QUANTILE_NAMES = {"q0": "min", "q100": "max", "q50": "median"}
+
+
+def quantiles_line(quantiles):
+    return "  " + ", ".join(
+        f"{QUANTILE_NAMES.get(name, name.replace('q', '') + '%')} {value:.3g}"
+        for name, value in quantiles.items()
+    )
+
+
+def epochs_table(val_accuracies):
+    """Per-epoch validation accuracy, one column per neuron ({name: values})."""
+    lines = ["  epoch" + "".join(f"{name + ' val accuracy':>26s}" for name in val_accuracies)]
+    for epoch in range(max(len(v) for v in val_accuracies.values())):
+        cells = [
+            f"{100 * v[epoch]:25.2f}%" if epoch < len(v) else f"{'-':>26s}"
+            for v in val_accuracies.values()
+        ]
+        lines.append(f"  {epoch + 1:5d}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def readings_of(activation):
+    # A sigmoid's output is always above 0: reading it at 0 would call everything the target.
+    return READINGS if activation == "linear" else READINGS[1:]
+
+
+def run_report(activation, runs, truth, target_name, index=0):
+    """Printed lines, readings and the metrics dict for run `index` of `runs`."""
+    outputs, val_accuracy = runs.test_outputs[index], runs.val_accuracy[index]
+    readings = [
+        binary_metrics(outputs, truth, threshold) for threshold, _ in readings_of(activation)
+    ]
+    quantiles = output_quantiles(outputs)
+    spread = 100 * float(val_accuracy.max() - val_accuracy.min())
+    dead = bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5))
+    lines = [
+        f"{activation} neuron: raw outputs on the test set (quantiles):",
+        quantiles_line(quantiles),
+        f"  validation accuracy over the epochs: {100 * val_accuracy.min():.2f}% to "
+        f"{100 * val_accuracy.max():.2f}% (a spread of {spread:.1f} points)",
+    ]
+    if dead:
+        said = f"'{target_name}'" if np.all(outputs > 0.5) else f"not '{target_name}'"
+        lines.append(f"  the {activation} neuron died: every test image read as {said}")
+    metrics = {
+        "val_accuracy": val_accuracy.tolist(),
+        "val_loss": runs.val_loss[index].tolist(),
+        "train_loss": runs.loss[index].tolist(),
+        "train_accuracy": runs.accuracy[index].tolist(),
+        "output_quantiles": quantiles,
+        "readings": readings,
+        "val_accuracy_spread_points": spread,
+        "dead": dead,
+        "weight_seed": int(runs.weight_seeds[index]),
+        "data_seed": int(runs.data_seeds[index]),
+    }
+    return lines, readings, metrics
+
+
+def claim_values(metrics, results):
+    """{quantity: per-run values} of the registry's MNIST claims that this run measured."""
+    values = {}
+    if "linear" in metrics:
+        linear, outputs = metrics["linear"], results["linear"].test_outputs
+        values |= {
+            "linear_below_baseline": linear["below_baseline"],
+            "linear_improved": linear["improved"],
+            "linear_outputs_outside": (outputs.min(axis=1) < 0) & (outputs.max(axis=1) > 1),
+            "linear_reading_at_0_as_good": linear["accuracy_at_0"] >= linear["test_accuracy"],
+        }
+    if {"linear", "sigmoid"} <= set(metrics):
+        values["sigmoid_better"] = (
+            metrics["sigmoid"]["final_val_accuracy"] > metrics["linear"]["final_val_accuracy"]
+        )
+    return values
+
+
+def summarize(config, class_names, results, truth, validation_truth):
+    """Everything the run shows, computed once: the first run's readings, the per-run metrics,
+    the study (several runs) and the registry's verdicts. `results`: {activation: Runs};
+    `truth`, `validation_truth`: whether each test (validation) image is the target class."""
+    target_name = class_names[config["target_class"]]
+    first_run, lines, table = {}, [], []
+    for activation, runs in results.items():
+        run_lines, readings, first_run[activation] = run_report(
+            activation, runs, truth, target_name
+        )
+        lines += run_lines
+        table += [
+            (f"{activation}, {label}", m)
+            for (_, label), m in zip(readings_of(activation), readings, strict=True)
+        ]
+    baseline = baseline_metrics(truth)
+    table.append((f"never '{target_name}' (the baseline)", baseline))
+    validation_baseline = baseline_metrics(validation_truth)["accuracy"]
+    metrics = {a: run_metrics(runs, truth, validation_baseline) for a, runs in results.items()}
+    study = {}
+    if config["seeds"] > 1:
+        study = {a: study_summary(runs, metrics[a]) for a, runs in results.items()}
+        if len(results) > 1:
+            study["paired"] = paired_summary(metrics)
+    claims = claims_for("mnist", config)
+    return {
+        "target_name": target_name,
+        "first_run": first_run,
+        "first_run_lines": lines,
+        "table": table,
+        "baseline": baseline,
+        "validation_baseline": validation_baseline,
+        "metrics": metrics,
+        "study": study,
+        "claims": claims,
+        "claim_values": (values := claim_values(metrics, results)),
+        "verdicts": judge_all(claims, values, config),
+    }
+
+
+def replay_lines(config, results, metrics):
+    """A replay command for the first dead and the first live run of each neuron."""
+    lines = []
+    for activation, runs in results.items():
+        dead = metrics[activation]["dead"]
+        for label, chosen in (("a dead", np.flatnonzero(dead)), ("a live", np.flatnonzero(~dead))):
+            if len(chosen):
+                run = int(chosen[0])
+                lines.append(
+                    f"replay {label} {activation} run alone (run {run}): "
+                    + replay_command(config, runs, run, activation)
+                )
+    return lines
+
+
+def report_text(config, results, summary, truth):
+    """What the run prints after training: the first run's epochs and readings, the study,
+    the claims' verdicts."""
+    target_name, study = summary["target_name"], summary["study"]
+    parts = [
+        (f"First run of the study (seed {config['seed']}):\n" if config["seeds"] > 1 else "")
+        + epochs_table({a: runs.val_accuracy[0] for a, runs in results.items()})
+        + "\n",
+        *summary["first_run_lines"],
+        f"\nOn the {len(truth):,} test images ({100 * truth.mean():.1f}% are '{target_name}'):",
+        metrics_table(summary["table"]),
+    ]
+    if study:
+        parts.append("")
+        for activation in results:
+            parts += study_report(
+                activation, study[activation], summary["validation_baseline"], target_name
+            )
+        if "paired" in study:
+            difference = functools.partial(distribution_text, unit=" points", decimals=2)
+            parts += [
+                f"paired, same seeds: sigmoid minus linear final accuracy: "
+                f"{difference(study['paired']['difference'])}",
+                f"  the sigmoid is better in {share_text(study['paired']['sigmoid_better'])}",
+            ]
+        parts += replay_lines(config, results, summary["metrics"])
+    claims = claims_report(summary["verdicts"], summary["claims"])
+    return "\n".join(parts + ([""] + claims if claims else []))
+
+
+def record_metrics(record, summary):
+    """The record's metrics: the first run's readings, the verdicts, and a study's
+    distributions and per-run claim values."""
+    metrics = {
+        "runs": summary["first_run"],
+        "baseline": summary["baseline"],
+        "target": summary["target_name"],
+        "data_source": record["data"]["source"],
+        "verdicts": summary["verdicts"],
+        "validation_baseline": summary["validation_baseline"],
+    }
+    if record["config"]["seeds"] > 1:
+        metrics |= {"study": summary["study"], "claim_values": summary["claim_values"]}
+    return metrics
+
+
+# ## The view
+def labels_of(config, arrays):
+    """(test truth, validation truth): whether each image is the target class."""
+    target = config["target_class"]
+    test = arrays["data.test_labels"] == target
+    validation = arrays.get("data.validation_labels")
+    return test, test if validation is None else validation == target
+
+
+def render(record, arrays, figures_dir=None, csv_path=None):
+    """The view of an MNIST run from its record and arrays: figures into `figures_dir` and a
+    study's per-run CSV at `csv_path`, where given."""
+    from reproduction.studies import mnist_figures  # (matplotlib only when drawing)
+
+    config, class_names = record["config"], record["data"]["class_names"]
+    results = {
+        activation: Runs.from_arrays(arrays, f"{activation}.")
+        for activation in ACTIVATIONS
+        if f"{activation}.loss" in arrays
+    }
+    truth, validation_truth = labels_of(config, arrays)
+    summary = summarize(config, class_names, results, truth, validation_truth)
+    figures = []
+    if figures_dir is not None:
+        figures = mnist_figures.save_figures(
+            SimpleNamespace(**config), record, arrays, results, summary, figures_dir
+        )
+    metrics = record_metrics(record, summary)
+    if config["seeds"] > 1:
+        columns = [*CSV_COLUMNS, *(f"val_accuracy_{e + 1}" for e in range(config["epochs"]))]
+        metrics |= write_csv(
+            csv_path, csv_rows(config, results, summary["metrics"]), [*columns, "replay"]
+        )
+    return View(report_text(config, results, summary, truth), metrics, figures)
+
+
+def header_text(args, data, splits, device_line, activations, seeds):
+    """What a run prints before training: the task, the model and its training, the data."""
+    pixels = "pixels / 255" if args.normalize else "raw pixels (0-255)"
+    target_name = data.class_names[args.target_class]
+    held_out = len(splits[1][1]) if args.validation_split else 0
+    lines = [
+        f"{args.dataset}: '{target_name}' vs the rest; Flatten -> Dense(1, "
+        f"{' | '.join(activations)}) on {pixels}; mean squared error, Adam(learning_rate="
+        f"{args.learning_rate:g}), batch {args.batch_size}, {args.epochs} epoch"
+        f"{'s' * (args.epochs != 1)}; engine {args.engine}",
+        device_line,
+        f"data: {data.source}: {len(splits[0][1]):,} training"
+        + (f" + {held_out:,} validation" if held_out else "")
+        + f", {len(data.y_test):,} test images; validation: "
+        + (
+            f"the last {args.validation_split:g} of the training set"
+            if held_out
+            else "the test set, as in the tutorial"
+        ),
+        "classes: " + ", ".join(f"{index} {name}" for index, name in enumerate(data.class_names)),
+    ]
+    if args.seeds > 1:
+        weight_seeds, data_seeds = seeds
+        lines.append(
+            f"seed study: {args.seeds} runs; weight seeds {weight_seeds[0]}.."
+            f"{weight_seeds[-1]}, {len(set(data_seeds))} data orders (data seeds "
+            f"{data_seeds[0]}..{data_seeds[-1]}) of up to "
+            f"{np.bincount(data_seeds - data_seeds[0]).max()} runs"
+        )
+    return "\n".join(lines) + "\n"
