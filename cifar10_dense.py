@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reproduction.data.datasets import DataError, load_cifar10
+from reproduction.data.checks import DataError
+from reproduction.data.cifar10 import load_cifar10
 from reproduction.engines.dense_networks import dense_sizes
 from reproduction.engines.dense_networks import train as train_dense_runs
 from reproduction.engines.keras_fit import HistoryRecorder
@@ -35,12 +36,9 @@ from reproduction.engines.keras_model import (
 from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, TrainingHistory
 from reproduction.evidence.claims import claims_for, published_values
 from reproduction.evidence.statistics import (
-    csv_path_for,
     distribution,
-    distribution_figure,
     distribution_text,
     sampling_sd,
-    write_runs_csv,
 )
 from reproduction.evidence.verdicts import claims_report, format_value, judge_all
 from reproduction.orchestration.script_runs import run_argv
@@ -69,11 +67,13 @@ from reproduction.plumbing.seeding import set_seed
 from reproduction.plumbing.threads import setup_threads
 from reproduction.studies.figures import (
     confusion_figure,
+    distribution_figure,
     epoch_curves_figure,
     image_predictions_figure,
     save_figure,
     settings_suffix,
 )
+from reproduction.studies.tables import csv_path_for, write_runs_csv
 
 NUM_CLASSES = 10
 

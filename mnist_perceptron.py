@@ -24,22 +24,21 @@ import time
 
 import numpy as np
 
-from reproduction.data.datasets import DATASETS, DataError, load_fashion_mnist, load_mnist
+from reproduction.data.checks import DataError
+from reproduction.data.mnist import load_fashion_mnist, load_mnist
+from reproduction.data.registry import DATASETS
 from reproduction.engines.keras_fit import HistoryRecorder
 from reproduction.engines.neurons import initial_weights
 from reproduction.engines.neurons import train as train_neurons
 from reproduction.engines.runs import COMPILED, ENGINE_HELP, ENGINES, FIT, Runs, TrainingHistory
 from reproduction.evidence.claims import claims_for
 from reproduction.evidence.statistics import (
-    csv_path_for,
     distribution,
-    distribution_figure,
     distribution_text,
     share,
     share_text,
     variance_split,
     variance_split_text,
-    write_runs_csv,
 )
 from reproduction.evidence.verdicts import claims_report, judge_all
 from reproduction.plumbing.backend import keras, layers, tf
@@ -61,6 +60,7 @@ from reproduction.plumbing.records import peak_rss_mb, save_run_record
 from reproduction.plumbing.seeding import set_seed
 from reproduction.plumbing.threads import setup_threads
 from reproduction.studies.figures import (
+    distribution_figure,
     epoch_curves_figure,
     image_predictions_figure,
     new_figure,
@@ -68,6 +68,7 @@ from reproduction.studies.figures import (
     save_figure,
     settings_suffix,
 )
+from reproduction.studies.tables import csv_path_for, write_runs_csv
 
 
 # ## The model: the tutorial's single neuron

@@ -25,13 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reproduction.data.datasets import (
-    DATASETS,
-    DataError,
-    build_datasets,
-    find_make_datasets,
-    preflight,
-)
+from reproduction.data.checks import DataError
+from reproduction.data.lookup import find_make_datasets
+from reproduction.data.registry import DATASETS, build_datasets, preflight
 from reproduction.evidence.claims import CLAIMS, SOURCE_NAMES, SOURCES, claims_for, published_values
 from reproduction.evidence.statistics import wilson_interval
 from reproduction.evidence.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge

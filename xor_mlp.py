@@ -30,7 +30,7 @@ from reproduction.engines.xor_networks import (
     train as train_stacked,
 )
 from reproduction.evidence.claims import claims_for
-from reproduction.evidence.statistics import csv_path_for, wilson_interval, write_runs_csv
+from reproduction.evidence.statistics import wilson_interval
 from reproduction.evidence.verdicts import claims_report, judge_all
 from reproduction.plumbing.backend import keras, layers, tf
 from reproduction.plumbing.cli import (
@@ -53,6 +53,7 @@ from reproduction.studies.figures import (
     save_figure,
     settings_suffix,
 )
+from reproduction.studies.tables import csv_path_for, write_runs_csv
 
 # ## The data: four customer segments -> loyal customer?
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
