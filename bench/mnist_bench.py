@@ -34,12 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import numpy as np
 
 from reproduction.evidence.statistics import Z_95, share, share_text
-from reproduction.orchestration.script_runs import (
-    bench_parser,
-    rounds_of,
-    rounds_text,
-    run_script,
-)
+from reproduction.orchestration.benchmarks import bench_parser, rounds_of, rounds_text
+from reproduction.orchestration.script_runs import run_script
 from reproduction.plumbing.cli import check_output_file, int_in_range
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.records import build_run_record, write_run_record

@@ -65,10 +65,10 @@ def tiny_data_dir(tmp_path):
 def no_keras_cache(tmp_path, monkeypatch):
     """No dataset outside the test's own folders: an empty Keras cache and no
     TUTORIALS_DATA_DIR."""
-    from reproduction.data import datasets as data
+    from reproduction.data.lookup import DATA_DIR_ENV
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
 
 
 @pytest.fixture

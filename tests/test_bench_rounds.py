@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reproduction.orchestration.script_runs import median_and_range, round_order, rounds_text
+from reproduction.orchestration.benchmarks import median_and_range, round_order, rounds_text
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 

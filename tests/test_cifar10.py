@@ -20,7 +20,9 @@ import pytest
 from conftest import is_png, read_tensorboard_scalars, recorded_run, write_batches
 
 import cifar10_dense
-from reproduction.data import datasets as data
+from reproduction.data import download
+from reproduction.data.cifar10 import load_cifar10
+from reproduction.data.lookup import DATA_DIR_ENV
 from reproduction.evidence import verdicts as verdicts_module
 from reproduction.plumbing import keras_outputs
 from reproduction.plumbing.backend import keras
@@ -31,7 +33,7 @@ def accepted_tiny_cifar_dir(tiny_cifar_dir, monkeypatch):
     """conftest's tiny_cifar_dir (5 x 8 training, 12 test images), which the script accepts
     without --allow-small-data: its loader does not insist on CIFAR-10's counts."""
     monkeypatch.setattr(
-        cifar10_dense, "load_cifar10", functools.partial(data.load_cifar10, expected_counts=None)
+        cifar10_dense, "load_cifar10", functools.partial(load_cifar10, expected_counts=None)
     )
     return tiny_cifar_dir
 
@@ -126,7 +128,7 @@ def test_saved_model_is_compiled_and_evaluates_as_the_run(tmp_path, accepted_tin
     )
     assert loaded.loss == "categorical_crossentropy"
     assert loaded.optimizer.learning_rate.numpy() == pytest.approx(5e-4)
-    tiny = data.load_cifar10(accepted_tiny_cifar_dir, expected_counts=None)
+    tiny = load_cifar10(accepted_tiny_cifar_dir, expected_counts=None)
     loss, accuracy = loaded.evaluate(
         tiny.x_test.astype("float32") / 255.0,
         keras.utils.to_categorical(tiny.y_test, 10),
@@ -276,12 +278,12 @@ def test_save_model_folder_in_the_way(tmp_path, capsys, monkeypatch):
 
 def test_no_data_offline_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
 
     def offline(name):
         raise Exception("URL fetch failure: no network")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(download, "_download", offline)
     (tmp_path / "empty").mkdir()
     code = cifar10_dense.main(
         ["--data-dir", str(tmp_path / "empty"), "--figures-dir", str(tmp_path / "figures")]

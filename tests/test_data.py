@@ -1,4 +1,5 @@
-"""data/datasets.py: look-up order, the arrays-only unpickler, checks, the offline message.
+"""data/ (lookup, cifar10, checks, download): look-up order, the arrays-only unpickler, checks,
+the offline message.
 
 Default tests write tiny CIFAR-10 batch files in the real format (pickled dicts of bytes keys,
 uint8 rows of R, G, B planes); the test marked `data` reads the real copy.
@@ -15,8 +16,11 @@ import numpy as np
 import pytest
 from conftest import write_batches
 
-from reproduction.data import datasets as data
-from reproduction.data.datasets import DataError, find_cifar10, load_cifar10, load_cifar10_batches
+from reproduction.data import download as download_module
+from reproduction.data.checks import DataError
+from reproduction.data.cifar10 import check_cifar10_batches, load_cifar10, load_cifar10_batches
+from reproduction.data.download import download_failure_reason
+from reproduction.data.lookup import DATA_DIR_ENV, find_cifar10
 
 TINY = (5 * 4, 6)  # 4 images per training batch, 6 test images
 
@@ -40,9 +44,9 @@ def test_lookup_order(tmp_path, monkeypatch, no_keras_cache):
     )
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     assert find_cifar10(tmp_path / "mine") == explicit  # explicit first
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "mine"))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "mine"))
     assert find_cifar10() == explicit  # then the environment variable
-    monkeypatch.delenv(data.DATA_DIR_ENV)
+    monkeypatch.delenv(DATA_DIR_ENV)
     assert find_cifar10() == keras3  # then Keras 3's cache layout
     older = write_batches(tmp_path / "keras2" / "datasets" / "cifar-10-batches-py")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras2"))
@@ -56,7 +60,7 @@ def test_found_copy_is_used_without_download(tmp_path, monkeypatch, no_keras_cac
     def no_download(name):
         raise AssertionError("downloaded although a local copy exists")
 
-    monkeypatch.setattr(data, "_download", no_download)
+    monkeypatch.setattr(download_module, "_download", no_download)
     assert load_cifar10(tmp_path, expected_counts=TINY).source.endswith("cifar-10-batches-py")
 
 
@@ -64,7 +68,7 @@ def test_offline_with_nothing_found_says_where_it_looked(tmp_path, monkeypatch, 
     def offline(name):
         raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(download_module, "_download", offline)
     with pytest.raises(DataError) as error:
         load_cifar10(tmp_path / "nowhere")
     message = str(error.value)
@@ -164,12 +168,12 @@ def test_files_are_named_relative_to_the_folder_searched(tmp_path, monkeypatch, 
 
 def test_preflight_check_reads_without_building(tmp_path):
     folder = write_batches(tmp_path / "cifar-10-batches-py")
-    data.check_cifar10_batches(folder, expected_counts=TINY)
+    check_cifar10_batches(folder, expected_counts=TINY)
     with pytest.raises(DataError, match="expected 50000"):
-        data.check_cifar10_batches(folder)
+        check_cifar10_batches(folder)
     (folder / "data_batch_5").write_bytes(b"garbage")
     with pytest.raises(DataError, match="data_batch_5"):
-        data.check_cifar10_batches(folder, expected_counts=None)
+        check_cifar10_batches(folder, expected_counts=None)
 
 
 # ## A failed download says why; a bad $TUTORIALS_DATA_DIR is a usage error
@@ -216,7 +220,7 @@ def _corrupted(name):
     ],
 )
 def test_failed_download_says_why(tmp_path, monkeypatch, no_keras_cache, download, says):
-    monkeypatch.setattr(data, "_download", download)
+    monkeypatch.setattr(download_module, "_download", download)
     with pytest.raises(DataError) as error:
         load_cifar10(tmp_path / "nowhere")
     message = str(error.value)
@@ -228,8 +232,8 @@ def test_keras_message_alone_still_reads_as_no_network():
     error = Exception(
         "URL fetch failure on https://x/mnist.npz: None -- [Errno 101] Network is unreachable"
     )
-    assert data.download_failure_reason(error) == ("no network: [Errno 101] Network is unreachable")
-    assert len(data.download_failure_reason(Exception("x" * 1000))) <= 200
+    assert download_failure_reason(error) == ("no network: [Errno 101] Network is unreachable")
+    assert len(download_failure_reason(Exception("x" * 1000))) <= 200
 
 
 @pytest.mark.parametrize(
@@ -242,18 +246,18 @@ def test_data_dir_variable_naming_no_folder_is_a_usage_error(
     def no_download(name):
         raise AssertionError("searched past a bad $TUTORIALS_DATA_DIR and downloaded")
 
-    monkeypatch.setattr(data, "_download", no_download)
+    monkeypatch.setattr(download_module, "_download", no_download)
     write_batches(tmp_path / "empty-keras-home" / "datasets" / "cifar-10-batches-py")
     wrong = tmp_path / "typo"
     make(wrong)
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(wrong))
+    monkeypatch.setenv(DATA_DIR_ENV, str(wrong))
     with pytest.raises(DataError) as error:  # not read from Keras's cache behind its back
         load_cifar10(expected_counts=TINY)
     assert error.value.exit_code == 2
-    assert f"${data.DATA_DIR_ENV}: {wrong} {says}" in str(error.value)
+    assert f"${DATA_DIR_ENV}: {wrong} {says}" in str(error.value)
     # An explicit folder (--data-dir, checked by argparse) takes the variable's place.
     assert load_cifar10(tmp_path / "empty-keras-home" / "datasets", expected_counts=TINY).files
-    monkeypatch.setenv(data.DATA_DIR_ENV, "")  # set but empty: not used, as before
+    monkeypatch.setenv(DATA_DIR_ENV, "")  # set but empty: not used, as before
     assert load_cifar10(expected_counts=TINY).files
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import write_mnist_npz, write_tiny_datasets
 
-from reproduction.data import datasets as data
-from reproduction.data.datasets import DATASETS, build_datasets, find_make_datasets, preflight
+from reproduction.data import checks
+from reproduction.data.lookup import DATA_DIR_ENV, find_make_datasets
+from reproduction.data.mnist import load_mnist
+from reproduction.data.registry import DATASETS, build_datasets, preflight
 
 EXPECTED = [
     "mnist.npz",
@@ -37,7 +39,7 @@ def write_script(folder, body, executable=True):
 
 def test_datasets_by_name():
     assert set(DATASETS) == set(ALL)
-    assert DATASETS["cifar10"].title == "CIFAR-10" and DATASETS["mnist"].load is data.load_mnist
+    assert DATASETS["cifar10"].title == "CIFAR-10" and DATASETS["mnist"].load is load_mnist
     assert DATASETS["fashion_mnist"].expected_counts == (60_000, 10_000)
 
 
@@ -109,16 +111,16 @@ def test_preflight_out_of_memory_blames_no_file(tiny_data_dir, monkeypatch, no_k
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(data, "aligned_empty", no_memory)
+    monkeypatch.setattr(checks, "aligned_empty", no_memory)
     [problem] = preflight(["mnist"], folder, allow_small_data=True)
     assert problem.startswith("MNIST: ") and "not enough memory to load MNIST" in problem
     assert "rebuild" not in problem
 
 
 def test_preflight_with_a_bad_data_dir_variable_is_one_line(tmp_path, monkeypatch, no_keras_cache):
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "typo"))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "typo"))
     assert preflight(ALL) == [
-        f"MNIST, Fashion-MNIST, CIFAR-10: ${data.DATA_DIR_ENV}: "
+        f"MNIST, Fashion-MNIST, CIFAR-10: ${DATA_DIR_ENV}: "
         f"{tmp_path / 'typo'} does not exist (point it at the datasets "
         "folder, or unset it)"
     ]
@@ -212,7 +214,7 @@ def test_dataset_file_present(real_data_dir, relative):
 
 @pytest.mark.data
 def test_real_folder_passes_preflight(real_data_dir, monkeypatch):
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     assert preflight(ALL, real_data_dir) == []
     if (real_data_dir / "make-datasets").is_file():
         assert find_make_datasets(real_data_dir) == real_data_dir / "make-datasets"

@@ -18,12 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reproduction.data.datasets import (
-    DataError,
-    load_cifar10_batches,
-    load_fashion_mnist_folder,
-    load_mnist_npz,
-)
+from reproduction.data.checks import DataError
+from reproduction.data.cifar10 import load_cifar10_batches
+from reproduction.data.mnist import load_fashion_mnist_folder, load_mnist_npz
 
 FUZZ = settings(
     max_examples=60,

@@ -1,4 +1,4 @@
-"""data/datasets.py for MNIST (mnist.npz, no pickles) and Fashion-MNIST (gzip'd idx files)."""
+"""data/mnist.py for MNIST (mnist.npz, no pickles) and Fashion-MNIST (gzip'd idx files)."""
 
 import gzip
 import hashlib
@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from conftest import write_fashion_mnist, write_idx, write_mnist_npz
 
-from reproduction.data import datasets as data
-from reproduction.data.datasets import (
+from reproduction.data import download
+from reproduction.data.checks import DataError
+from reproduction.data.lookup import DATA_DIR_ENV
+from reproduction.data.mnist import (
     FASHION_MNIST_CLASSES,
-    DataError,
+    FASHION_MNIST_FILES,
     load_fashion_mnist,
     load_fashion_mnist_folder,
     load_mnist,
@@ -149,7 +151,7 @@ def test_lookup_order(tmp_path, monkeypatch, no_keras_cache):
     write_fashion_mnist(explicit)  # the files directly in the folder also count
     assert load_mnist(explicit, expected_counts=None).source == str(explicit / "mnist.npz")
     assert load_fashion_mnist(explicit, expected_counts=None).source == str(explicit)
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(explicit))
+    monkeypatch.setenv(DATA_DIR_ENV, str(explicit))
     assert load_mnist(expected_counts=None).source == str(explicit / "mnist.npz")
 
 
@@ -160,7 +162,7 @@ def test_offline_with_nothing_found(tmp_path, monkeypatch, no_keras_cache, loade
     def offline(name):
         raise Exception("URL fetch failure")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(download, "_download", offline)
     with pytest.raises(DataError) as error:
         loader(tmp_path / "nowhere")
     message = str(error.value)
@@ -172,7 +174,7 @@ def test_download_is_checked_too(tmp_path, monkeypatch, no_keras_cache):
         images = np.zeros((3, 28, 28), np.uint8)
         return (images, np.array([0, 1, 11])), (images, np.zeros(3))
 
-    monkeypatch.setattr(data, "_download", bad_download)
+    monkeypatch.setattr(download, "_download", bad_download)
     with pytest.raises(DataError, match="keras download"):
         load_mnist(tmp_path / "nowhere", expected_counts=None)
 
@@ -201,10 +203,8 @@ def test_fashion_files_hold_each_idx_sha256_read_once(
     opened = count_opens(tmp_path)
     ds = load_fashion_mnist(tmp_path, expected_counts=None)
     prefix = "" if layout == "." else f"{layout}/"
-    assert ds.files == {
-        f"{prefix}{name}": sha256_of(folder / name) for name in data.FASHION_MNIST_FILES
-    }
-    assert sorted(opened) == sorted(data.FASHION_MNIST_FILES)
+    assert ds.files == {f"{prefix}{name}": sha256_of(folder / name) for name in FASHION_MNIST_FILES}
+    assert sorted(opened) == sorted(FASHION_MNIST_FILES)
     assert ds.head(1, 1).files == ds.files
 
 
@@ -216,7 +216,7 @@ def test_downloaded_files_are_hashed_from_the_keras_cache(tmp_path, monkeypatch,
         with np.load(path) as archive:
             return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
 
-    monkeypatch.setattr(data, "_download", keras_download)
+    monkeypatch.setattr(download, "_download", keras_download)
     ds = load_mnist(tmp_path / "nowhere", expected_counts=None)
     assert ds.source == "keras download (mnist)"
     assert ds.files == {"mnist.npz": sha256_of(cache / "mnist.npz")}
@@ -247,6 +247,4 @@ def test_real_mnist_and_fashion_mnist(real_data_dir):
     assert abs(np.mean(mnist.y_test == 5) - 0.0892) < 1e-4  # 892 fives in the test set
     fashion = load_fashion_mnist(real_data_dir)
     assert np.bincount(fashion.y_train).tolist() == [6000] * 10
-    assert sorted(fashion.files) == sorted(
-        f"fashion-mnist/{name}" for name in data.FASHION_MNIST_FILES
-    )
+    assert sorted(fashion.files) == sorted(f"fashion-mnist/{name}" for name in FASHION_MNIST_FILES)

@@ -14,7 +14,7 @@ from conftest import write_idx, write_mnist_npz
 import cifar10_dense
 import mnist_perceptron
 import xor_mlp
-from reproduction.data import datasets as data
+from reproduction.data import cifar10
 from reproduction.engines import neurons as stacked_neuron
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,9 +120,10 @@ def test_xor_non_finite_loss_is_exit_1_naming_the_epoch(engine, tmp_path, capsys
 def address_space_limited(loader, path, headroom_mb=20):
     """Run `loader(path, expected_counts=None)` in a Python process allowed only `headroom_mb`
     more address space than it has after importing; what it raised (class name, message)."""
+    module = "cifar10" if loader == "load_cifar10_batches" else "mnist"
     code = f"""
 import resource, sys
-from reproduction.data import datasets as data
+from reproduction.data import {module} as data
 with open("/proc/self/status") as status:
     size = [int(l.split()[1]) for l in status if l.startswith("VmSize")][0] * 1024
 resource.setrlimit(resource.RLIMIT_AS, (size + {headroom_mb} * 2**20, resource.RLIM_INFINITY))
@@ -183,7 +184,7 @@ def test_script_out_of_memory_while_loading_is_exit_1_and_one_line(
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(data, "aligned_empty", no_memory)
+    monkeypatch.setattr(cifar10, "aligned_empty", no_memory)
     code = cifar10_dense.main(
         ["--data-dir", str(tiny_data_dir), "--allow-small-data", *outputs_of(tmp_path)]
     )

@@ -11,7 +11,7 @@ import pytest
 from conftest import is_png, read_tensorboard_scalars, recorded_run, write_mnist_npz
 
 import mnist_perceptron
-from reproduction.data import datasets as data
+from reproduction.data.mnist import load_fashion_mnist, load_mnist
 from reproduction.evidence.statistics import share
 from reproduction.plumbing.backend import keras
 from reproduction.studies.figures import plt
@@ -21,7 +21,7 @@ from reproduction.studies.figures import plt
 def accepted_tiny_mnist_dir(tiny_mnist_dir, monkeypatch):
     """conftest's tiny_mnist_dir (mnist.npz and Fashion-MNIST files with few images), which the
     script accepts without --allow-small-data: its loaders do not insist on the real counts."""
-    for name, loader in (("mnist", data.load_mnist), ("fashion_mnist", data.load_fashion_mnist)):
+    for name, loader in (("mnist", load_mnist), ("fashion_mnist", load_fashion_mnist)):
         monkeypatch.setitem(
             mnist_perceptron.LOADERS, name, functools.partial(loader, expected_counts=None)
         )
@@ -152,7 +152,7 @@ def test_saved_models_are_compiled_and_evaluate_as_the_run(
         str(tmp_path / "out" / "model.keras"),
     )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(saved.values())
-    tiny = data.load_mnist(accepted_tiny_mnist_dir, expected_counts=None)
+    tiny = load_mnist(accepted_tiny_mnist_dir, expected_counts=None)
     for activation, name in saved.items():
         loaded = keras.models.load_model(tmp_path / "out" / name)
         assert loaded.layers[-1].activation.__name__ == activation

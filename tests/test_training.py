@@ -216,7 +216,7 @@ def test_dense_stack_recognises_only_flatten_dense_softmax():
 
 
 def test_as_tensor_shares_aligned_memory_and_copies_otherwise():
-    from reproduction.data.datasets import aligned_empty
+    from reproduction.data.checks import aligned_empty
 
     shared = aligned_empty((4, 3))
     shared[...] = 1

@@ -1,4 +1,5 @@
-"""Seed studies: what many runs of one experiment say, as numbers, a CSV and a figure.
+"""Seed studies: what many runs of one experiment say, as numbers (the per-run CSV is
+studies/tables.py's, the figure studies/figures.distribution_figure's).
 
 A single run of these tutorials is chaotic (a rounding difference decides whether the MNIST
 sigmoid neuron dies), so a study's result is a distribution: shares with their 95% (Wilson)
@@ -6,14 +7,9 @@ intervals, quantiles, and how much of the spread comes from the initial weights 
 from the data order (where a published value falls among the runs is evidence/verdicts.py's).
 """
 
-import csv
-import io
 import math
 
 import numpy as np
-
-from reproduction.plumbing.atomic import write_text_atomic
-from reproduction.studies.figures import integer_ticks, new_figure
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -132,74 +128,3 @@ def variance_split_text(split, what):
 def sampling_sd(p, n):
     """The test set's own sampling noise of an accuracy p measured on n examples."""
     return math.sqrt(p * (1 - p) / n) if n else math.nan
-
-
-# ## The per-run table: one row per run, its seeds and its figures
-
-
-def csv_text(rows, columns):
-    """rows: dicts; columns: the keys, in order. Floats as repr (lossless), None/NaN empty."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        cells = []
-        for key in columns:
-            value = row.get(key)
-            if isinstance(value, (float, np.floating)):
-                value = "" if not math.isfinite(value) else repr(float(value))
-            elif isinstance(value, (bool, np.bool_)):
-                value = int(value)
-            elif value is None:
-                value = ""
-            cells.append(value)
-        writer.writerow(cells)
-    return out.getvalue()
-
-
-def csv_path_for(json_path):
-    """The study's CSV sits beside its JSON record: runs.json -> runs.csv."""
-    return json_path.with_suffix(".csv")
-
-
-def write_runs_csv(path, rows, columns):
-    write_text_atomic(path, csv_text(rows, columns))
-    return str(path)
-
-
-# ## The distribution figure
-
-
-def distribution_figure(
-    groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None
-):
-    """A histogram of per-run values, one colour per group ({'live runs': values, 'dead
-    neuron': values}: the groups stay visibly apart), with vertical lines at `published`
-    ((value, label) pairs) and the groups' medians."""
-    fig, ax = new_figure(size=(7.0, 4.2))
-    finite = [np.asarray(v, np.float64)[np.isfinite(v)] * scale for v in groups.values()]
-    every = np.concatenate(finite) if finite else np.zeros(0)
-    references = [scale * value for value, _ in published]
-    if value_range is None and every.size:
-        low, high = min(every.min(), *references), max(every.max(), *references)
-        pad = 0.02 * (high - low) or 0.5
-        value_range = (low - pad, high + pad)
-    edges = np.linspace(*(value_range or (0, 1)), bins + 1)
-    colours = ("tab:blue", "tab:red", "tab:green", "tab:purple")
-    for (label, values), colour in zip(zip(groups, finite, strict=True), colours, strict=False):
-        if values.size:
-            ax.hist(
-                np.clip(values, edges[0], edges[-1]),
-                bins=edges,
-                color=colour,
-                alpha=0.75,
-                label=f"{label} (n = {values.size})",
-            )
-    for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):
-        ax.axvline(scale * value, color="k", ls=style, lw=1.3, label=label)
-    ax.set(xlabel=xlabel, ylabel="runs", title=title)
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
-    integer_ticks(ax.yaxis)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return fig

@@ -202,7 +202,7 @@ def check_output_paths(parser, args, extra_files=()):
 
 
 def add_data_dir_flag(parser):
-    from reproduction.data.datasets import DATA_DIR_ENV
+    from reproduction.data.lookup import DATA_DIR_ENV
 
     parser.add_argument(
         "--data-dir",

@@ -169,3 +169,38 @@ def settings_suffix(args, defaults, keys):
         else:
             parts.append(f"{name}{value}")
     return "".join(f"_{part}" for part in parts)
+
+
+def distribution_figure(
+    groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None
+):
+    """A histogram of per-run values, one colour per group ({'live runs': values, 'dead
+    neuron': values}: the groups stay visibly apart), with vertical lines at `published`
+    ((value, label) pairs) and the groups' medians."""
+    fig, ax = new_figure(size=(7.0, 4.2))
+    finite = [np.asarray(v, np.float64)[np.isfinite(v)] * scale for v in groups.values()]
+    every = np.concatenate(finite) if finite else np.zeros(0)
+    references = [scale * value for value, _ in published]
+    if value_range is None and every.size:
+        low, high = min(every.min(), *references), max(every.max(), *references)
+        pad = 0.02 * (high - low) or 0.5
+        value_range = (low - pad, high + pad)
+    edges = np.linspace(*(value_range or (0, 1)), bins + 1)
+    colours = ("tab:blue", "tab:red", "tab:green", "tab:purple")
+    for (label, values), colour in zip(zip(groups, finite, strict=True), colours, strict=False):
+        if values.size:
+            ax.hist(
+                np.clip(values, edges[0], edges[-1]),
+                bins=edges,
+                color=colour,
+                alpha=0.75,
+                label=f"{label} (n = {values.size})",
+            )
+    for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):
+        ax.axvline(scale * value, color="k", ls=style, lw=1.3, label=label)
+    ax.set(xlabel=xlabel, ylabel="runs", title=title)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+    integer_ticks(ax.yaxis)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
