@@ -2,9 +2,9 @@
 Title: CIFAR-10 with a Dense network (and the book's convolutional follow-up)
 Tutorial: a blog post copying David Foster, "Generative Deep Learning" (1st ed., 2019), ch. 2:
     scale the images by 1/255, one-hot labels, Flatten -> Dense(200, relu) -> Dense(150, relu)
-    -> Dense(10, softmax), Adam(5e-4), batch 32, 10 epochs, then `model.evaluate`. The blog
-    prints `[1.4390370845794678, 0.48899999260902405]`, the book's notebook 02_01
-    `[1.4405618907928466, 0.484]`. With `--model cnn`, the chapter's CNN (notebook 02_03).
+    -> Dense(10, softmax), Adam(5e-4), batch 32, 10 epochs, then `model.evaluate` (the blog and
+    the book's notebook 02_01 print its loss and accuracy: reproduction/evidence/claims.py
+    quotes them). With `--model cnn`, the chapter's CNN (notebook 02_03).
 Expected result: a plain run trains that model.fit (Keras prints its 10 epoch lines) and ends
     near 48.5% test accuracy. Over 30 runs (--seeds 30, the fast compiled engine; JPEG
     re-encoded CIFAR-10, 2 CPU cores) the test accuracy is 48.47% +- 0.74 (range 46.8-50.2%):
@@ -24,7 +24,7 @@ from reproduction.engines.runs import OneRun
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.keras_outputs import save_keras_outputs
-from reproduction.plumbing.script_run import ScriptRun
+from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.settings.cifar10 import CIFAR10, parse
 from reproduction.studies import cifar10 as study
 
@@ -125,9 +125,15 @@ def training_and_validation(data, args):
     return (data.x_train[:keep], data.y_train[:keep]), held_out
 
 
+def run_seeds(args):
+    """(weight seeds, data seeds): run r starts from weight seed --seed + r and sees the data in
+    the order of data seed --data-seed + r (--data-seed defaults to --seed)."""
+    return args.seed + np.arange(args.seeds), args.data_seed + np.arange(args.seeds)
+
+
 def train(data, args, layout, quiet):
     """Every run of the study (one run: a study of one) by the chosen engine: a Runs."""
-    seeds = (args.seed + np.arange(args.seeds), args.data_seed + np.arange(args.seeds))
+    seeds = run_seeds(args)
     single = args.seeds == 1 and not quiet
     report = study.epoch_line(args.epochs) if single else None
     on_run_end = None if args.seeds == 1 or quiet else study.run_line(seeds)
@@ -139,9 +145,8 @@ def train(data, args, layout, quiet):
             model = compile_as_tutorial(fresh(weight_seed), args.learning_rate)
             recorder = keras_fit.HistoryRecorder()
             keras.utils.set_random_seed(data_seed)  # fit's shuffle: the run's data order
-            verbose = "auto" if single else 0  # Keras's own epoch lines
             loss, accuracy, outputs = fit_tutorial(
-                model, train_set, test_set, args, verbose, [recorder]
+                model, train_set, test_set, args, keras_verbose(args), [recorder]
             )
             return OneRun(recorder.history_record, model.get_weights(), outputs, loss, accuracy)
 

@@ -24,7 +24,7 @@ from reproduction.engines.runs import OneRun
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.keras_outputs import save_keras_outputs
-from reproduction.plumbing.script_run import ScriptRun
+from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.plumbing.seeding import set_seed
 from reproduction.settings.mnist import MNIST, model_paths, parse
 from reproduction.studies import mnist as study
@@ -123,7 +123,7 @@ def train(activation, splits, args, image_shape):
             input_scale=1 / 255 if args.normalize else 1.0,
         )
     kernels, biases = neurons.initial_weights(weight_seeds, int(np.prod(image_shape)))
-    verbose = "auto" if args.seeds == 1 and not args.quiet else 0  # Keras's own epoch lines
+    verbose = keras_verbose(args)  # Keras's own epoch lines for a plain run
 
     def fit_run(run, weight_seed, data_seed):
         set_seed(data_seed, args.deterministic)  # fit's shuffle: the run's data order

@@ -23,7 +23,7 @@ from reproduction.engines.runs import OneRun
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.progress import Progress
-from reproduction.plumbing.script_run import ScriptRun
+from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.plumbing.text import counted
 from reproduction.settings.xor import XOR, architecture, parse
 
@@ -76,7 +76,7 @@ def train(args, initial, workers=1):
             workers=workers,
             on_chunk=progress.update if args.seeds > 1 else None,
         )
-    verbose = "auto" if args.seeds == 1 and not args.quiet else 0  # Keras's own epoch lines
+    verbose = keras_verbose(args)  # Keras's own epoch lines for a plain run
 
     def fit_run(run, weight_seed, data_seed):
         recorder = keras_fit.HistoryRecorder()

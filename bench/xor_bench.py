@@ -29,7 +29,6 @@ import numpy as np
 
 import xor_mlp
 from reproduction.engines.glorot import glorot_uniform_stack
-from reproduction.engines.xor_networks import network
 from reproduction.engines.xor_networks import train as train_stacked
 from reproduction.plumbing.cli import check_output_file, config_of, int_in_range
 from reproduction.plumbing.device import select_device_or_exit
@@ -37,6 +36,8 @@ from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.records import build_run_record, write_run_record
 from reproduction.plumbing.text import counted
 from reproduction.plumbing.threads import setup_threads, workers_for
+from reproduction.settings.xor import architecture, budget_problem
+from reproduction.studies.xor import network
 
 TARGET_SECONDS = 1.0
 TARGET = dict(seeds=10_000, epochs=500, hidden=[16])
@@ -65,13 +66,13 @@ def main(argv=None):
     parser = make_bench_parser()
     args = parser.parse_args(argv)
     check_output_file(parser, "--json", args.json)
-    problem = xor_mlp.budget_problem(args.hidden, args.seeds, args.epochs)
+    problem = budget_problem(args.hidden, args.seeds, args.epochs)
     if problem:
         parser.error(problem)
     device = select_device_or_exit(parser, args.device)
     threads = setup_threads("parallel_calls", True, device)
     workers = workers_for(threads)
-    arch = xor_mlp.architecture(args.hidden)
+    arch = architecture(args.hidden)
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seeds))
     print(
         f"XOR benchmark: {arch}, {counted(args.seeds, 'seed')} x "

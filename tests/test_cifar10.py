@@ -24,8 +24,13 @@ from reproduction.data import download
 from reproduction.data.cifar10 import load_cifar10
 from reproduction.data.lookup import DATA_DIR_ENV
 from reproduction.evidence import verdicts as verdicts_module
+from reproduction.orchestration import chunks
 from reproduction.plumbing import keras_outputs
 from reproduction.plumbing.backend import keras
+from reproduction.plumbing.records import plain_record, read_arrays
+from reproduction.settings.cifar10 import parse
+from reproduction.studies import cifar10 as cifar10_study
+from reproduction.studies.render import render
 
 
 @pytest.fixture
@@ -39,7 +44,9 @@ def accepted_tiny_cifar_dir(tiny_cifar_dir, monkeypatch):
 
 
 def run(tmp_path, data_dir, *extra):
-    return recorded_run(cifar10_dense.main, tmp_path, data_dir, "--quiet", *extra)
+    """cifar10_dense.py on the compiled engine unless `extra` names one."""
+    engine = () if "--engine" in extra else ("--engine", "compiled")
+    return recorded_run(cifar10_dense.main, tmp_path, data_dir, "--quiet", *engine, *extra)
 
 
 def test_models_are_the_tutorials():
@@ -92,7 +99,7 @@ def test_tiny_run_writes_figures_and_record(tmp_path, accepted_tiny_cifar_dir, c
     # settings other than the tutorial's name themselves (run() adds --epochs 2)
     prefix = {
         (): "cifar10_dense_epochs2_",
-        ("--engine", "fit"): "cifar10_dense_epochs2_fit_",
+        ("--engine", "fit"): "cifar10_dense_epochs2_",  # both engines compute the same
         ("--model", "cnn"): "cifar10_cnn_epochs2_",
         ("--validation-split", "0.25"): "cifar10_dense_epochs2_val0.25_",
     }[extra]
@@ -102,10 +109,10 @@ def test_tiny_run_writes_figures_and_record(tmp_path, accepted_tiny_cifar_dir, c
 
 
 def test_shown_images_follow_the_seed():
-    picks = cifar10_dense.shown_image_indices(10, seed=3, total=10_000)
-    assert list(picks) == list(cifar10_dense.shown_image_indices(10, seed=3, total=10_000))
+    picks = cifar10_dense.picture(3, 10_000)
+    assert list(picks) == list(cifar10_dense.picture(3, 10_000))
     assert len(set(picks)) == 10
-    assert list(picks) != list(cifar10_dense.shown_image_indices(10, seed=4, total=10_000))
+    assert list(picks) != list(cifar10_dense.picture(4, 10_000))
 
 
 ENGINES = pytest.mark.parametrize(
@@ -215,7 +222,7 @@ def test_tensorboard_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_confusion_matrix_counts():
-    matrix = cifar10_dense.confusion_matrix(np.array([0, 0, 1, 9]), np.array([0, 1, 1, 0]))
+    matrix = cifar10_study.confusion_matrix(np.array([0, 0, 1, 9]), np.array([0, 1, 1, 0]))
     assert matrix[0, 0] == 1 and matrix[0, 1] == 1 and matrix[1, 1] == 1 and matrix[9, 0] == 1
     assert matrix.sum() == 4
 
@@ -349,7 +356,7 @@ def test_study_writes_table_record_and_figure(tmp_path, accepted_tiny_cifar_dir,
     out = capsys.readouterr().out
     assert "Seed study: 3 runs" in out and "sampling sd" in out and "before training" in out
     metrics = record["metrics"]
-    assert list(rows[0]) == list(cifar10_dense.CSV_COLUMNS) and len(rows) == 3
+    assert list(rows[0]) == list(cifar10_study.CSV_COLUMNS) and len(rows) == 3
     assert [int(r["weight_seed"]) for r in rows] == [5, 6, 7]
     assert [int(r["data_seed"]) for r in rows] == [9, 10, 11]
     assert all("--seed" in r["command"] and "--data-seed" in r["command"] for r in rows)
@@ -395,30 +402,33 @@ def test_a_study_split_into_chunks_merges_into_the_studys_own_record(
     the unsplit study's per-run rows, distributions, verdicts, CSV and study figure, for each
     kind of study reproduce.py splits (the Dense network on either engine, the CNN)."""
     common = ["--data-dir", str(accepted_tiny_cifar_dir), "--epochs", "1", "--quiet", *model]
-    study_argv = [*common, "--seeds", "3", "--seed", "4", "--data-seed", "7"]
+    engine = [] if "--engine" in model else ["--engine", "compiled"]
+    study_argv = [*common, *engine, "--seeds", "3", "--seed", "4", "--data-seed", "7"]
     whole = run(tmp_path / "whole", accepted_tiny_cifar_dir, *study_argv)
-    pieces = cifar10_dense.chunk_argvs(study_argv, 2)
-    assert len(pieces) == 2 and cifar10_dense.chunk_argvs(study_argv, 3) == [study_argv]
+    pieces = chunks.chunk_argvs("cifar10_dense.py", study_argv, 2)
+    assert len(pieces) == 2 and chunks.chunk_argvs("cifar10_dense.py", study_argv, 3) == [
+        study_argv
+    ]
     parts = []
     for number, piece in enumerate(pieces):
         folder = tmp_path / f"chunk{number}"
-        assert (
-            cifar10_dense.main(
-                [*piece, "--json", str(folder / "run.json"), "--figures-dir", str(folder / "f")]
-            )
-            == 0
-        )
-        parts.append(json.loads((folder / "run.json").read_text()))
-    assert [len(part["metrics"]["runs"]) for part in parts] == [2, 1]
-    merged = cifar10_dense.merge_chunks(
-        study_argv, parts, tmp_path / "merged" / "run.json", tmp_path / "merged" / "figures"
+        argv = [*piece, "--json", str(folder / "run.json"), "--figures-dir", str(folder / "f")]
+        assert cifar10_dense.main(argv) == 0
+        parts.append((json.loads((folder / "run.json").read_text()), folder / "run.npz"))
+    assert [len(part["metrics"]["runs"]) for part, _ in parts] == [2, 1]
+    (tmp_path / "merged").mkdir()
+    merged = chunks.merge(study_argv, parts, tmp_path / "merged" / "run.npz")
+    view = render(
+        merged,
+        read_arrays(tmp_path / "merged" / "run.npz"),
+        tmp_path / "merged" / "figures",
+        tmp_path / "merged" / "run.csv",
     )
-    assert merged == json.loads((tmp_path / "merged" / "run.json").read_text())
 
     def timeless(rows):
         return [{k: v for k, v in row.items() if k != "train_seconds"} for row in rows]
 
-    ours, theirs = merged["metrics"], whole["metrics"]
+    ours, theirs = plain_record(view.metrics), whole["metrics"]
     assert timeless(ours["runs"]) == timeless(theirs["runs"])  # the last chunk's run too
     assert [row["run"] for row in ours["runs"]] == [0, 1, 2]
     for key in ("claim_values", "verdicts", "test_accuracy", "confusion_matrix"):
@@ -428,16 +438,18 @@ def test_a_study_split_into_chunks_merges_into_the_studys_own_record(
     }
     paths = {"json", "figures_dir"}  # the two runs wrote to their own folders
     assert {k: v for k, v in merged["config"].items() if k not in paths} == {
-        k: v for k, v in whole["config"].items() if k not in paths
-    }
+        k: v
+        for k, v in whole["config"].items()
+        if k not in paths and k not in ("quiet", "no_figures")
+    } | {"quiet": True, "no_figures": True}
     assert merged["config"]["seeds"] == 3 and merged["config"]["data_seed"] == 7
     assert len(merged["chunks"]) == 2
     csv_rows = list(csv.DictReader(open(ours["csv"])))
     assert timeless(csv_rows) == timeless(list(csv.DictReader(open(theirs["csv"]))))
-    assert sorted(Path(f).name for f in merged["figures"]) == sorted(
+    assert sorted(Path(f).name for f in view.figures) == sorted(
         Path(f).name for f in whole["figures"]
     )
-    assert all(is_png(f) for f in merged["figures"])
+    assert all(is_png(f) for f in view.figures)
 
 
 def test_fit_engine_study(tmp_path, accepted_tiny_cifar_dir):
@@ -447,11 +459,10 @@ def test_fit_engine_study(tmp_path, accepted_tiny_cifar_dir):
 
 
 def test_run_seeds_count_up_from_seed_and_data_seed():
-    parser = cifar10_dense.make_cifar_parser()
-    weights, order = cifar10_dense.run_seeds(parser.parse_args(["--seed", "4", "--seeds", "3"]))
+    weights, order = cifar10_dense.run_seeds(parse(["--seed", "4", "--seeds", "3"])[1])
     assert list(weights) == [4, 5, 6] and list(order) == [4, 5, 6]  # --data-seed: --seed
     weights, order = cifar10_dense.run_seeds(
-        parser.parse_args(["--seed", "4", "--seeds", "2", "--data-seed", "0"])
+        parse(["--seed", "4", "--seeds", "2", "--data-seed", "0"])[1]
     )
     assert list(weights) == [4, 5] and list(order) == [0, 1]
 

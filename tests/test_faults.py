@@ -80,7 +80,6 @@ def test_mnist_non_finite_loss_is_exit_1_naming_the_epoch(
         return np.full_like(kernels, np.inf), biases
 
     # both engines start from these initial weights
-    monkeypatch.setattr(mnist_perceptron, "initial_weights", infinite_weights)
     monkeypatch.setattr(stacked_neuron, "initial_weights", infinite_weights)
     code = mnist_perceptron.main(
         [
@@ -111,7 +110,7 @@ def test_xor_non_finite_loss_is_exit_1_naming_the_epoch(engine, tmp_path, capsys
 
     monkeypatch.setattr(xor_mlp, "glorot_uniform_stack", infinite_first_kernel)
     code = xor_mlp.main(["--epochs", "5", "--engine", engine, "--quiet", *outputs_of(tmp_path)])
-    assert_failed_without_outputs(code, capsys, tmp_path, "the loss became nan at epoch 1")
+    assert_failed_without_outputs(code, capsys, tmp_path, "the loss became nan in epoch 1")
 
 
 # ## Memory running out while loading
@@ -196,7 +195,7 @@ def test_script_out_of_memory_in_training_is_exit_1_and_one_line(tmp_path):
     code = (
         "import sys, mnist_perceptron as m\n"
         "def no_memory(*args, **kwargs):\n    raise MemoryError\n"
-        "m.ENGINE_FUNCTIONS[m.COMPILED] = no_memory\n"
+        "m.train = no_memory\n"
         "from reproduction.plumbing.exits import run_main\n"
         "sys.exit(run_main(m.main, sys.argv[1:]))\n"
     )

@@ -17,8 +17,12 @@ import cifar10_dense
 import mnist_perceptron
 import reproduce
 import xor_mlp
-from reproduction.plumbing.cli import existing_folder, ray_address
-from reproduction.plumbing.keras_outputs import keras_file
+from reproduction.orchestration import plan_runner
+from reproduction.plumbing import script_run
+from reproduction.plumbing.cli import existing_folder, keras_file, ray_address
+from reproduction.settings.cifar10 import CIFAR10
+from reproduction.settings.mnist import MNIST
+from reproduction.settings.xor import XOR
 
 ROOT = Path(xor_mlp.__file__).parent
 ZERO_MEANS_SOMETHING = {
@@ -38,9 +42,9 @@ def bench_parser(name):
 
 
 PARSERS = {
-    "xor_mlp.py": xor_mlp.make_xor_parser,
-    "cifar10_dense.py": cifar10_dense.make_cifar_parser,
-    "mnist_perceptron.py": mnist_perceptron.make_perceptron_parser,
+    "xor_mlp.py": XOR.parser,
+    "cifar10_dense.py": CIFAR10.parser,
+    "mnist_perceptron.py": MNIST.parser,
     "reproduce.py": reproduce.make_reproduce_parser,
     **{
         f"bench/{name}.py": bench_parser(name)
@@ -168,9 +172,10 @@ def entry_point(script, monkeypatch):
         "mnist_perceptron.py": mnist_perceptron,
         "reproduce.py": reproduce,
     }[script]
-    monkeypatch.setattr(
-        module, "run_plan" if module is reproduce else "select_device_or_exit", work_started
-    )
+    if module is reproduce:
+        monkeypatch.setattr(plan_runner, "run_sequentially", work_started)
+    else:
+        monkeypatch.setattr(script_run, "select_device_or_exit", work_started)
     return module.main
 
 
@@ -240,7 +245,7 @@ def test_validation_split_holding_out_nothing_is_a_usage_error(
     write_batches(tmp_path / "cifar-10-batches-py")  # 20 training images
     write_mnist_npz(tmp_path / "mnist.npz", train=20)
     module = {"cifar10_dense.py": cifar10_dense, "mnist_perceptron.py": mnist_perceptron}[script]
-    monkeypatch.setattr(module, "set_seed", lambda *a: pytest.fail("training started"))
+    monkeypatch.setattr(module, "train", lambda *a: pytest.fail("training started"))
     with pytest.raises(SystemExit) as stop:
         module.main(
             [

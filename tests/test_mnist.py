@@ -14,6 +14,9 @@ import mnist_perceptron
 from reproduction.data.mnist import load_fashion_mnist, load_mnist
 from reproduction.evidence.statistics import share
 from reproduction.plumbing.backend import keras
+from reproduction.plumbing.records import read_arrays
+from reproduction.studies import mnist as mnist_study
+from reproduction.studies import mnist_figures
 from reproduction.studies.figures import plt
 
 
@@ -29,7 +32,9 @@ def accepted_tiny_mnist_dir(tiny_mnist_dir, monkeypatch):
 
 
 def run(tmp_path, data_dir, *extra):
-    return recorded_run(mnist_perceptron.main, tmp_path, data_dir, *extra)
+    """mnist_perceptron.py on the compiled engine unless `extra` names one."""
+    engine = () if "--engine" in extra else ("--engine", "compiled")
+    return recorded_run(mnist_perceptron.main, tmp_path, data_dir, *engine, *extra)
 
 
 def numpy_reference(outputs, truth, threshold):
@@ -49,7 +54,7 @@ def test_binary_metrics_match_a_plain_count(threshold):
     rng = np.random.default_rng(1)
     outputs = rng.normal(0.3, 1.0, 500)
     truth = rng.random(500) < 0.1
-    m = mnist_perceptron.binary_metrics(outputs, truth, threshold)
+    m = mnist_study.binary_metrics(outputs, truth, threshold)
     tp, fp, fn, tn = numpy_reference(outputs, truth, threshold)
     assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (tp, fp, fn, tn)
     assert m["accuracy"] == pytest.approx((tp + tn) / 500)
@@ -59,7 +64,7 @@ def test_binary_metrics_match_a_plain_count(threshold):
 
 def test_baseline_is_the_share_of_other_classes():
     truth = np.array([1] * 892 + [0] * 9108)
-    m = mnist_perceptron.baseline_metrics(truth)
+    m = mnist_study.baseline_metrics(truth)
     assert m["accuracy"] == pytest.approx(0.9108) and m["recall"] == 0
     assert np.isnan(m["precision"])
 
@@ -72,9 +77,9 @@ def test_model_is_the_tutorials():
 
 def test_grid_has_both_classes_and_follows_the_seed():
     truth = np.arange(1000) % 11 == 0
-    picks = mnist_perceptron.prediction_grid_indices(truth, seed=2, count=32)
+    picks = mnist_perceptron.picture(truth, seed=2, count=32)
     assert len(set(picks)) == 32 and truth[picks].sum() == 16
-    assert list(picks) == list(mnist_perceptron.prediction_grid_indices(truth, 2, 32))
+    assert list(picks) == list(mnist_perceptron.picture(truth, 2, 32))
 
 
 def test_compare_run_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
@@ -102,24 +107,22 @@ def test_compare_run_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
     ],
     ids=["fit", "normalize-sigmoid", "validation-split"],
 )
-def test_single_runs(tmp_path, accepted_tiny_mnist_dir, extra, monkeypatch):
-    shown_with = {}
-    real_weights_figure = mnist_perceptron.weights_figure
-
-    def weights_figure(weights, train_images, title):
-        shown_with["train_images"] = train_images
-        return real_weights_figure(weights, train_images, title)
-
-    monkeypatch.setattr(mnist_perceptron, "weights_figure", weights_figure)
+def test_single_runs(tmp_path, accepted_tiny_mnist_dir, extra):
     record = run(tmp_path, accepted_tiny_mnist_dir, *extra)
     (metrics,) = record["metrics"]["runs"].values()
     assert len(metrics["val_accuracy"]) == 2
     assert all(0 <= r["accuracy"] <= 1 for r in metrics["readings"])
     # the weight image's never-lit pixels come from the images the neuron trained on
-    assert len(shown_with["train_images"]) == (60 if "--validation-split" in extra else 80)
-    # settings other than the tutorial's name themselves (run() adds --epochs 2)
+    trained_on = 60 if "--validation-split" in extra else 80
+    images = load_mnist(accepted_tiny_mnist_dir, expected_counts=None).x_train[:trained_on]
+    lit = read_arrays(tmp_path / "run.npz")["data.lit_share"]
+    np.testing.assert_array_equal(
+        lit, np.count_nonzero(images.reshape(trained_on, -1), 0) / trained_on
+    )
+    # settings other than the tutorial's name themselves (run() adds --epochs 2); the engine
+    # does not: both compute the same experiment
     suffix = {
-        "--engine": "_epochs2_fit_",
+        "--engine": "_epochs2_linear_",
         "--normalize": "_normalized_epochs2_",
         "--validation-split": "_epochs2_val0.25_",
     }[extra[0]]
@@ -207,13 +210,13 @@ def test_tensorboard_logs_hold_each_neurons_epochs(tmp_path, accepted_tiny_mnist
 
 def test_fashion_mnist_exercise(tmp_path, accepted_tiny_mnist_dir, capsys, monkeypatch):
     titles = {}
-    real_save_figure = mnist_perceptron.save_figure
+    real_save_figure = mnist_figures.save_figure
 
     def save_figure(fig, path):
         titles[Path(path).name] = fig.get_suptitle()
         return real_save_figure(fig, path)
 
-    monkeypatch.setattr(mnist_perceptron, "save_figure", save_figure)
+    monkeypatch.setattr(mnist_figures, "save_figure", save_figure)
     record = run(
         tmp_path, accepted_tiny_mnist_dir, "--dataset", "fashion_mnist", "--target-class", "9"
     )
@@ -260,10 +263,15 @@ def framed_kernel(frame):
     return kernel.reshape(784, 1), kernel
 
 
+def lit_share(images):
+    """Per pixel, the share of the images in which it is lit (as a run's arrays keep it)."""
+    return np.count_nonzero(images.reshape(len(images), -1), axis=0) / len(images)
+
+
 def test_weight_colour_scale_comes_from_the_pixels_training_moves():
     images, frame = framed_training_images()
     column, kernel = framed_kernel(frame)
-    never_lit, limit = mnist_perceptron.weight_colour_scale(column, images)
+    never_lit, limit = mnist_figures.weight_colour_scale(column, lit_share(images), (28, 28))
     assert np.array_equal(never_lit, frame)
     assert limit == pytest.approx(inner_limit(kernel, frame))
     assert limit < 0.05  # not the frame's 5-10, nor the barely trained pixel's 50
@@ -272,7 +280,7 @@ def test_weight_colour_scale_comes_from_the_pixels_training_moves():
 def test_weight_image_greys_out_never_lit_pixels_and_scales_to_the_rest():
     images, frame = framed_training_images()
     column, kernel = framed_kernel(frame)
-    fig = mnist_perceptron.weights_figure({"linear neuron": column}, images, "title")
+    fig = mnist_figures.weights_figure({"linear neuron": column}, lit_share(images), (28, 28), "t")
     (image,) = fig.axes[0].images
     limit = inner_limit(kernel, frame)
     assert image.get_clim() == pytest.approx((-limit, limit))

@@ -28,7 +28,10 @@ from test_reproduce import (
 
 import reproduce
 from reproduction.orchestration import ray_cluster as cluster
+from reproduction.orchestration import ray_plan
+from reproduction.orchestration.plan_runner import Plan, PlannedRun
 from reproduction.orchestration.run_cache import RunCache
+from reproduction.plumbing.records import read_arrays
 
 ROOT = Path(reproduce.__file__).parent
 needs_ray = pytest.mark.skipif(
@@ -162,11 +165,11 @@ def test_a_failed_script_is_not_retried_and_shows_in_the_partial_report(
         for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))
         if run[2] == "xor_mlp.py"
     ][:1]
-    runs = [*xor, ("mnist", "MNIST, broken data", str(failing), [])]
+    runs = [*xor, PlannedRun("mnist", "MNIST, broken data", str(failing), [])]
     monkeypatch.setattr(reproduce, "plan", lambda args: runs)
-    real_version = reproduce.code_version  # the failing script is outside the project
+    real_version = ray_plan.code_version  # the failing script is outside the project
     monkeypatch.setattr(
-        reproduce,
+        ray_plan,
         "code_version",
         lambda script: "a test script" if script == str(failing) else real_version(script),
     )
@@ -429,8 +432,7 @@ def test_a_failed_chunk_fails_its_study_and_the_rerun_runs_only_that_chunk(tmp_p
         quick_argv(data, tmp_path / "out", "--cifar-runs", "2")
     )
     cifar = [run for run in reproduce.plan(args) if run[2] == "cifar10_dense.py"][:1]
-    figures, records = tmp_path / "figures", tmp_path / "runs"
-    figures.mkdir()
+    records = tmp_path / "runs"
     records.mkdir()
     cache = RunCache(records / "cache")
 
@@ -439,20 +441,17 @@ def test_a_failed_chunk_fails_its_study_and_the_rerun_runs_only_that_chunk(tmp_p
         return seeds[-1:] == ["1"]
 
     failing = InlineTasks(broken=second_chunk)
-    found, _, failures, _ = reproduce.run_plan_on_ray(
-        cifar, figures, records, True, InlineSession(failing), cache=cache, runs_per_chunk=1
-    )
-    assert found == {} and failing.submitted == [(1, 0), (1, 1)]
+    plan = Plan(cifar, records, cache, quiet=True)
+    found, failures = ray_plan.run_on_ray(plan, InlineSession(failing), runs_per_chunk=1)
+    assert found == [] and failing.submitted == [(1, 0), (1, 1)]
     assert len(failures) == 1 and "chunk 2/2" in failures[0] and "broken" in failures[0]
     assert len(entries(cache.folder)) == 1  # the finished chunk is kept
     chunk_folders = sorted(folder.name for folder in (records / ".chunks").iterdir())
     assert chunk_folders == ["01_cifar_dense_chunk1"]  # none made for the chunk that failed
 
     working = InlineTasks(broken=lambda argv: False)
-    found, _, failures, reused = reproduce.run_plan_on_ray(
-        cifar, figures, records, True, InlineSession(working), cache=cache, runs_per_chunk=1
-    )
+    found, failures = ray_plan.run_on_ray(plan, InlineSession(working), runs_per_chunk=1)
     assert failures == [] and working.submitted == [(1, 1)]  # only the chunk that failed
-    (study,) = found["cifar_dense"]
-    assert len(study["metrics"]["runs"]) == 2
-    assert [chunk["runs"] for chunk in study["chunks"]] == [1, 1]
+    (study,) = found
+    assert len(read_arrays(study.arrays_file)["runs.weight_seeds"]) == 2
+    assert [chunk["runs"] for chunk in study.record["chunks"]] == [1, 1]

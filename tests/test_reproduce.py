@@ -1,7 +1,6 @@
 """reproduce.py end to end on tiny data written by the test: the report's tables, numbers and
 figures; plus the verdict rules."""
 
-import argparse
 import os
 import re
 import signal
@@ -15,6 +14,9 @@ from conftest import is_png, wait_for, write_tiny_datasets
 
 import reproduce
 from reproduction.evidence.claims import CLAIMS
+from reproduction.orchestration import plan_runner, report_tables
+from reproduction.orchestration.chunks import study_size
+from reproduction.orchestration.plan_data import prepare_datasets
 from reproduction.plumbing.text import counted
 
 ROOT = Path(reproduce.__file__).parent
@@ -88,11 +90,11 @@ def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
 
 
 def test_shares_carry_their_interval_and_spreads_their_deciles():
-    assert reproduce.rate(0, 0) == "n/a"
-    assert reproduce.rate(514, 1000) == "51.4% (48.3-54.5)"
+    assert report_tables.rate(0, 0) == "n/a"
+    assert report_tables.rate(514, 1000) == "51.4% (48.3-54.5)"
     summary = {"n": 3, "median": 0.5, "p10": 0.25, "p90": 0.75}
-    assert reproduce.spread(summary) == "median 50.00% (10-90%: 25.00% to 75.00%)"
-    assert reproduce.spread({"n": 0}) == "n/a"
+    assert report_tables.spread(summary) == "median 50.00% (10-90%: 25.00% to 75.00%)"
+    assert report_tables.spread({"n": 0}) == "n/a"
 
 
 # ## Before anything trains: datasets built, found and checked
@@ -138,9 +140,11 @@ def test_missing_datasets_are_built_by_make_datasets_then_checked(tmp_path, caps
     data = tmp_path / "shared"
     data.mkdir()
     fake_make_datasets(data, f'cp -r "{built}"/* "$(dirname "$0")"/')
-    problems = reproduce.prepare_datasets(
+    problems = prepare_datasets(
         reproduce.plan(reproduce.make_reproduce_parser().parse_args(quick_argv(data, tmp_path))),
-        argparse.Namespace(data_dir=data, quiet=True, allow_small_data=True),
+        data,
+        allow_small_data=True,
+        quiet=True,
     )
     assert problems == [] and (data / "mnist.npz").is_file()
 
@@ -173,14 +177,14 @@ def test_a_failed_run_leaves_the_last_complete_report_alone(tmp_path, capsys, mo
     out = tmp_path / "out"
     out.mkdir()
     (out / "REPORT.md").write_text("the last complete report\n")
-    real = reproduce.run_script
+    real = plan_runner.run_script
 
     def cifar_fails(script, argv, *args, **kwargs):
         if script == "cifar10_dense.py":
             raise SystemExit("cifar10_dense.py (07_cifar_dense) failed (exit 1): broken")
         return real(script, argv, *args, **kwargs)
 
-    monkeypatch.setattr(reproduce, "run_script", cifar_fails)
+    monkeypatch.setattr(plan_runner, "run_script", cifar_fails)
     assert reproduce.main(quick_argv(data, out)) == 1
     assert (out / "REPORT.md").read_text() == "the last complete report\n"
     assert not (out / "figures").exists()
@@ -265,16 +269,16 @@ def test_fresh_runs_everything_again_and_a_code_change_invalidates(tmp_path, mon
         if run[2] == "xor_mlp.py"
     ][:1]
     monkeypatch.setattr(reproduce, "plan", lambda args: runs)
-    monkeypatch.setattr(reproduce, "prepare_datasets", lambda runs, args: [])
+    monkeypatch.setattr(reproduce, "prepare_datasets", lambda *a, **k: [])
     calls = []
-    real = reproduce.run_script
+    real = plan_runner.run_script
     monkeypatch.setattr(
-        reproduce, "run_script", lambda *a, **k: calls.append(a[0]) or real(*a, **k)
+        plan_runner, "run_script", lambda *a, **k: calls.append(a[0]) or real(*a, **k)
     )
     assert reproduce.main(argv) == 0 and len(calls) == 1
     assert reproduce.main(argv) == 0 and len(calls) == 1  # reused
     assert reproduce.main([*argv, "--fresh"]) == 0 and len(calls) == 2
-    monkeypatch.setattr(reproduce, "code_version", lambda script: "another version")
+    monkeypatch.setattr(plan_runner, "code_version", lambda script: "another version")
     assert reproduce.main(argv) == 0 and len(calls) == 3
 
 
@@ -285,9 +289,14 @@ def entries(cache):
 def test_code_version_follows_the_scripts_imports(tmp_path):
     from reproduction.orchestration.run_cache import code_version, imported_files
 
-    files = {p.name for p in imported_files(ROOT / "xor_mlp.py")}
-    assert {"xor_mlp.py", "xor_networks.py", "claims.py", "verdicts.py"} <= files
-    assert "reproduce.py" not in files and "dense_networks.py" not in files
+    files = {p.relative_to(ROOT).as_posix() for p in imported_files(ROOT / "xor_mlp.py")}
+    assert {"xor_mlp.py", "reproduction/engines/xor_networks.py"} <= files
+    assert "reproduction/settings/xor.py" in files and "reproduction/__init__.py" in files
+    assert "reproduce.py" not in files and "reproduction/engines/dense_networks.py" not in files
+    # the views (figures, verdicts, tables, the report) are not what computes a run
+    assert not [
+        f for f in files if f.startswith(("reproduction/studies/", "reproduction/evidence/"))
+    ]
     project = tmp_path / "project"
     modules = {
         "run.py": "from pkg.a import f\n",
@@ -349,8 +358,101 @@ def default_sigint():
 
 
 def test_study_size_reads_seeds_as_the_script_does():
-    assert reproduce.study_size([]) == 1
-    assert reproduce.study_size(["--data-dir", "d", "--seeds", "2", "--quiet"]) == 2
-    assert reproduce.study_size(["--seeds", "3", "--seed", "7", "--seeds", "5"]) == 5  # the last
-    assert reproduce.study_size(["--seeds=4"]) == 4
-    assert reproduce.study_size(["--seed", "7", "--data-seed", "3"]) == 1  # not an abbreviation
+    assert study_size([]) == 1
+    assert study_size(["--data-dir", "d", "--seeds", "2", "--quiet"]) == 2
+    assert study_size(["--seeds", "3", "--seed", "7", "--seeds", "5"]) == 5  # the last
+    assert study_size(["--seeds=4"]) == 4
+    assert study_size(["--seed", "7", "--data-seed", "3"]) == 1  # not an abbreviation
+
+
+# ## Results are data: figures, verdicts and the report are drawn from the cached runs
+def in_process(script, argv, workdir, label, **_):
+    """plan_runner.run_script's twin that runs the script's main in this process (TensorFlow
+    loads once: a plan on tiny data takes seconds)."""
+    import json
+    import runpy
+
+    from reproduction.orchestration.script_runs import run_argv
+
+    record_path = Path(workdir) / f"{label}.json"
+    main = runpy.run_path(str(ROOT / script))["main"]
+    assert main(run_argv(argv, record_path, Path(workdir) / "figures")) == 0
+    return json.loads(record_path.read_text())
+
+
+def test_render_redraws_everything_from_the_cache_without_training(tmp_path, monkeypatch):
+    """After a plan, --render draws the report, its figures and the per-run tables again from
+    the cached runs alone: no script runs, and an edited view (a verdict rule's words, a
+    figure's title) shows in them. A run missing from the cache is a failure, not a run."""
+    from reproduction.evidence import verdicts
+    from reproduction.studies import xor as xor_study
+
+    data = write_quick_plan_datasets(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = quick_argv(data, out)
+    monkeypatch.setattr(plan_runner, "run_script", in_process)
+    assert reproduce.main(argv) == 0
+    first = (out / "REPORT.md").read_text()
+    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
+
+    def trained(*args, **kwargs):
+        raise AssertionError("--render ran a script")
+
+    monkeypatch.setattr(plan_runner, "run_script", trained)
+    monkeypatch.setattr(verdicts.Percentile, "text", lambda self, claim: "an edited rule")
+    titles = []
+    real_plot_study = xor_study.plot_study
+
+    def plot_study(epochs_to_100, summary, epochs, title, path):
+        titles.append(title)
+        return real_plot_study(epochs_to_100, summary, epochs, title + " (edited)", path)
+
+    monkeypatch.setattr(xor_study, "plot_study", plot_study)
+    for figure in (out / "figures").iterdir():
+        figure.unlink()
+    assert reproduce.main([*argv, "--render"]) == 0
+    report = (out / "REPORT.md").read_text()
+    assert "an edited rule" in report and "an edited rule" not in first
+    assert masked(report.replace("an edited rule", "")) != masked(first)  # the rule's words only
+    assert len(titles) == 4 and all(is_png(f) for f in (out / "figures").glob("xor_*_study.png"))
+    assert {path.name: path.read_text() for path in (out / "runs").glob("*.csv")} == tables
+
+    # a plan the cache cannot serve: nothing trains, the run is named, exit 1
+    assert reproduce.main([*argv, "--render", "--cifar-runs", "3"]) == 1
+    partial = (out / "REPORT.partial.md").read_text()
+    assert "CIFAR-10 Dense, 3 runs: not in the cache" in partial
+
+
+def test_a_view_is_not_part_of_a_runs_code_version(tmp_path):
+    """Editing a figure, a verdict rule or the report's wording keeps every cached run; editing
+    an engine, a script or a setting does not (run_cache.code_version on a copy of the project)."""
+    import shutil
+
+    from reproduction.orchestration.run_cache import code_version
+
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT / "reproduction", copy / "reproduction")
+    for script in ("xor_mlp.py", "mnist_perceptron.py", "cifar10_dense.py"):
+        shutil.copy2(ROOT / script, copy / script)
+    scripts = ("xor_mlp.py", "mnist_perceptron.py", "cifar10_dense.py")
+
+    def versions():
+        return [code_version(script, copy) for script in scripts]
+
+    before = versions()
+    for view in (
+        "studies/figures.py",
+        "studies/xor.py",
+        "evidence/verdicts.py",
+        "evidence/claims.py",
+        "orchestration/report.py",
+    ):
+        with open(copy / "reproduction" / view, "a") as stream:
+            stream.write("\n# edited\n")
+    assert versions() == before
+    for computes in ("engines/adam.py", "settings/options.py", "plumbing/script_run.py"):
+        with open(copy / "reproduction" / computes, "a") as stream:
+            stream.write("\n# edited\n")
+        after = versions()
+        assert all(a != b for a, b in zip(after, before, strict=True)), computes
+        before = after

@@ -14,21 +14,24 @@ from conftest import is_png
 
 import xor_mlp
 from reproduction.engines.glorot import glorot_uniform_stack
-from reproduction.engines.runs import ENGINES, Runs
-from reproduction.engines.xor_networks import (
-    epochs_to_full_accuracy,
-)
-from reproduction.engines.xor_networks import (
-    train as train_stacked,
-)
+from reproduction.engines.runs import Runs
+from reproduction.engines.xor_networks import train as train_stacked
+from reproduction.plumbing import script_run
 from reproduction.plumbing.backend import tf
 from reproduction.plumbing.exits import run_main as run_script_main
+from reproduction.settings.options import ENGINES
+from reproduction.settings.xor import LOSSES, parse
+from reproduction.studies import xor as xor_study
 from reproduction.studies.figures import plt
+from reproduction.studies.xor import epochs_to_full_accuracy
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_main(tmp_path, capsys, *argv):
+    """xor_mlp.py's main with `argv`, on the compiled engine unless argv names one (a plain
+    run's model.fit is the fidelity tests' business: test_stacked.py)."""
+    engine = [] if "--engine" in argv else ["--engine", "compiled"]
     code = xor_mlp.main(
         [
             "--figures-dir",
@@ -36,6 +39,7 @@ def run_main(tmp_path, capsys, *argv):
             "--json",
             str(tmp_path / "run.json"),
             "--quiet",
+            *engine,
             *argv,
         ]
     )
@@ -54,7 +58,7 @@ def test_default_report_numbers(tmp_path, capsys):
     assert f"Final loss (epoch 150): {run.loss[0, -1]:.4f}" in out
     assert record["metrics"]["final_loss"] == pytest.approx(run.loss[0, -1])
     # The table: four segments with targets and outputs, as in the record.
-    for name, target in zip(xor_mlp.SEGMENTS, xor_mlp.Y, strict=True):
+    for name, target in zip(xor_study.SEGMENTS, xor_mlp.Y.astype(int), strict=True):
         output = record["metrics"]["outputs"][name]
         assert re.search(rf"{name}\s+\[\d, \d\]\s+{target}\s+{output:.3f}", out)
     assert record["config"]["epochs"] == 150 and record["config"]["hidden"] == [16]
@@ -79,7 +83,7 @@ def test_default_report_numbers(tmp_path, capsys):
 def test_tweaks_show_their_tutorial_figure(tmp_path, capsys, argv, tutorial):
     code, out, record = run_main(tmp_path, capsys, "--epochs", "20", *argv)
     assert code == 0 and tutorial in out
-    assert record["config"]["loss"] in xor_mlp.LOSSES
+    assert record["config"]["loss"] in LOSSES
 
 
 def test_study_summary_matches_per_seed_epochs(tmp_path, capsys):
@@ -111,10 +115,10 @@ def test_study_writes_a_per_seed_csv_beside_the_record(tmp_path, capsys):
     assert code == 0
     csv_path = tmp_path / "run.csv"
     assert record["metrics"]["csv"] == str(csv_path)
-    assert f"per-seed table: {csv_path}" in out
+    assert f"per-run table: {csv_path}" in out
     with csv_path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == list(xor_mlp.CSV_COLUMNS)
+    assert list(rows[0]) == list(xor_study.CSV_COLUMNS)
     assert len(rows) == 20 and [int(r["seed"]) for r in rows] == list(range(5, 25))
     # The table agrees with the record: epochs to 100% (empty = never), the first seed's figures.
     epochs = [None if r["epoch_to_100"] == "" else int(r["epoch_to_100"]) for r in rows]
@@ -122,11 +126,13 @@ def test_study_writes_a_per_seed_csv_beside_the_record(tmp_path, capsys):
     first = record["metrics"]["first_seed"]
     assert float(rows[0]["final_loss"]) == pytest.approx(first["final_loss"], rel=1e-6)
     assert float(rows[0]["final_accuracy"]) == first["final_accuracy"]
-    assert [float(rows[0][f"output_{a}{b}"]) for a, b in xor_mlp.X] == pytest.approx(
+    assert [float(rows[0][f"output_{a:g}{b:g}"]) for a, b in xor_mlp.X] == pytest.approx(
         list(first["outputs"].values()), abs=1e-5
     )
     assert all(r["diverged"] == "0" for r in rows)
-    assert rows[3]["replay"] == "python xor_mlp.py --seed 8 --hidden 8 --epochs 60"
+    assert (
+        rows[3]["replay"] == "python xor_mlp.py --seed 8 --hidden 8 --epochs 60 --engine compiled"
+    )
     study = record["metrics"]["study"]
     for key in (
         "seeds",
@@ -149,20 +155,18 @@ def test_study_writes_a_per_seed_csv_beside_the_record(tmp_path, capsys):
 
 def test_single_run_writes_no_csv(tmp_path, capsys):
     code, out, record = run_main(tmp_path, capsys, "--epochs", "5")
-    assert code == 0 and "csv" not in record["metrics"] and "per-seed table" not in out
+    assert code == 0 and "csv" not in record["metrics"] and "per-run table" not in out
     assert not (tmp_path / "run.csv").exists()
 
 
 def test_engine_names_and_both_engines_return_runs():
-    parser = xor_mlp.make_xor_parser()
-    assert parser.parse_args([]).engine == "compiled" and set(ENGINES) == {"compiled", "fit"}
+    # a plain run is the tutorial's model.fit; a study the compiled engine, unless told
+    assert parse([])[1].engine == "fit" and parse(["--seeds", "2"])[1].engine == "compiled"
+    assert set(ENGINES) == {"compiled", "fit"}
+    initial = glorot_uniform_stack([2, 16, 1], [3, 4])
+    argv = ["--epochs", "30", "--seeds", "2", "--seed", "3", "--quiet"]
     runs = {
-        engine: xor_mlp.train(
-            parser.parse_args(
-                ["--engine", engine, "--epochs", "30", "--seeds", "2", "--seed", "3", "--quiet"]
-            )
-        )
-        for engine in ENGINES
+        engine: xor_mlp.train(parse(["--engine", engine, *argv])[1], initial) for engine in ENGINES
     }
     for result in runs.values():
         assert isinstance(result, Runs) and result.data_seeds is None
@@ -182,7 +186,7 @@ def test_old_engine_names_are_usage_errors(old_name, capsys):
 
 
 def test_summarize_study_censors_unsolved_seeds():
-    summary = xor_mlp.summarize_study(np.array([10.0, 20.0, np.nan, 40.0]), tutorial_epoch=20)
+    summary = xor_study.summarize_study(np.array([10.0, 20.0, np.nan, 40.0]), tutorial_epoch=20)
     assert summary["solved"] == 3 and summary["success_rate"] == 0.75
     assert (summary["p10"], summary["p90"]) == (10, np.inf)
     assert (summary["success_rate_low"], summary["success_rate_high"]) == pytest.approx(
@@ -191,7 +195,7 @@ def test_summarize_study_censors_unsolved_seeds():
     assert (summary["q1"], summary["median"], summary["q3"]) == (10, 20, 40)
     assert summary["min"] == 10 and summary["max_solved"] == 40
     assert summary["share_at_or_before_tutorial"] == 0.5
-    mostly_unsolved = xor_mlp.summarize_study(np.array([5.0, np.nan, np.nan]), None)
+    mostly_unsolved = xor_study.summarize_study(np.array([5.0, np.nan, np.nan]), None)
     assert (
         np.isinf(mostly_unsolved["median"]) and "share_at_or_before_tutorial" not in mostly_unsolved
     )
@@ -266,13 +270,13 @@ def test_a_network_right_before_training_is_named(tmp_path, capsys):
 
 def test_a_quick_experiment_never_overwrites_the_tutorials_figures(tmp_path, capsys, monkeypatch):
     titles = []
-    real_plot_boundary = xor_mlp.plot_boundary
+    real_plot_boundary = xor_study.plot_boundary
 
-    def plot_boundary(params, title, path):
+    def plot_boundary(params, x, y, title, path):
         titles.append(title)
-        return real_plot_boundary(params, title, path)
+        return real_plot_boundary(params, x, y, title, path)
 
-    monkeypatch.setattr(xor_mlp, "plot_boundary", plot_boundary)
+    monkeypatch.setattr(xor_study, "plot_boundary", plot_boundary)
     code, _, _ = run_main(tmp_path, capsys)  # the tutorial's settings: 500 epochs
     assert code == 0
     code, out, _ = run_main(
@@ -289,14 +293,14 @@ def test_a_quick_experiment_never_overwrites_the_tutorials_figures(tmp_path, cap
 
 
 def captured_figures(monkeypatch):
-    """xor_mlp's figures, kept open instead of saved."""
+    """The XOR figures, kept open instead of saved."""
     figures = []
 
     def keep(fig, path):
         figures.append(fig)
         return str(path)
 
-    monkeypatch.setattr(xor_mlp, "save_figure", keep)
+    monkeypatch.setattr(xor_study, "save_figure", keep)
     return figures
 
 
@@ -308,7 +312,7 @@ def whole_epoch_ticks(ax):
 
 def test_per_epoch_axes_tick_whole_epochs(tmp_path, monkeypatch):
     figures = captured_figures(monkeypatch)
-    xor_mlp.plot_history(
+    xor_study.plot_history(
         np.array([0.3, 0.25, 0.2]),
         np.array([0.5, 0.75, 1.0]),
         3.0,
@@ -316,9 +320,9 @@ def test_per_epoch_axes_tick_whole_epochs(tmp_path, monkeypatch):
         "three epochs",
         tmp_path / "history.png",
     )
-    xor_mlp.plot_study(
+    xor_study.plot_study(
         np.array([2.0, 3.0, np.nan]),
-        xor_mlp.summarize_study(np.array([2.0, 3.0, np.nan]), None),
+        xor_study.summarize_study(np.array([2.0, 3.0, np.nan]), None),
         3,
         "three epochs",
         tmp_path / "study.png",
@@ -340,7 +344,7 @@ def sigint_restored():
     signal.signal(signal.SIGINT, previous)
 
 
-def nan_loss_runs(args, workers=1):
+def nan_loss_runs(args, initial, workers=1):
     params = glorot_uniform_stack([2, *args.hidden, 1], [args.seed])
     loss = np.full((1, args.epochs), 0.25, np.float32)
     loss[0, -1] = np.nan
@@ -354,7 +358,7 @@ def nan_loss_runs(args, workers=1):
     )
 
 
-def interrupted_training(args, workers=1):
+def interrupted_training(args, initial, workers=1):
     raise KeyboardInterrupt
 
 
@@ -390,13 +394,13 @@ def test_a_run_stopped_before_its_first_figure_leaves_no_folder(
 def test_ctrl_c_after_the_last_output_says_what_was_kept(
     tmp_path, capsys, monkeypatch, sigint_restored
 ):
-    real_save_run_record = xor_mlp.save_run_record
+    real_save_run = script_run.save_run
 
     def save_then_ctrl_c(*args, **kwargs):
-        real_save_run_record(*args, **kwargs)
+        real_save_run(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(xor_mlp, "save_run_record", save_then_ctrl_c)
+    monkeypatch.setattr(script_run, "save_run", save_then_ctrl_c)
     figures_dir, record = tmp_path / "figs", tmp_path / "run.json"
     assert (
         run_script_main(

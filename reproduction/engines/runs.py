@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from reproduction.settings.options import COMPILED, FIT, engine_for  # noqa: F401
-
 
 @dataclass
 class TrainingHistory:

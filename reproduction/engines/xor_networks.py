@@ -33,8 +33,8 @@ import numpy as np
 
 from reproduction.engines.adam import Adam
 from reproduction.engines.runs import Runs
-from reproduction.settings.xor import LOSSES
 from reproduction.plumbing.backend import tf
+from reproduction.settings.xor import LOSSES
 
 # XLA fuses the lane-layout element-wise ops: 10,000 2-16-1 networks x 500 epochs take about
 # 0.4 s with it and about 3 s without (README, Performance).
@@ -49,22 +49,6 @@ BLOCK_EPOCHS = 500
 CHUNK_NETWORKS = 1000
 CHUNK_WEIGHTS = 1_000_000  # and at most this many weights (4 MB a copy) for big networks
 BETA_1, BETA_2, EPSILON = Adam.beta_1, Adam.beta_2, Adam.epsilon  # keras.optimizers.Adam's
-
-
-def mlp_forward(params, x):
-    """NumPy forward pass of one network (params without the stacking axis): relu hidden
-    layers, sigmoid output. For figures and tables, not for training."""
-    h = np.asarray(x, dtype=np.float32)
-    n_layers = len(params) // 2
-    for layer in range(n_layers):
-        z = h @ params[2 * layer] + params[2 * layer + 1].reshape(-1)
-        h = np.maximum(z, 0) if layer < n_layers - 1 else 1 / (1 + np.exp(-z))
-    return h
-
-
-def network(params, index):
-    """The weights of network `index` out of a stack."""
-    return [p[index] for p in params]
 
 
 def to_lanes(params):
@@ -265,11 +249,3 @@ def train(
         compile_seconds=compile_seconds,
         extra={"chunk_size": chunk_size, "workers": workers},
     )
-
-
-def epochs_to_full_accuracy(accuracy):
-    """First epoch (1-based, as Keras prints it) whose accuracy is 100%, per network; NaN where
-    a network never got there."""
-    solved = accuracy >= 1.0
-    first = solved.argmax(axis=1) + 1.0
-    return np.where(solved.any(axis=1), first, np.nan)

@@ -33,7 +33,8 @@ def run_on_ray(plan, session, runs_per_chunk=None):
         name = run_name(index, plan.runs[index - 1])
         if chunk is None:
             return name, Path(plan.workdir)
-        return f"{name}_chunk{chunk + 1}", Path(plan.workdir) / ".chunks" / name
+        name = f"{name}_chunk{chunk + 1}"
+        return name, Path(plan.workdir) / ".chunks" / name
 
     def merged(index):
         planned = plan.runs[index - 1]

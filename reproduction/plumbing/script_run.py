@@ -10,6 +10,7 @@ kept where --json says.
 """
 
 import math
+import sys
 import time
 
 from reproduction.plumbing.backend import keras, tf
@@ -150,3 +151,11 @@ def not_finite_epoch(loss):
     """The first epoch (0-based) whose loss is not finite, or None."""
     bad = [epoch for epoch, value in enumerate(loss) if not math.isfinite(value)]
     return bad[0] if bad else None
+
+
+def keras_verbose(args):
+    """model.fit's verbose for a run: Keras's own epoch lines for a plain single run (its live
+    progress bar on a terminal, one line per epoch in a log), nothing for a study or --quiet."""
+    if args.quiet or args.seeds > 1:
+        return 0
+    return 1 if sys.stdout.isatty() else 2

@@ -49,7 +49,7 @@ CIFAR10 = Tutorial(
             FIRST_BLOCK_ORDER,
             "the CNN's blocks: "
             + "; ".join(f"'{name}': {text}" for name, text in BLOCK_ORDERS.items())
-            + f" (default {FIRST_BLOCK_ORDER}: the run that recorded the published 71.83%%)",
+            + f" (default {FIRST_BLOCK_ORDER}: the notebook run whose accuracy the book quotes)",
             choices=tuple(BLOCK_ORDERS),
             resolved=True,
         ),

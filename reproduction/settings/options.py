@@ -190,13 +190,14 @@ def seeds(most, text):
 
 
 FIT, COMPILED = "fit", "compiled"  # the engines (engines/runs.py)
+ENGINES = (FIT, COMPILED)
 ENGINE = Option(
     "engine",
     None,
     "'fit': the tutorial's model.fit, once per run; 'compiled': the same experiment in "
     "compiled TensorFlow graphs, a study's runs stacked where that is faster (default: fit for "
     "a single run, compiled for a study); both start from the same initial weights",
-    choices=(FIT, COMPILED),
+    choices=ENGINES,
 )
 
 
