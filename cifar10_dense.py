@@ -26,7 +26,7 @@ from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.keras_outputs import save_keras_outputs
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.settings.cifar10 import CIFAR10, parse
-from reproduction.studies import cifar10 as study
+from reproduction.studies import cifar10_text
 
 NUM_CLASSES = 10
 
@@ -135,8 +135,8 @@ def train(data, args, layout, quiet):
     """Every run of the study (one run: a study of one) by the chosen engine: a Runs."""
     seeds = run_seeds(args)
     single = args.seeds == 1 and not quiet
-    report = study.epoch_line(args.epochs) if single else None
-    on_run_end = None if args.seeds == 1 or quiet else study.run_line(seeds)
+    report = cifar10_text.epoch_line(args.epochs) if single else None
+    on_run_end = None if args.seeds == 1 or quiet else cifar10_text.run_line(seeds)
     fresh = lambda seed: fresh_model(args.model, seed, args.block_order)  # noqa: E731
     if args.engine == "fit":
         train_set, test_set = prepare(data.x_train, data.y_train), prepare(data.x_test, data.y_test)
@@ -180,7 +180,7 @@ def main(argv=None):
     train_count = len(training_and_validation(data, args)[0][1])
     fresh = lambda seed: fresh_model(args.model, seed, args.block_order)  # noqa: E731
     counts = (train_count, fresh(0).count_params())
-    print(study.header_text(args, data, run.device_line, run.threads, layout, *counts))
+    print(cifar10_text.header_text(args, data, run.device_line, run.threads, layout, *counts))
     runs = train(data, args, layout, args.quiet)
     failed = run.not_finite(runs.loss[0])
     if failed:

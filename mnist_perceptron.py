@@ -27,7 +27,7 @@ from reproduction.plumbing.keras_outputs import save_keras_outputs
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.plumbing.seeding import set_seed
 from reproduction.settings.mnist import MNIST, model_paths, parse
-from reproduction.studies import mnist as study
+from reproduction.studies import mnist_text
 from reproduction.studies.mnist_figures import GRID
 
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
@@ -145,7 +145,7 @@ def main(argv=None):
         return run.failed
     splits = binary_split(data, args.target_class, args.validation_split)
     activations = ("linear", "sigmoid") if args.compare else (args.activation,)
-    print(study.header_text(args, data, splits, run.device_line, activations, run_seeds(args)))
+    print(mnist_text.header_text(args, data, splits, run.device_line, activations, run_seeds(args)))
     results = {}
     for activation in activations:
         results[activation] = runs = train(activation, splits, args, data.x_test.shape[1:])

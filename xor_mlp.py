@@ -24,8 +24,8 @@ from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.progress import Progress
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
-from reproduction.plumbing.text import counted
-from reproduction.settings.xor import XOR, architecture, parse
+from reproduction.settings.xor import XOR, parse
+from reproduction.studies import xor_text
 
 # ## The data: four customer segments -> loyal customer?
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
@@ -99,11 +99,7 @@ def train(args, initial, workers=1):
 def main(argv=None):
     parser, args = parse(argv)
     run = ScriptRun(parser, args, XOR.script, "parallel_calls", argv)
-    print(
-        f"XOR / loyal customers: {architecture(args.hidden)} MLP, {args.loss}, Adam(learning_rate"
-        f"={args.learning_rate:g}), {counted(args.epochs, 'epoch')}, full batch; engine "
-        f"{args.engine}\n{run.device_line}\n"
-    )
+    print(xor_text.header_text(args, run.device_line))
     initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seed, args.seed + args.seeds))
     runs = train(args, initial, run.workers)
     return run.not_finite(runs.loss[0]) or run.finish({"runs": runs}, {"data.x": X, "data.y": Y})

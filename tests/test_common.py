@@ -11,9 +11,11 @@ import pytest
 from conftest import is_png
 
 from reproduction.plumbing.atomic import atomic_path, write_text_atomic
-from reproduction.plumbing.cli import check_output_paths, float_in_range, int_in_range, make_parser
+from reproduction.plumbing.cli import check_output_paths, float_in_range, int_in_range
 from reproduction.plumbing.progress import Progress
 from reproduction.plumbing.records import build_run_record, write_run_record
+from reproduction.settings.mnist import MNIST
+from reproduction.settings.xor import XOR
 from reproduction.studies.figures import (
     epoch_curves_figure,
     epochs_text,
@@ -21,7 +23,6 @@ from reproduction.studies.figures import (
     new_figure,
     plt,
     save_figure,
-    settings_suffix,
 )
 
 
@@ -113,7 +114,7 @@ def test_number_types_accept():
 
 
 def _parse(tmp_path, *extra):
-    parser = make_parser("test", epochs=5)
+    parser = XOR.parser()
     return parser, parser.parse_args(["--figures-dir", str(tmp_path / "figs"), *extra])
 
 
@@ -166,51 +167,22 @@ def test_progress_off_terminal_prints_sparse_lines():
 
 
 def test_run_with_the_tutorials_settings_keeps_the_plain_name():
-    defaults = {"epochs": 10, "learning_rate": 1e-3, "engine": "compiled", "normalize": False}
-    args = argparse.Namespace(**defaults, train_limit=None, seed=7)
-    assert (
-        settings_suffix(
-            args, defaults, ("normalize", "epochs", "learning_rate", "engine", "train_limit")
-        )
-        == ""
-    )
+    values = MNIST.defaults | {"seed": 7, "seeds": 30, "engine": "compiled"}
+    assert MNIST.file_suffix(values) == ""  # seeds and engines are not settings of a figure
 
 
 def test_every_changed_setting_names_itself_in_order():
-    defaults = {
-        "normalize": False,
-        "epochs": 10,
-        "learning_rate": 1e-3,
-        "batch_size": 32,
-        "validation_split": 0.0,
-        "engine": "compiled",
+    values = MNIST.defaults | {
+        "normalize": True,
+        "epochs": 3,
+        "learning_rate": 0.01,
+        "batch_size": 64,
+        "validation_split": 0.1,
+        "engine": "fit",
+        "train_limit": 1_000_000,
+        "seed": 5,
     }
-    args = argparse.Namespace(
-        normalize=True,
-        epochs=3,
-        learning_rate=0.01,
-        batch_size=64,
-        validation_split=0.1,
-        engine="fit",
-        train_limit=1_000_000,
-        test_limit=None,
-        seed=5,
-    )
-    keys = (
-        "normalize",
-        "epochs",
-        "learning_rate",
-        "batch_size",
-        "validation_split",
-        "engine",
-        "train_limit",
-        "test_limit",
-    )
-    assert settings_suffix(args, defaults, keys) == (
-        "_normalized_epochs3_lr0.01_batch64_val0.1_fit_train1000000"
-    )
-    # only the keys asked for, in their order (the scripts never ask for seeds)
-    assert settings_suffix(args, defaults, ("engine", "epochs")) == "_fit_epochs3"
+    assert MNIST.file_suffix(values) == ("_normalized_epochs3_lr0.01_batch64_val0.1_train1000000")
 
 
 def test_epochs_are_counted_in_words():

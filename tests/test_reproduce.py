@@ -385,7 +385,7 @@ def test_render_redraws_everything_from_the_cache_without_training(tmp_path, mon
     the cached runs alone: no script runs, and an edited view (a verdict rule's words, a
     figure's title) shows in them. A run missing from the cache is a failure, not a run."""
     from reproduction.evidence import verdicts
-    from reproduction.studies import xor as xor_study
+    from reproduction.studies import xor_figures
 
     data = write_quick_plan_datasets(tmp_path / "data")
     out = tmp_path / "out"
@@ -401,13 +401,13 @@ def test_render_redraws_everything_from_the_cache_without_training(tmp_path, mon
     monkeypatch.setattr(plan_runner, "run_script", trained)
     monkeypatch.setattr(verdicts.Percentile, "text", lambda self, claim: "an edited rule")
     titles = []
-    real_plot_study = xor_study.plot_study
+    real_plot_study = xor_figures.plot_study
 
     def plot_study(epochs_to_100, summary, epochs, title, path):
         titles.append(title)
         return real_plot_study(epochs_to_100, summary, epochs, title + " (edited)", path)
 
-    monkeypatch.setattr(xor_study, "plot_study", plot_study)
+    monkeypatch.setattr(xor_figures, "plot_study", plot_study)
     for figure in (out / "figures").iterdir():
         figure.unlink()
     assert reproduce.main([*argv, "--render"]) == 0

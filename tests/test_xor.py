@@ -22,6 +22,7 @@ from reproduction.plumbing.exits import run_main as run_script_main
 from reproduction.settings.options import ENGINES
 from reproduction.settings.xor import LOSSES, parse
 from reproduction.studies import xor as xor_study
+from reproduction.studies import xor_figures
 from reproduction.studies.figures import plt
 from reproduction.studies.xor import epochs_to_full_accuracy
 
@@ -186,7 +187,7 @@ def test_old_engine_names_are_usage_errors(old_name, capsys):
 
 
 def test_summarize_study_censors_unsolved_seeds():
-    summary = xor_study.summarize_study(np.array([10.0, 20.0, np.nan, 40.0]), tutorial_epoch=20)
+    summary = xor_study.study_summary(np.array([10.0, 20.0, np.nan, 40.0]), tutorial_epoch=20)
     assert summary["solved"] == 3 and summary["success_rate"] == 0.75
     assert (summary["p10"], summary["p90"]) == (10, np.inf)
     assert (summary["success_rate_low"], summary["success_rate_high"]) == pytest.approx(
@@ -195,7 +196,7 @@ def test_summarize_study_censors_unsolved_seeds():
     assert (summary["q1"], summary["median"], summary["q3"]) == (10, 20, 40)
     assert summary["min"] == 10 and summary["max_solved"] == 40
     assert summary["share_at_or_before_tutorial"] == 0.5
-    mostly_unsolved = xor_study.summarize_study(np.array([5.0, np.nan, np.nan]), None)
+    mostly_unsolved = xor_study.study_summary(np.array([5.0, np.nan, np.nan]), None)
     assert (
         np.isinf(mostly_unsolved["median"]) and "share_at_or_before_tutorial" not in mostly_unsolved
     )
@@ -270,13 +271,13 @@ def test_a_network_right_before_training_is_named(tmp_path, capsys):
 
 def test_a_quick_experiment_never_overwrites_the_tutorials_figures(tmp_path, capsys, monkeypatch):
     titles = []
-    real_plot_boundary = xor_study.plot_boundary
+    real_plot_boundary = xor_figures.plot_boundary
 
     def plot_boundary(params, x, y, title, path):
         titles.append(title)
         return real_plot_boundary(params, x, y, title, path)
 
-    monkeypatch.setattr(xor_study, "plot_boundary", plot_boundary)
+    monkeypatch.setattr(xor_figures, "plot_boundary", plot_boundary)
     code, _, _ = run_main(tmp_path, capsys)  # the tutorial's settings: 500 epochs
     assert code == 0
     code, out, _ = run_main(
@@ -300,7 +301,7 @@ def captured_figures(monkeypatch):
         figures.append(fig)
         return str(path)
 
-    monkeypatch.setattr(xor_study, "save_figure", keep)
+    monkeypatch.setattr(xor_figures, "save_figure", keep)
     return figures
 
 
@@ -312,7 +313,7 @@ def whole_epoch_ticks(ax):
 
 def test_per_epoch_axes_tick_whole_epochs(tmp_path, monkeypatch):
     figures = captured_figures(monkeypatch)
-    xor_study.plot_history(
+    xor_figures.plot_history(
         np.array([0.3, 0.25, 0.2]),
         np.array([0.5, 0.75, 1.0]),
         3.0,
@@ -320,9 +321,9 @@ def test_per_epoch_axes_tick_whole_epochs(tmp_path, monkeypatch):
         "three epochs",
         tmp_path / "history.png",
     )
-    xor_study.plot_study(
+    xor_figures.plot_study(
         np.array([2.0, 3.0, np.nan]),
-        xor_study.summarize_study(np.array([2.0, 3.0, np.nan]), None),
+        xor_study.study_summary(np.array([2.0, 3.0, np.nan]), None),
         3,
         "three epochs",
         tmp_path / "study.png",

@@ -149,20 +149,3 @@ def stacked_runs(done, weight_seeds, data_seeds, epochs):
         test_outputs=None if outputs[0] is None else np.stack(outputs),
         extra=extra,
     )
-
-
-def concatenated(parts):
-    """The Runs of several groups of runs (chunks of one study) as one: per-run arrays joined
-    in order, times added."""
-    first = parts[0]
-    joined = {}
-    for name, value in first.arrays().items():
-        if name in ("train_seconds", "compile_seconds") or np.ndim(value) == 0:
-            continue
-        joined[name] = np.concatenate([part.arrays()[name] for part in parts])
-    for name in ("train_seconds", "compile_seconds"):
-        joined[name] = sum(getattr(part, name) for part in parts)
-    scalars = {
-        k: v for k, v in first.arrays().items() if k.startswith("extra.") and np.ndim(v) == 0
-    }
-    return Runs.from_arrays(scalars | joined)

@@ -80,75 +80,6 @@ def ray_address(text):
     return text
 
 
-def make_parser(description, *, epochs, max_epochs=100_000):
-    """A parser with the shared flags; each script adds its own. Defaults are the tutorial's."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    parser.add_argument(
-        "--seed",
-        type=int_in_range(0, 2**31 - 1),
-        default=0,
-        help="random seed (the tutorials were unseeded; a fixed seed makes a run repeatable)",
-    )
-    parser.add_argument(
-        "--epochs", type=int_in_range(1, max_epochs), default=epochs, help="training epochs"
-    )
-    parser.add_argument(
-        "--device",
-        choices=("auto", "cpu", "gpu"),
-        default="auto",
-        help="where TensorFlow runs; 'gpu' fails if there is none",
-    )
-    parser.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="enable TensorFlow op determinism (slower on GPU)",
-    )
-    parser.add_argument(
-        "--figures-dir",
-        type=Path,
-        default=Path("figures"),
-        metavar="DIR",
-        help="folder for the PNG figures",
-    )
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="also write a JSON run record (arguments, versions, device, timings, metrics) to PATH",
-    )
-    parser.add_argument(
-        "--quiet", action="store_true", help="print only the results: no progress lines"
-    )
-    return parser
-
-
-def add_optimizer_flags(parser, defaults, *, max_batch, validation_help):
-    """--learning-rate, --batch-size (up to the training set's size, `max_batch`) and
-    --validation-split, the image scripts' shared training settings (`defaults`: the tutorial's)."""
-    parser.add_argument(
-        "--learning-rate",
-        type=float_in_range(0, 1e6),
-        default=defaults["learning_rate"],
-        help="Adam's learning rate",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int_in_range(1, max_batch),
-        default=defaults["batch_size"],
-        help="examples per training step",
-    )
-    parser.add_argument(
-        "--validation-split",
-        type=float_in_range(0, 0.9, low_inclusive=True),
-        default=defaults["validation_split"],
-        metavar="FRACTION",
-        help=validation_help,
-    )
-
-
 def _writable_dir_problem(folder):
     """None if files can be created in `folder` (creating it if needed), else what is wrong."""
     if folder.exists() and not folder.is_dir():
@@ -201,39 +132,6 @@ def check_output_paths(parser, args, extra_files=()):
         check_output_file(parser, flag, path)
 
 
-def add_data_dir_flag(parser):
-    from reproduction.data.lookup import DATA_DIR_ENV
-
-    parser.add_argument(
-        "--data-dir",
-        type=existing_folder,
-        default=None,
-        metavar="DIR",
-        help=f"folder holding the dataset (default: ${DATA_DIR_ENV}, then "
-        "Keras's cache ~/.keras/datasets, then a Keras download)",
-    )
-    parser.add_argument(
-        "--allow-small-data",
-        action="store_true",
-        help="accept dataset files holding fewer images than the real dataset "
-        "(smoke tests on small copies); every other check stays",
-    )
-    parser.add_argument(
-        "--train-limit",
-        type=int_in_range(1, 10**9),
-        default=None,
-        metavar="N",
-        help="use only the first N training images (a quick smoke run)",
-    )
-    parser.add_argument(
-        "--test-limit",
-        type=int_in_range(1, 10**9),
-        default=None,
-        metavar="N",
-        help="use only the first N test images (a quick smoke run)",
-    )
-
-
 def check_validation_split(parser, count, fraction):
     """Usage error (exit 2) if Keras's validation_split (the last int(count * fraction) of
     `count` training examples) would leave nothing to validate on."""
@@ -242,12 +140,6 @@ def check_validation_split(parser, count, fraction):
             f"--validation-split {fraction:g} of {count} training images holds out "
             "none; use a larger fraction or more images"
         )
-
-
-def count_check(args):
-    """Keyword arguments for a loader: none (its real counts are checked) unless
-    --allow-small-data was given."""
-    return {"expected_counts": None} if args.allow_small_data else {}
 
 
 def config_of(args):

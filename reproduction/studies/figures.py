@@ -135,42 +135,6 @@ def epochs_text(count):
     return counted(count, "epoch")
 
 
-# Short file-name parts of the settings a quick experiment changes: a flag (True) is named by
-# its part alone, a choice (--engine fit) by its value, a number by its part and value.
-SETTING_NAMES = {
-    "normalize": "normalized",
-    "epochs": "epochs",
-    "learning_rate": "lr",
-    "batch_size": "batch",
-    "validation_split": "val",
-    "train_limit": "train",
-    "test_limit": "test",
-}
-
-
-def settings_suffix(args, defaults, keys):
-    """'_epochs3_lr0.01_fit': one part for each setting in `keys` (attributes of `args`, in
-    that order) whose value differs from `defaults` (a key missing there defaults to None, as
-    --train-limit's 'all'), '' for the tutorial's settings. Figures of a quick experiment get
-    names of their own and never overwrite those of the tutorial's setting. Seeds are not
-    settings: a study's figures say their seeds."""
-    parts = []
-    for key in keys:
-        value = getattr(args, key)
-        if value == defaults.get(key):
-            continue
-        name = SETTING_NAMES.get(key, key.replace("_", "-"))
-        if isinstance(value, bool):
-            parts.append(name)
-        elif isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, float):
-            parts.append(f"{name}{value:g}")
-        else:
-            parts.append(f"{name}{value}")
-    return "".join(f"_{part}" for part in parts)
-
-
 def distribution_figure(
     groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None
 ):

@@ -8,7 +8,6 @@ study, the dead share, the distributions, the variance split between data order 
 weights, and the registry's verdicts; the per-run CSV; the figures (studies/mnist_figures.py).
 """
 
-import functools
 import math
 from types import SimpleNamespace
 
@@ -18,13 +17,10 @@ from reproduction.engines.runs import Runs
 from reproduction.evidence.claims import claims_for
 from reproduction.evidence.statistics import (
     distribution,
-    distribution_text,
     share,
-    share_text,
     variance_split,
-    variance_split_text,
 )
-from reproduction.evidence.verdicts import claims_report, judge_all
+from reproduction.evidence.verdicts import judge_all
 from reproduction.settings.mnist import ACTIVATIONS, MNIST
 from reproduction.studies.render import View, write_csv
 
@@ -127,30 +123,6 @@ def paired_summary(metrics):
     return {"difference": distribution(difference), "sigmoid_better": share(difference > 0)}
 
 
-def study_report(activation, summary, baseline, target_name):
-    """Printed lines of one activation's study."""
-    points = functools.partial(distribution_text, scale=100, unit=" points", decimals=1)
-    return [
-        f"{activation} neuron, {summary['n']} runs:",
-        f"  dead neuron (every test image read as the same class): {share_text(summary['dead'])}",
-        *(
-            [f"  diverged (loss not finite): {share_text(summary['diverged'])}"]
-            if summary["diverged"]["count"]
-            else []
-        ),
-        f"  final validation accuracy, live runs: "
-        f"{distribution_text(summary['live_final_accuracy'])}",
-        f"  final validation accuracy, all runs: {distribution_text(summary['final_accuracy'])}",
-        f"  ending below the never-'{target_name}' baseline ({100 * baseline:.2f}%): "
-        f"{share_text(summary['below_baseline'])}",
-        f"  last epoch better than the first: {share_text(summary['improved_over_epochs'])}",
-        f"  validation accuracy's spread across the epochs (max - min) per run: "
-        f"{points(summary['epoch_spread_points'])}",
-        "  " + variance_split_text(summary["variance_split"], "final accuracy"),
-        "  " + variance_split_text(summary["dead_variance_split"], "dying"),
-    ]
-
-
 CSV_COLUMNS = (
     "run",
     "activation",
@@ -204,84 +176,27 @@ def csv_rows(config, results, metrics):
     return rows
 
 
-# ## Reports of one run
-def _percent(value):
-    return "   n/a" if math.isnan(value) else f"{100 * value:5.1f}%"
-
-
-def metrics_table(rows):
-    """rows: (label, metrics) -> aligned lines: accuracy, precision, recall, confusion counts."""
-    lines = [
-        f"  {'':44s}{'accuracy':>9s}{'precision':>10s}{'recall':>8s}"
-        f"{'TN':>7s}{'FP':>6s}{'FN':>6s}{'TP':>6s}"
-    ]
-    for label, m in rows:
-        lines.append(
-            f"  {label:44s}{_percent(m['accuracy']):>9s}{_percent(m['precision']):>10s}"
-            f"{_percent(m['recall']):>8s}{m['tn']:7d}{m['fp']:6d}{m['fn']:6d}"
-            f"{m['tp']:6d}"
-        )
-    return "\n".join(lines)
-
-
-QUANTILE_NAMES = {"q0": "min", "q100": "max", "q50": "median"}
-
-
-def quantiles_line(quantiles):
-    return "  " + ", ".join(
-        f"{QUANTILE_NAMES.get(name, name.replace('q', '') + '%')} {value:.3g}"
-        for name, value in quantiles.items()
-    )
-
-
-def epochs_table(val_accuracies):
-    """Per-epoch validation accuracy, one column per neuron ({name: values})."""
-    lines = ["  epoch" + "".join(f"{name + ' val accuracy':>26s}" for name in val_accuracies)]
-    for epoch in range(max(len(v) for v in val_accuracies.values())):
-        cells = [
-            f"{100 * v[epoch]:25.2f}%" if epoch < len(v) else f"{'-':>26s}"
-            for v in val_accuracies.values()
-        ]
-        lines.append(f"  {epoch + 1:5d}" + "".join(cells))
-    return "\n".join(lines)
-
-
 def readings_of(activation):
     # A sigmoid's output is always above 0: reading it at 0 would call everything the target.
     return READINGS if activation == "linear" else READINGS[1:]
 
 
-def run_report(activation, runs, truth, target_name, index=0):
-    """Printed lines, readings and the metrics dict for run `index` of `runs`."""
+def first_run_metrics(activation, runs, truth, index=0):
+    """Run `index` of a neuron as a single run shows it: its histories, its raw outputs'
+    quantiles, the test set read at each of its readings, whether it died."""
     outputs, val_accuracy = runs.test_outputs[index], runs.val_accuracy[index]
-    readings = [
-        binary_metrics(outputs, truth, threshold) for threshold, _ in readings_of(activation)
-    ]
-    quantiles = output_quantiles(outputs)
-    spread = 100 * float(val_accuracy.max() - val_accuracy.min())
-    dead = bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5))
-    lines = [
-        f"{activation} neuron: raw outputs on the test set (quantiles):",
-        quantiles_line(quantiles),
-        f"  validation accuracy over the epochs: {100 * val_accuracy.min():.2f}% to "
-        f"{100 * val_accuracy.max():.2f}% (a spread of {spread:.1f} points)",
-    ]
-    if dead:
-        said = f"'{target_name}'" if np.all(outputs > 0.5) else f"not '{target_name}'"
-        lines.append(f"  the {activation} neuron died: every test image read as {said}")
-    metrics = {
+    return {
         "val_accuracy": val_accuracy.tolist(),
         "val_loss": runs.val_loss[index].tolist(),
         "train_loss": runs.loss[index].tolist(),
         "train_accuracy": runs.accuracy[index].tolist(),
-        "output_quantiles": quantiles,
-        "readings": readings,
-        "val_accuracy_spread_points": spread,
-        "dead": dead,
+        "output_quantiles": output_quantiles(outputs),
+        "readings": [binary_metrics(outputs, truth, t) for t, _ in readings_of(activation)],
+        "val_accuracy_spread_points": 100 * float(val_accuracy.max() - val_accuracy.min()),
+        "dead": bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5)),
         "weight_seed": int(runs.weight_seeds[index]),
         "data_seed": int(runs.data_seeds[index]),
     }
-    return lines, readings, metrics
 
 
 def claim_values(metrics, results):
@@ -307,15 +222,12 @@ def summarize(config, class_names, results, truth, validation_truth):
     the study (several runs) and the registry's verdicts. `results`: {activation: Runs};
     `truth`, `validation_truth`: whether each test (validation) image is the target class."""
     target_name = class_names[config["target_class"]]
-    first_run, lines, table = {}, [], []
+    first_run, table = {}, []
     for activation, runs in results.items():
-        run_lines, readings, first_run[activation] = run_report(
-            activation, runs, truth, target_name
-        )
-        lines += run_lines
+        first_run[activation] = first = first_run_metrics(activation, runs, truth)
         table += [
             (f"{activation}, {label}", m)
-            for (_, label), m in zip(readings_of(activation), readings, strict=True)
+            for (_, label), m in zip(readings_of(activation), first["readings"], strict=True)
         ]
     baseline = baseline_metrics(truth)
     table.append((f"never '{target_name}' (the baseline)", baseline))
@@ -330,7 +242,6 @@ def summarize(config, class_names, results, truth, validation_truth):
     return {
         "target_name": target_name,
         "first_run": first_run,
-        "first_run_lines": lines,
         "table": table,
         "baseline": baseline,
         "validation_baseline": validation_baseline,
@@ -340,51 +251,6 @@ def summarize(config, class_names, results, truth, validation_truth):
         "claim_values": (values := claim_values(metrics, results)),
         "verdicts": judge_all(claims, values, config),
     }
-
-
-def replay_lines(config, results, metrics):
-    """A replay command for the first dead and the first live run of each neuron."""
-    lines = []
-    for activation, runs in results.items():
-        dead = metrics[activation]["dead"]
-        for label, chosen in (("a dead", np.flatnonzero(dead)), ("a live", np.flatnonzero(~dead))):
-            if len(chosen):
-                run = int(chosen[0])
-                lines.append(
-                    f"replay {label} {activation} run alone (run {run}): "
-                    + replay_command(config, runs, run, activation)
-                )
-    return lines
-
-
-def report_text(config, results, summary, truth):
-    """What the run prints after training: the first run's epochs and readings, the study,
-    the claims' verdicts."""
-    target_name, study = summary["target_name"], summary["study"]
-    parts = [
-        (f"First run of the study (seed {config['seed']}):\n" if config["seeds"] > 1 else "")
-        + epochs_table({a: runs.val_accuracy[0] for a, runs in results.items()})
-        + "\n",
-        *summary["first_run_lines"],
-        f"\nOn the {len(truth):,} test images ({100 * truth.mean():.1f}% are '{target_name}'):",
-        metrics_table(summary["table"]),
-    ]
-    if study:
-        parts.append("")
-        for activation in results:
-            parts += study_report(
-                activation, study[activation], summary["validation_baseline"], target_name
-            )
-        if "paired" in study:
-            difference = functools.partial(distribution_text, unit=" points", decimals=2)
-            parts += [
-                f"paired, same seeds: sigmoid minus linear final accuracy: "
-                f"{difference(study['paired']['difference'])}",
-                f"  the sigmoid is better in {share_text(study['paired']['sigmoid_better'])}",
-            ]
-        parts += replay_lines(config, results, summary["metrics"])
-    claims = claims_report(summary["verdicts"], summary["claims"])
-    return "\n".join(parts + ([""] + claims if claims else []))
 
 
 def record_metrics(record, summary):
@@ -415,7 +281,7 @@ def labels_of(config, arrays):
 def render(record, arrays, figures_dir=None, csv_path=None):
     """The view of an MNIST run from its record and arrays: figures into `figures_dir` and a
     study's per-run CSV at `csv_path`, where given."""
-    from reproduction.studies import mnist_figures  # (matplotlib only when drawing)
+    from reproduction.studies import mnist_figures, mnist_text  # (matplotlib only if drawing)
 
     config, class_names = record["config"], record["data"]["class_names"]
     results = {
@@ -436,36 +302,5 @@ def render(record, arrays, figures_dir=None, csv_path=None):
         metrics |= write_csv(
             csv_path, csv_rows(config, results, summary["metrics"]), [*columns, "replay"]
         )
-    return View(report_text(config, results, summary, truth), metrics, figures)
-
-
-def header_text(args, data, splits, device_line, activations, seeds):
-    """What a run prints before training: the task, the model and its training, the data."""
-    pixels = "pixels / 255" if args.normalize else "raw pixels (0-255)"
-    target_name = data.class_names[args.target_class]
-    held_out = len(splits[1][1]) if args.validation_split else 0
-    lines = [
-        f"{args.dataset}: '{target_name}' vs the rest; Flatten -> Dense(1, "
-        f"{' | '.join(activations)}) on {pixels}; mean squared error, Adam(learning_rate="
-        f"{args.learning_rate:g}), batch {args.batch_size}, {args.epochs} epoch"
-        f"{'s' * (args.epochs != 1)}; engine {args.engine}",
-        device_line,
-        f"data: {data.source}: {len(splits[0][1]):,} training"
-        + (f" + {held_out:,} validation" if held_out else "")
-        + f", {len(data.y_test):,} test images; validation: "
-        + (
-            f"the last {args.validation_split:g} of the training set"
-            if held_out
-            else "the test set, as in the tutorial"
-        ),
-        "classes: " + ", ".join(f"{index} {name}" for index, name in enumerate(data.class_names)),
-    ]
-    if args.seeds > 1:
-        weight_seeds, data_seeds = seeds
-        lines.append(
-            f"seed study: {args.seeds} runs; weight seeds {weight_seeds[0]}.."
-            f"{weight_seeds[-1]}, {len(set(data_seeds))} data orders (data seeds "
-            f"{data_seeds[0]}..{data_seeds[-1]}) of up to "
-            f"{np.bincount(data_seeds - data_seeds[0]).max()} runs"
-        )
-    return "\n".join(lines) + "\n"
+    text = mnist_text.report_text(config, results, summary, truth)
+    return View(text, metrics, figures)
