@@ -1,6 +1,6 @@
 """Probe: what this machine allows the CIFAR-10 Dense study's step, against what it takes.
 
-The numbers behind README "Speed targets: where they stand", measured here in one run:
+The numbers behind docs/performance.md "Speed targets: where they stand", measured here in one run:
 
 1. One core's AVX2 peak (a loop of independent FMAs, compiled here with gcc), alone and on every
    core at once: do the cores share arithmetic units?

@@ -67,24 +67,28 @@ def make_bench_parser():
     return parser
 
 
-def run_side(plan, workdir, session=None, chunk_runs=None):
-    """(the study's record, wall seconds) of `plan` run sequentially or on `session`."""
-    import reproduce
+def run_side(runs, workdir, session=None, chunk_runs=None):
+    """(the study's record with its metrics, wall seconds) of the planned `runs` run
+    sequentially or on `session`, its views drawn as reproduce.py draws them."""
+    from reproduction.orchestration import plan_runner
 
-    figures, records = Path(workdir) / "figures", Path(workdir) / "runs"
-    figures.mkdir(parents=True)
-    records.mkdir()
+    work, figures, records = (Path(workdir) / name for name in ("work", "figures", "runs"))
+    for folder in (work, figures, records):
+        folder.mkdir(parents=True)
     start = time.perf_counter()
+    plan = plan_runner.Plan(runs, work, quiet=True)
     if session is None:
-        done, _, failures, _ = reproduce.run_plan(plan, figures, records, quiet=True)
+        done, failures = plan_runner.run_sequentially(plan)
     else:
-        done, _, failures, _ = reproduce.run_plan_on_ray(
-            plan, figures, records, True, session, runs_per_chunk=chunk_runs
-        )
+        from reproduction.orchestration.ray_plan import run_on_ray
+
+        done, failures = run_on_ray(plan, session, chunk_runs)
     seconds = time.perf_counter() - start
     if failures:
         raise SystemExit(f"the study failed: {failures[0]}")
-    return done["cifar_dense"][0], seconds
+    outputs = plan_runner.Outputs(records / "REPORT.md", figures, records, failures)
+    rendered = plan_runner.render_runs(done, figures, records, outputs)
+    return rendered["cifar_dense"][0], seconds
 
 
 def differences(sequential, on_ray):
@@ -113,11 +117,13 @@ def main(argv=None):
         import_ray()
     except ClusterError as error:
         parser.error(str(error))
-    study = ["--seeds", str(args.runs), "--epochs", str(args.epochs)]
+    study = ["--seeds", str(args.runs), "--engine", "compiled", "--epochs", str(args.epochs)]
     if args.data_dir is not None:
         study += ["--data-dir", str(args.data_dir)]
     label = f"CIFAR-10 Dense, {args.runs} runs"
-    plan = [("cifar_dense", label, "cifar10_dense.py", study)]
+    from reproduction.orchestration.plan_runner import PlannedRun
+
+    plan = [PlannedRun("cifar_dense", label, "cifar10_dense.py", study)]
     print(
         f"Ray benchmark: {label}, {counted(args.epochs, 'epoch')}; sequential, "
         f"then on Ray ({args.ray}) "

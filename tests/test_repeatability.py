@@ -11,8 +11,9 @@ import cifar10_dense
 import mnist_perceptron
 import xor_mlp
 
-# What may differ between two runs of the same seed: how long things took, memory, the date.
-TIMED = re.compile(r"\d+(\.\d+)? (s|MB)\b")
+# What may differ between two runs of the same seed: how long things took (also in Keras's own
+# epoch lines: "1563/1563 - 5s - 3ms/step"), memory, the date.
+TIMED = re.compile(r"\d+(\.\d+)? ?(s|ms|us|MB)(/step)?\b")
 VOLATILE_RECORD_KEYS = ("timings_s", "peak_rss_mb", "finished_utc")
 
 

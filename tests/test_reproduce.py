@@ -286,6 +286,13 @@ def entries(cache):
     return [p for p in cache.iterdir() if not p.name.startswith(".")] if cache.is_dir() else []
 
 
+def write_project(folder, modules):
+    """A tiny project: {relative path: text} written under `folder`."""
+    for name, text in modules.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+
+
 def test_code_version_follows_the_scripts_imports(tmp_path):
     from reproduction.orchestration.run_cache import code_version, imported_files
 
@@ -305,9 +312,7 @@ def test_code_version_follows_the_scripts_imports(tmp_path):
         "pkg/b.py": "X = 1\n",
         "pkg/c.py": "Y = 1\n",
     }
-    for name, text in modules.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text)
+    write_project(project, modules)
     before = code_version("run.py", project)
     (project / "pkg" / "c.py").write_text("Y = 2\n")  # not imported: same version
     assert code_version("run.py", project) == before
@@ -340,9 +345,7 @@ def test_code_version_follows_every_import_form_into_subpackages(tmp_path, form)
         "pkg/sub/rel.py": "from . import mod\n",
         "pkg/other.py": "unused = 1\n",
     }
-    for name, text in modules.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text)
+    write_project(project, modules)
     before = code_version("run.py", project)
     (project / "pkg" / "other.py").write_text("unused = 2\n")
     assert code_version("run.py", project) == before  # a module nothing imports
@@ -456,3 +459,27 @@ def test_a_view_is_not_part_of_a_runs_code_version(tmp_path):
         after = versions()
         assert all(a != b for a, b in zip(after, before, strict=True)), computes
         before = after
+
+
+def test_the_driver_and_the_views_never_import_tensorflow():
+    """reproduce.py plans, renders and reports without TensorFlow (its scripts load it, each in
+    its own process): every module of the driver and the views, imported in a fresh process."""
+    modules = [
+        f"reproduction.{package}.{path.stem}"
+        for package in ("orchestration", "studies", "evidence", "settings")
+        for path in sorted((ROOT / "reproduction" / package).glob("*.py"))
+        if path.stem not in ("__init__", "ray_cluster")  # (Ray's: test_ray.py)
+    ]
+    code = (
+        "import importlib, sys\n"
+        "import reproduce\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'ray') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert len(modules) > 20

@@ -85,7 +85,7 @@ def find_fashion_mnist(data_dir=None):
     return _find_fashion_mnist(data_dir)[1]
 
 
-MAKE_DATASETS = "make-datasets"  # the script that builds the local copies (see README, Data)
+MAKE_DATASETS = "make-datasets"  # the script that builds the local copies (see docs/data.md)
 
 
 def find_make_datasets(data_dir=None):

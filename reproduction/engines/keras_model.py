@@ -1,7 +1,7 @@
 """Compiled training for image classifiers: a TensorFlow graph call per hundreds of batches.
 
 The tutorials' `model.fit(x / 255, y, batch_size=32, shuffle=True)` spends its time (profiled,
-see README "Performance") on per-step dispatch and on Adam's update written as separate
+see docs/performance.md) on per-step dispatch and on Adam's update written as separate
 element-wise ops per variable, and its memory on float copies of the images. This keeps the
 experiment (batch size, a new shuffle each epoch with a short last batch, the loss, the metric,
 Adam's formula and settings) and changes how the work is fed and compiled:

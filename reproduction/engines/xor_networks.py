@@ -37,12 +37,12 @@ from reproduction.plumbing.backend import tf
 from reproduction.settings.xor import LOSSES
 
 # XLA fuses the lane-layout element-wise ops: 10,000 2-16-1 networks x 500 epochs take about
-# 0.4 s with it and about 3 s without (README, Performance).
+# 0.4 s with it and about 3 s without (docs/performance.md).
 JIT_COMPILE = True
 # Epochs per compiled call: the loss and accuracy histories of a call are (BLOCK_EPOCHS, N)
 # buffers, so one compiled program serves every --epochs (longer runs take several calls).
 BLOCK_EPOCHS = 500
-# Networks per compiled call. Measured on 2 cores (README, Performance): 1,000 2-16-1 networks
+# Networks per compiled call. Measured on 2 cores (docs/performance.md): 1,000 2-16-1 networks
 # (65,000 weights, with Adam's state and the activations about 1 MB: cache-sized) per call, one
 # call per core at a time, each single-threaded, beat one 10,000-network call split over both
 # cores (XLA then synchronises the threads at every one of the ~25 fused loops of an epoch).

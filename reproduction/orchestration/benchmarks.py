@@ -5,7 +5,7 @@ The benchmarks run each side as its own process (orchestration/script_runs.py). 
 which spelling goes first, so that a busy spell on a shared machine does not favour one side,
 and with --rounds R run both sides R times, each round starting with the side the previous one
 ended with, and judge on the medians: on the shared machines here the same benchmark's time
-moved by up to 1.6x within an hour (README, Speed targets).
+moved by up to 1.6x within an hour (docs/performance.md, Speed targets).
 """
 
 import argparse

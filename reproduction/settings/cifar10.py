@@ -2,22 +2,8 @@
 and the chapter's CNN in either block order."""
 
 from reproduction.plumbing.cli import check_output_dir, check_output_paths, int_in_range
-from reproduction.settings.options import (
-    ENGINE,
-    FILE_NAMES,
-    MAX_SEED,
-    RUN_OUTPUTS,
-    SEED,
-    Option,
-    Tutorial,
-    data_options,
-    data_seed,
-    engine_for,
-    epochs,
-    optimizer_options,
-    output_options,
-    seeds,
-)
+from reproduction.settings import shared
+from reproduction.settings.options import MAX_SEED, Option, Tutorial, engine_for
 
 MODELS = ("dense", "cnn")
 # The notebook's first version (the run that recorded 71.83%) has Conv2D -> LeakyReLU ->
@@ -34,10 +20,7 @@ CIFAR10 = Tutorial(
     script="cifar10_dense.py",
     title="CIFAR-10 with a Dense network (and the book's convolutional follow-up)",
     options=(
-        SEED,
-        epochs(10, 1000),
-        *RUN_OUTPUTS,
-        *data_options(),
+        *shared.run_options(10, 1000, data=True),
         Option(
             "model",
             "dense",
@@ -53,13 +36,13 @@ CIFAR10 = Tutorial(
             choices=tuple(BLOCK_ORDERS),
             resolved=True,
         ),
-        ENGINE,
-        seeds(
+        shared.ENGINE,
+        shared.seeds(
             MAX_SEEDS,
             "a seed study: N runs, run r with weight seed --seed + r and data seed --data-seed + "
             "r; prints the distribution and each run's single-run command",
         ),
-        data_seed(
+        shared.data_seed(
             "seed of the training data order (default: --seed); with --engine fit it seeds "
             "model.fit's own shuffle"
         ),
@@ -72,14 +55,14 @@ CIFAR10 = Tutorial(
             int_in_range(1, 64),
             metavar="K",
         ),
-        *optimizer_options(
+        *shared.optimizer_options(
             5e-4,
             32,
             50_000,
             "hold out the last FRACTION of the training set and report it each epoch (0: off, "
             "as in the tutorial)",
         ),
-        *output_options(
+        *shared.output_options(
             "save the trained model to PATH (a .keras file), compiled as the tutorial compiles "
             "it: keras.models.load_model(PATH).evaluate(x_test / 255, one-hot y_test) works. A "
             "seed study saves its first run's",
@@ -115,7 +98,7 @@ CIFAR10 = Tutorial(
         "train_limit",
         "test_limit",
     ),
-    file_names=FILE_NAMES,
+    file_names=shared.FILE_NAMES,
 )
 
 

@@ -2,21 +2,8 @@
 data and training, and the levers it names (the sigmoid, pixels / 255)."""
 
 from reproduction.plumbing.cli import check_output_dir, check_output_paths, int_in_range
-from reproduction.settings.options import (
-    ENGINE,
-    FILE_NAMES,
-    RUN_OUTPUTS,
-    SEED,
-    Option,
-    Tutorial,
-    data_options,
-    data_seed,
-    engine_for,
-    epochs,
-    optimizer_options,
-    output_options,
-    seeds,
-)
+from reproduction.settings import shared
+from reproduction.settings.options import Option, Tutorial, engine_for
 
 DATASET_NAMES = ("mnist", "fashion_mnist")  # keras.datasets' names (data/registry.py)
 ACTIVATIONS = ("linear", "sigmoid")
@@ -28,10 +15,7 @@ MNIST = Tutorial(
     script="mnist_perceptron.py",
     title='MNIST "five or not five" with a single neuron',
     options=(
-        SEED,
-        epochs(10, 1000),
-        *RUN_OUTPUTS,
-        *data_options(),
+        *shared.run_options(10, 1000, data=True),
         Option(
             "dataset",
             "mnist",
@@ -57,7 +41,7 @@ MNIST = Tutorial(
             "side by side (ignores --activation)",
             switch=True,
         ),
-        *optimizer_options(
+        *shared.optimizer_options(
             1e-3,
             32,
             60_000,
@@ -69,12 +53,12 @@ MNIST = Tutorial(
             help="divide the pixels by 255 (the 'data preparation' lever; off in the tutorial)",
             switch=True,
         ),
-        seeds(
+        shared.seeds(
             MAX_SEEDS,
             "a seed study of N runs: run r starts from weight seed --seed + r and sees the data "
             "in its group's order (see --data-orders)",
         ),
-        data_seed(
+        shared.data_seed(
             "seed of the training data's order (default: --seed); in a study the K orders are "
             "--data-seed .. --data-seed + K - 1"
         ),
@@ -86,8 +70,8 @@ MNIST = Tutorial(
             int_in_range(1, MAX_SEEDS),
             metavar="K",
         ),
-        ENGINE,
-        *output_options(
+        shared.ENGINE,
+        *shared.output_options(
             "save the trained neuron to PATH (a .keras file), compiled as the tutorial compiles "
             "it (mse, Adam, accuracy): keras.models.load_model(PATH).evaluate(x_test, y_test == "
             "target) works (with --normalize it expects pixels / 255). A seed study saves its "
@@ -128,7 +112,7 @@ MNIST = Tutorial(
         "train_limit",
         "test_limit",
     ),
-    file_names=FILE_NAMES,
+    file_names=shared.FILE_NAMES,
 )
 
 

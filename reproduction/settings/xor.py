@@ -3,17 +3,8 @@
 import itertools
 
 from reproduction.plumbing.cli import check_output_paths, float_in_range, int_in_range
-from reproduction.settings.options import (
-    ENGINE,
-    FILE_NAMES,
-    RUN_OUTPUTS,
-    SEED,
-    Option,
-    Tutorial,
-    engine_for,
-    epochs,
-    seeds,
-)
+from reproduction.settings import shared
+from reproduction.settings.options import Option, Tutorial, engine_for
 
 LOSSES = ("mean_squared_error", "binary_crossentropy")
 MAX_SEEDS = 100_000
@@ -27,9 +18,7 @@ XOR = Tutorial(
     script="xor_mlp.py",
     title="XOR with a small MLP: which customers are loyal?",
     options=(
-        SEED,
-        epochs(500, 100_000),
-        *RUN_OUTPUTS,
+        *shared.run_options(500, 100_000),
         Option(
             "hidden",
             [16],
@@ -46,12 +35,12 @@ XOR = Tutorial(
             choices=LOSSES,
         ),
         Option("learning_rate", 1e-3, "Adam's learning rate", float_in_range(0, 1e6), metavar="LR"),
-        seeds(
+        shared.seeds(
             MAX_SEEDS,
             "train this many networks (seeds --seed, --seed+1, ...) and report the convergence "
             "study",
         ),
-        ENGINE,
+        shared.ENGINE,
     ),
     replay_keys=(
         "seed",
@@ -64,7 +53,7 @@ XOR = Tutorial(
         "deterministic",
     ),
     file_keys=("epochs", "learning_rate"),
-    file_names=FILE_NAMES,
+    file_names=shared.FILE_NAMES,
 )
 
 
