@@ -199,7 +199,9 @@ def main(argv=None):
         "networks_side_by_side": layout[0] if layout else 1,
         "column_blocks": layout[1] if layout else 1,
     }
-    code = run.finish({"runs": runs}, arrays, config=config, keep_params=False)
+    code = run.finish(
+        {"runs": runs}, arrays, config=config, keep_params=False, spaced=not args.quiet
+    )
     models = {}  # --save-model: the first run, compiled as the tutorial compiles it
     if args.save_model is not None:
         models[args.save_model] = compile_as_tutorial(fresh(0), args.learning_rate)

@@ -164,7 +164,7 @@ def main(argv=None):
     if args.validation_split:
         arrays["data.validation_labels"] = data.y_train[len(splits[0][1]) :]
     counts = {"train_images": len(splits[0][1]), "test_images": len(splits[2][1])}
-    code = run.finish(results, arrays, config=counts)
+    code = run.finish(results, arrays, config=counts, spaced=keras_verbose(args) > 0)
     models = {}  # --save-model: each neuron's first run, compiled as the tutorial compiles it
     for activation, path in model_paths(args).items():
         models[path] = build_model(activation, data.x_test.shape[1:])

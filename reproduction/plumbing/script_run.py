@@ -68,10 +68,11 @@ class ScriptRun:
             prog=self.parser.prog,
         )
 
-    def finish(self, runs, arrays, *, config=None, keep_params=True):
+    def finish(self, runs, arrays, *, config=None, keep_params=True, spaced=False):
         """Record the run (`runs`: {name: Runs}, `arrays`: what the views need besides; the
-        final weights too unless not `keep_params`), draw and print its views, keep the record
-        where --json says; the exit code (0)."""
+        final weights too unless not `keep_params`), draw and print its views (after a blank
+        line if `spaced`: training printed lines of its own), keep the record where --json says;
+        the exit code (0)."""
         args = self.args
         everything = {}
         for name, part in runs.items():
@@ -102,7 +103,7 @@ class ScriptRun:
 
         csv_path = csv_path_for(args.json) if args.json is not None and args.seeds > 1 else None
         view = render(record, everything, None if args.no_figures else args.figures_dir, csv_path)
-        print(view.text)
+        print(("\n" if spaced else "") + view.text.rstrip() + "\n")
         timings["total"] = time.perf_counter() - self.start
         print(self.timing_line(runs, timings))
         if view.figures:
@@ -125,10 +126,12 @@ class ScriptRun:
     def timing_line(self, runs, timings):
         args, first = self.args, next(iter(runs.values()))
         training = ", ".join(
-            (f"{name} " if len(runs) > 1 else "") + f"{part.train_seconds:.1f} s"
+            (f"{name} " if len(runs) > 1 else "") + seconds_text(part.train_seconds)
             for name, part in runs.items()
         )
-        per_run = f", {first.train_seconds / len(first):.2f} s a run" if len(first) > 1 else ""
+        per_run = (
+            f", {seconds_text(first.train_seconds / len(first))} a run" if len(first) > 1 else ""
+        )
         compiled = sum(part.compile_seconds for part in runs.values())
         loading = (
             f" after {timings['load_data']:.1f} s loading data" if "load_data" in timings else ""
@@ -138,6 +141,11 @@ class ScriptRun:
             + (f"; compiling {compiled:.1f} s" if compiled else "")
             + f"); whole run {timings['total']:.1f} s{loading}; peak memory {peak_rss_mb():.0f} MB"
         )
+
+
+def seconds_text(seconds):
+    """'12.3 s', '0.42 s': tenths, or hundredths under a second."""
+    return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def data_description(data):
