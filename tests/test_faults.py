@@ -253,6 +253,8 @@ def test_each_data_file_is_read_once(script, argv, tiny_data_dir, tmp_path, coun
                 "--epochs",
                 "1",
                 "--quiet",
+                "--engine",
+                "compiled",
                 *argv,
                 *outputs_of(tmp_path),
             ]

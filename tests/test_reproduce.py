@@ -383,25 +383,12 @@ def in_process(script, argv, workdir, label, **_):
     return json.loads(record_path.read_text())
 
 
-def test_render_redraws_everything_from_the_cache_without_training(tmp_path, monkeypatch):
-    """After a plan, --render draws the report, its figures and the per-run tables again from
-    the cached runs alone: no script runs, and an edited view (a verdict rule's words, a
-    figure's title) shows in them. A run missing from the cache is a failure, not a run."""
+def edited_views(monkeypatch):
+    """Edit two views as a change to the code would: a verdict rule's words and the XOR study
+    figure's title; the titles the figure was drawn with, as they are drawn."""
     from reproduction.evidence import verdicts
     from reproduction.studies import xor_figures
 
-    data = write_quick_plan_datasets(tmp_path / "data")
-    out = tmp_path / "out"
-    argv = quick_argv(data, out)
-    monkeypatch.setattr(plan_runner, "run_script", in_process)
-    assert reproduce.main(argv) == 0
-    first = (out / "REPORT.md").read_text()
-    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
-
-    def trained(*args, **kwargs):
-        raise AssertionError("--render ran a script")
-
-    monkeypatch.setattr(plan_runner, "run_script", trained)
     monkeypatch.setattr(verdicts.Percentile, "text", lambda self, claim: "an edited rule")
     titles = []
     real_plot_study = xor_figures.plot_study
@@ -411,16 +398,65 @@ def test_render_redraws_everything_from_the_cache_without_training(tmp_path, mon
         return real_plot_study(epochs_to_100, summary, epochs, title + " (edited)", path)
 
     monkeypatch.setattr(xor_figures, "plot_study", plot_study)
+    return titles
+
+
+def no_training(*args, **kwargs):
+    raise AssertionError("--render ran a script")
+
+
+def test_render_redraws_from_the_cache_without_training(tmp_path, monkeypatch):
+    """After a plan, --render draws the report, its figures and the per-run tables again from
+    the cached runs alone: no script runs, and an edited view (a verdict rule's words, a
+    figure's title) shows in them. A run missing from the cache is a failure, not a run."""
+    data = write_quick_plan_datasets(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = quick_argv(data, out)
+    xor = [run for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))][:1]
+    monkeypatch.setattr(reproduce, "plan", lambda args: xor)  # one XOR study: seconds
+    monkeypatch.setattr(plan_runner, "run_script", in_process)
+    assert reproduce.main(argv) == 0
+    first = (out / "REPORT.md").read_text()
+    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
+    monkeypatch.setattr(plan_runner, "run_script", no_training)
+    titles = edited_views(monkeypatch)
+    for figure in (out / "figures").iterdir():
+        figure.unlink()
+    assert reproduce.main([*argv, "--render"]) == 0
+    report = (out / "REPORT.md").read_text()
+    assert "an edited rule" in report and "an edited rule" not in first
+    assert titles and is_png(out / "figures" / "xor_2-16-1_study.png")
+    assert len(list((out / "figures").iterdir())) == 3  # every figure drawn again
+    assert {path.name: path.read_text() for path in (out / "runs").glob("*.csv")} == tables
+    # a plan the cache cannot serve (other arguments): nothing trains, the run is named, exit 1
+    other = [xor[0]._replace(argv=[*xor[0].argv, "--epochs", "400"])]
+    monkeypatch.setattr(reproduce, "plan", lambda args: other)
+    assert reproduce.main([*argv, "--render"]) == 1
+    assert f"{xor[0].label}: not in the cache" in (out / "REPORT.partial.md").read_text()
+
+
+@pytest.mark.slow
+def test_render_redraws_the_whole_quick_plan_from_the_cache(tmp_path, monkeypatch):
+    """The same for every tutorial of the quick plan: its scripts run (in this process) once,
+    then --render draws everything again without them."""
+    data = write_quick_plan_datasets(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = quick_argv(data, out)
+    monkeypatch.setattr(plan_runner, "run_script", in_process)
+    assert reproduce.main(argv) == 0
+    first = (out / "REPORT.md").read_text()
+    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
+    drawn = sorted(path.name for path in (out / "figures").iterdir())
+    monkeypatch.setattr(plan_runner, "run_script", no_training)
+    titles = edited_views(monkeypatch)
     for figure in (out / "figures").iterdir():
         figure.unlink()
     assert reproduce.main([*argv, "--render"]) == 0
     report = (out / "REPORT.md").read_text()
     assert "an edited rule" in report and "an edited rule" not in first
     assert masked(report.replace("an edited rule", "")) != masked(first)  # the rule's words only
-    assert len(titles) == 4 and all(is_png(f) for f in (out / "figures").glob("xor_*_study.png"))
+    assert len(titles) == 4 and sorted(p.name for p in (out / "figures").iterdir()) == drawn
     assert {path.name: path.read_text() for path in (out / "runs").glob("*.csv")} == tables
-
-    # a plan the cache cannot serve: nothing trains, the run is named, exit 1
     assert reproduce.main([*argv, "--render", "--cifar-runs", "3"]) == 1
     partial = (out / "REPORT.partial.md").read_text()
     assert "CIFAR-10 Dense, 3 runs: not in the cache" in partial

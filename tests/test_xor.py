@@ -406,7 +406,10 @@ def test_ctrl_c_after_the_last_output_says_what_was_kept(
     assert (
         run_script_main(
             xor_mlp.main,
-            ["--epochs", "20", "--figures-dir", str(figures_dir), "--json", str(record), "--quiet"],
+            [
+                *("--epochs", "20", "--engine", "compiled", "--quiet"),
+                *("--figures-dir", str(figures_dir), "--json", str(record)),
+            ],
         )
         == 130
     )

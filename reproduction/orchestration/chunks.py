@@ -13,9 +13,9 @@ import numpy as np
 
 from reproduction.plumbing.cli import config_of
 from reproduction.plumbing.records import plain_record, read_arrays, write_arrays
-from reproduction.settings.cifar10 import parse
+from reproduction.settings.cifar10 import CIFAR10, parse
 
-CHUNKED_SCRIPTS = ("cifar10_dense.py",)  # the scripts whose studies --ray splits
+CHUNKED_SCRIPTS = (CIFAR10.script,)  # the scripts whose studies --ray splits
 # A run's own arrays besides its Runs ("runs.*"): joined run after run, as the Runs are
 PER_RUN_DATA = ("data.picture_indices", "data.untrained_test_accuracy")
 SUMMED = ("runs.train_seconds", "runs.compile_seconds", "runs.extra.train_cpu_seconds")

@@ -11,8 +11,10 @@ from reproduction.data.checks import DataError
 from reproduction.data.lookup import find_make_datasets
 from reproduction.data.registry import DATASETS, build_datasets, preflight
 from reproduction.orchestration.run_cache import files_digest
+from reproduction.settings.cifar10 import CIFAR10
+from reproduction.settings.mnist import MNIST
 
-PLAN_DATASETS = {"mnist_perceptron.py": "mnist", "cifar10_dense.py": "cifar10"}
+PLAN_DATASETS = {MNIST.script: "mnist", CIFAR10.script: "cifar10"}  # what the plan's scripts read
 
 
 def prepare_datasets(runs, data_dir, *, allow_small_data=False, quiet=False):

@@ -9,12 +9,14 @@ figures_dir, csv_path) -> View`.
 import importlib
 from dataclasses import dataclass
 
+from reproduction.settings.cifar10 import CIFAR10
+from reproduction.settings.mnist import MNIST
+from reproduction.settings.xor import XOR
 from reproduction.studies.tables import write_runs_csv
 
-STUDIES = {  # script -> its study module
-    "xor_mlp.py": "reproduction.studies.xor",
-    "cifar10_dense.py": "reproduction.studies.cifar10",
-    "mnist_perceptron.py": "reproduction.studies.mnist",
+# script -> its study module
+STUDIES = {
+    tutorial.script: f"reproduction.studies.{tutorial.name}" for tutorial in (XOR, CIFAR10, MNIST)
 }
 
 
