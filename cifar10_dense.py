@@ -26,6 +26,7 @@ from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.keras_outputs import save_keras_outputs
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.settings.cifar10 import CIFAR10, parse
+from reproduction.settings.options import COMPILED, FIT
 from reproduction.studies import cifar10_text
 
 NUM_CLASSES = 10
@@ -138,7 +139,7 @@ def train(data, args, layout, quiet):
     report = cifar10_text.epoch_line(args.epochs) if single else None
     on_run_end = None if args.seeds == 1 or quiet else cifar10_text.run_line(seeds)
     fresh = lambda seed: fresh_model(args.model, seed, args.block_order)  # noqa: E731
-    if args.engine == "fit":
+    if args.engine == FIT:
         train_set, test_set = prepare(data.x_train, data.y_train), prepare(data.x_test, data.y_test)
 
         def fit_run(run, weight_seed, data_seed):
@@ -169,7 +170,7 @@ def train(data, args, layout, quiet):
 
 def main(argv=None):
     parser, args = parse(argv)
-    dense_compiled = args.engine == "compiled" and args.model == "dense"
+    dense_compiled = args.engine == COMPILED and args.model == "dense"
     workload = "split_dense" if dense_compiled else "default"
     run = ScriptRun(parser, args, CIFAR10.script, workload, argv)
     data = run.load(load_cifar10)

@@ -27,6 +27,7 @@ from reproduction.plumbing.keras_outputs import save_keras_outputs
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.plumbing.seeding import set_seed
 from reproduction.settings.mnist import MNIST, model_paths, parse
+from reproduction.settings.options import COMPILED
 from reproduction.studies import mnist_text
 from reproduction.studies.mnist_figures import GRID
 
@@ -111,7 +112,7 @@ def run_seeds(args):
 def train(activation, splits, args, image_shape):
     """Every run of one neuron by the chosen engine: a Runs (engines/runs.py)."""
     weight_seeds, data_seeds = run_seeds(args)
-    if args.engine == "compiled":
+    if args.engine == COMPILED:
         return neurons.train(
             *splits,
             activation=activation,

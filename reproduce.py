@@ -38,6 +38,7 @@ from reproduction.plumbing.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_ma
 from reproduction.plumbing.text import counted
 from reproduction.settings.cifar10 import BLOCK_ORDERS, CIFAR10
 from reproduction.settings.mnist import MNIST
+from reproduction.settings.options import COMPILED
 from reproduction.settings.xor import XOR, architecture
 
 # ## The plan's budgets: runs per study (the default plan and --quick's)
@@ -77,20 +78,20 @@ def plan(args):
     for hidden, loss in XOR_VARIANTS:
         name = architecture(hidden) + (", binary cross-entropy" if "cross" in loss else "")
         argv = XOR.argv(
-            seeds=args.xor_seeds, engine="compiled", hidden=hidden, loss=loss, device=args.device
+            seeds=args.xor_seeds, engine=COMPILED, hidden=hidden, loss=loss, device=args.device
         )
         add("xor", f"XOR {name}, {counted(args.xor_seeds, 'seed')}", XOR, argv)
     for normalize, count in ((False, args.mnist_runs), (True, args.mnist_normalized_runs)):
         what = "pixels / 255" if normalize else "linear vs sigmoid"
         argv = MNIST.argv(
-            compare=True, normalize=normalize, seeds=count, engine="compiled", **small, **data
+            compare=True, normalize=normalize, seeds=count, engine=COMPILED, **small, **data
         )
         add("mnist", f"MNIST perceptron, {what}, {counted(count, 'run')}", MNIST, argv)
-    argv = CIFAR10.argv(seeds=args.cifar_runs, engine="compiled", **small, **data)
+    argv = CIFAR10.argv(seeds=args.cifar_runs, engine=COMPILED, **small, **data)
     add("cifar_dense", f"CIFAR-10 Dense, {counted(args.cifar_runs, 'run')}", CIFAR10, argv)
     for order in BLOCK_ORDERS if args.with_cnn else ():
         argv = CIFAR10.argv(
-            model="cnn", block_order=order, seeds=args.cnn_runs, engine="compiled", **small, **data
+            model="cnn", block_order=order, seeds=args.cnn_runs, engine=COMPILED, **small, **data
         )
         blocks = BLOCK_ORDERS[order].split(" (")[0].removeprefix("Conv2D -> ")
         add("cifar_cnn", f"CIFAR-10 CNN, {blocks}, {counted(args.cnn_runs, 'run')}", CIFAR10, argv)

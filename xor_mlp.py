@@ -24,6 +24,7 @@ from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.progress import Progress
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
+from reproduction.settings.options import COMPILED
 from reproduction.settings.xor import XOR, parse
 from reproduction.studies import xor_text
 
@@ -63,7 +64,7 @@ def train(args, initial, workers=1):
     """The networks of seeds --seed .. --seed + --seeds - 1, from their `initial` weights, by
     the chosen engine: a Runs (engines/runs.py)."""
     seeds = np.arange(args.seed, args.seed + args.seeds)
-    if args.engine == "compiled":
+    if args.engine == COMPILED:
         progress = Progress(args.seeds, "networks trained", enabled=not args.quiet)
         return xor_networks.train(
             X,

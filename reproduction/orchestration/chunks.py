@@ -14,6 +14,7 @@ import numpy as np
 from reproduction.plumbing.cli import config_of
 from reproduction.plumbing.records import plain_record, read_arrays, write_arrays
 from reproduction.settings.cifar10 import CIFAR10, parse
+from reproduction.settings.options import COMPILED
 
 CHUNKED_SCRIPTS = (CIFAR10.script,)  # the scripts whose studies --ray splits
 # A run's own arrays besides its Runs ("runs.*"): joined run after run, as the Runs are
@@ -37,7 +38,7 @@ def chunk_argvs(script, argv, runs_per_chunk):
     _, args = parse(argv, check_outputs=False)
     blocks = (
         ["--column-blocks", "1"]
-        if args.engine == "compiled" and args.model == "dense" and args.column_blocks is None
+        if args.engine == COMPILED and args.model == "dense" and args.column_blocks is None
         else []
     )
     return [

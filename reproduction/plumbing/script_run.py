@@ -21,6 +21,7 @@ from reproduction.plumbing.records import build_run_record, peak_rss_mb, plain_r
 from reproduction.plumbing.seeding import set_seed
 from reproduction.plumbing.text import counted
 from reproduction.plumbing.threads import setup_threads, workers_for
+from reproduction.settings.options import COMPILED
 
 
 class ScriptRun:
@@ -29,8 +30,8 @@ class ScriptRun:
     def __init__(self, parser, args, script, workload, argv=None):
         self.parser, self.args, self.script, self.argv = parser, args, script, argv
         self.device = select_device_or_exit(parser, args.device)
-        self.threads = setup_threads(workload, args.engine == "compiled", self.device)
-        self.workers = workers_for(self.threads) if args.engine == "compiled" else 1
+        self.threads = setup_threads(workload, args.engine == COMPILED, self.device)
+        self.workers = workers_for(self.threads) if args.engine == COMPILED else 1
         set_seed(args.seed, args.deterministic)
         self.device_line = (
             f"device: {self.device}; Keras {keras.__version__} on TensorFlow {tf.__version__}"

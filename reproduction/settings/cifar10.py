@@ -3,7 +3,7 @@ and the chapter's CNN in either block order."""
 
 from reproduction.plumbing.cli import check_output_dir, check_output_paths, int_in_range
 from reproduction.settings import shared
-from reproduction.settings.options import MAX_SEED, Option, Tutorial, engine_for
+from reproduction.settings.options import COMPILED, MAX_SEED, Option, Tutorial, engine_for
 
 MODELS = ("dense", "cnn")
 # The notebook's first version (the run that recorded 71.83%) has Conv2D -> LeakyReLU ->
@@ -116,7 +116,7 @@ def parse(argv=None, check_outputs=True):
                 f"{MAX_SEED}"
             )
     args.engine = engine_for(args.engine, args.seeds)
-    if args.column_blocks is not None and (args.engine != "compiled" or args.model != "dense"):
+    if args.column_blocks is not None and (args.engine != COMPILED or args.model != "dense"):
         parser.error("--column-blocks applies to the compiled Dense engine only")
     if args.block_order is not None and args.model != "cnn":
         parser.error("--block-order applies to --model cnn only")

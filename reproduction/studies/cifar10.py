@@ -16,6 +16,7 @@ from reproduction.evidence.claims import claims_for
 from reproduction.evidence.statistics import distribution, sampling_sd
 from reproduction.evidence.verdicts import judge_all
 from reproduction.settings.cifar10 import CIFAR10
+from reproduction.settings.options import COMPILED
 from reproduction.studies.render import View, write_csv
 
 
@@ -150,7 +151,7 @@ def record_metrics(data, results):
 def replay_command(config, weight_seed, data_seed):
     """The single-run command that replays one run of a study exactly (same machine): the
     compiled Dense engine's column blocks are part of its arithmetic."""
-    dense_compiled = config["engine"] == "compiled" and config["model"] == "dense"
+    dense_compiled = config["engine"] == COMPILED and config["model"] == "dense"
     return CIFAR10.replay(
         config
         | {
