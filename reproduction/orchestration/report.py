@@ -230,9 +230,10 @@ def build_report(records, seconds, failures, total_seconds, report_dir, *, quick
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "- data: " + ("; ".join(sources) or "n/a"),
         *(f"- data note (CIFAR-10): {note}" for note in notes),
-        "- wall time (a run reused from the cache counts the time it took when it ran): "
+        "- wall time of the runs, each as long as it took when it ran (a run reused from the "
+        "cache too): "
         + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
-        + f"; total {total_seconds:.0f} s",
+        + f"; this command took {total_seconds:.0f} s in all",
         "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs",
         "- single runs can change from one CPU to another (rounding decides them); the "
         "distributions are what repeats",
