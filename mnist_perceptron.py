@@ -29,7 +29,6 @@ from reproduction.plumbing.seeding import set_seed
 from reproduction.settings.mnist import MNIST, model_paths, parse
 from reproduction.settings.options import COMPILED
 from reproduction.studies import mnist_text
-from reproduction.studies.mnist_figures import GRID
 
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 
@@ -89,7 +88,11 @@ def fit_tutorial(model, splits, args, verbose=0, callbacks=()):
 
 
 # ## The picture of the predictions: test images chosen by the run's seed, half of them the
-# target class so that the rare class shows (studies/mnist_figures.py draws it)
+# target class so that the rare class shows (studies/mnist_figures.py draws it). Chosen when
+# the run trains and kept in its arrays, so the count is the run's, not the figure's.
+PICTURE_IMAGES = 32
+
+
 def picture(truth, seed, count):
     rng = np.random.default_rng(seed)
     positives, negatives = np.flatnonzero(truth), np.flatnonzero(~np.asarray(truth, bool))
@@ -153,7 +156,7 @@ def main(argv=None):
         failed = run.not_finite(runs.loss[0], f"the {activation} neuron's loss")
         if failed:
             return failed
-    shown = picture(data.y_test == args.target_class, args.seed, GRID[0] * GRID[1])
+    shown = picture(data.y_test == args.target_class, args.seed, PICTURE_IMAGES)
     train_images = splits[0][0].reshape(len(splits[0][0]), -1)
     arrays = {
         "data.test_labels": data.y_test,

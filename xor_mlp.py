@@ -19,7 +19,7 @@ import numpy as np
 
 from reproduction.engines import keras_fit, xor_networks
 from reproduction.engines.glorot import glorot_uniform_stack
-from reproduction.engines.runs import OneRun
+from reproduction.engines.runs import OneRun, network
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.progress import Progress
@@ -81,9 +81,8 @@ def train(args, initial, workers=1):
 
     def fit_run(run, weight_seed, data_seed):
         recorder = keras_fit.HistoryRecorder()
-        start = [p[run] for p in initial]
         model, _ = fit_tutorial(
-            start,
+            network(initial, run),
             hidden=args.hidden,
             loss=args.loss,
             learning_rate=args.learning_rate,

@@ -29,6 +29,7 @@ import numpy as np
 
 import xor_mlp
 from reproduction.engines.glorot import glorot_uniform_stack
+from reproduction.engines.runs import network
 from reproduction.engines.xor_networks import train as train_stacked
 from reproduction.plumbing.cli import check_output_file, config_of, int_in_range
 from reproduction.plumbing.device import select_device_or_exit
@@ -37,7 +38,6 @@ from reproduction.plumbing.records import build_run_record, write_run_record
 from reproduction.plumbing.text import counted
 from reproduction.plumbing.threads import setup_threads, workers_for
 from reproduction.settings.xor import architecture, budget_problem
-from reproduction.studies.xor import network
 
 TARGET_SECONDS = 1.0
 TARGET = dict(seeds=10_000, epochs=500, hidden=[16])

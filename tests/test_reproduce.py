@@ -405,6 +405,23 @@ def no_training(*args, **kwargs):
     raise AssertionError("--render ran a script")
 
 
+def plan_then_render(monkeypatch, argv, out):
+    """Runs the plan (its scripts in this process), then --render with edited views and no
+    training. Returns the first report, the run tables, the figures drawn, the edited views'
+    titles and the rendered report."""
+    monkeypatch.setattr(plan_runner, "run_script", in_process)
+    assert reproduce.main(argv) == 0
+    first = (out / "REPORT.md").read_text()
+    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
+    drawn = sorted(path.name for path in (out / "figures").iterdir())
+    monkeypatch.setattr(plan_runner, "run_script", no_training)
+    titles = edited_views(monkeypatch)
+    for figure in (out / "figures").iterdir():
+        figure.unlink()
+    assert reproduce.main([*argv, "--render"]) == 0
+    return first, tables, drawn, titles, (out / "REPORT.md").read_text()
+
+
 def test_render_redraws_from_the_cache_without_training(tmp_path, monkeypatch):
     """After a plan, --render draws the report, its figures and the per-run tables again from
     the cached runs alone: no script runs, and an edited view (a verdict rule's words, a
@@ -414,16 +431,7 @@ def test_render_redraws_from_the_cache_without_training(tmp_path, monkeypatch):
     argv = quick_argv(data, out)
     xor = [run for run in reproduce.plan(reproduce.make_reproduce_parser().parse_args(argv))][:1]
     monkeypatch.setattr(reproduce, "plan", lambda args: xor)  # one XOR study: seconds
-    monkeypatch.setattr(plan_runner, "run_script", in_process)
-    assert reproduce.main(argv) == 0
-    first = (out / "REPORT.md").read_text()
-    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
-    monkeypatch.setattr(plan_runner, "run_script", no_training)
-    titles = edited_views(monkeypatch)
-    for figure in (out / "figures").iterdir():
-        figure.unlink()
-    assert reproduce.main([*argv, "--render"]) == 0
-    report = (out / "REPORT.md").read_text()
+    first, tables, _, titles, report = plan_then_render(monkeypatch, argv, out)
     assert "an edited rule" in report and "an edited rule" not in first
     assert titles and is_png(out / "figures" / "xor_2-16-1_study.png")
     assert len(list((out / "figures").iterdir())) == 3  # every figure drawn again
@@ -442,17 +450,7 @@ def test_render_redraws_the_whole_quick_plan_from_the_cache(tmp_path, monkeypatc
     data = write_quick_plan_datasets(tmp_path / "data")
     out = tmp_path / "out"
     argv = quick_argv(data, out)
-    monkeypatch.setattr(plan_runner, "run_script", in_process)
-    assert reproduce.main(argv) == 0
-    first = (out / "REPORT.md").read_text()
-    tables = {path.name: path.read_text() for path in (out / "runs").glob("*.csv")}
-    drawn = sorted(path.name for path in (out / "figures").iterdir())
-    monkeypatch.setattr(plan_runner, "run_script", no_training)
-    titles = edited_views(monkeypatch)
-    for figure in (out / "figures").iterdir():
-        figure.unlink()
-    assert reproduce.main([*argv, "--render"]) == 0
-    report = (out / "REPORT.md").read_text()
+    first, tables, drawn, titles, report = plan_then_render(monkeypatch, argv, out)
     assert "an edited rule" in report and "an edited rule" not in first
     assert masked(report.replace("an edited rule", "")) != masked(first)  # the rule's words only
     assert len(titles) == 4 and sorted(p.name for p in (out / "figures").iterdir()) == drawn

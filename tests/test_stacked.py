@@ -12,8 +12,9 @@ import pytest
 import xor_mlp
 from reproduction.engines import xor_networks as stacked_module
 from reproduction.engines.glorot import glorot_uniform_stack
+from reproduction.engines.runs import network
 from reproduction.engines.xor_networks import train as train_stacked
-from reproduction.studies.xor import epochs_to_full_accuracy, mlp_forward, network
+from reproduction.studies.xor import epochs_to_full_accuracy, mlp_forward
 
 EPOCHS = 120
 VARIANTS = [  # (hidden layers, loss, seeds)

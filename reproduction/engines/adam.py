@@ -63,6 +63,16 @@ def epoch_orders(data_seeds, count, epochs):
         yield np.stack([rng.permutation(count) for rng in generators]).astype(np.int32)
 
 
+def batch_loop(train_batch, first, last, *sums):
+    """Batches `first` .. `last` - 1 through `train_batch(index, *sums) -> (index + 1, *sums)` in
+    one graph loop, one after the other (each batch sees the weights the one before it
+    updated). Returns the sums."""
+    _, *sums = tf.while_loop(
+        lambda index, *_: index < last, train_batch, (first, *sums), parallel_iterations=1
+    )
+    return tuple(sums)
+
+
 def run_in_calls(steps, batches, sums, steps_per_call):
     """Batches 0 .. batches - 1 of an epoch through `steps(first, last, *sums) -> sums` (a
     traced graph), in calls that start at `steps_per_call` batches and double while a call takes

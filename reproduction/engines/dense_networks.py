@@ -31,7 +31,14 @@ import time
 
 import numpy as np
 
-from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
+from reproduction.engines.adam import (
+    STEPS_PER_CALL,
+    Adam,
+    as_tensor,
+    batch_loop,
+    epoch_orders,
+    run_in_calls,
+)
 from reproduction.engines.keras_model import TrainingSetupError
 from reproduction.engines.runs import OneRun, Runs, TrainingHistory
 from reproduction.plumbing.backend import keras, tf
@@ -197,13 +204,7 @@ class DenseGroup:
                 index = tf.identity(index + 1)
             return index, loss_sums + tf.stack(losses), hit_sums + tf.stack(hits)
 
-        _, loss_sums, hit_sums = tf.while_loop(
-            lambda index, *_: index < last,
-            train_batch,
-            (first, loss_sums, hit_sums),
-            parallel_iterations=1,
-        )
-        return loss_sums, hit_sums
+        return batch_loop(train_batch, first, last, loss_sums, hit_sums)
 
     def trace(self, images, targets):
         """Trace and optimise the graph on an empty range of batches (nothing trained)."""

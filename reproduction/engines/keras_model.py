@@ -25,7 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
+from reproduction.engines.adam import (
+    STEPS_PER_CALL,
+    Adam,
+    as_tensor,
+    batch_loop,
+    epoch_orders,
+    run_in_calls,
+)
 from reproduction.engines.runs import OneRun, TrainingHistory, stacked_runs
 from reproduction.plumbing.backend import keras, layers, tf
 
@@ -216,13 +223,7 @@ class CompiledTrainer:
                 index = tf.identity(index + 1)
             return index, loss_sum + loss * size, correct_sum + tf.reduce_sum(hits)
 
-        _, loss_sum, correct_sum = tf.while_loop(
-            lambda index, *_: index < last,
-            train_batch,
-            (first, loss_sum, correct_sum),
-            parallel_iterations=1,
-        )
-        return loss_sum, correct_sum
+        return batch_loop(train_batch, first, last, loss_sum, correct_sum)
 
     def _train_epoch(self, images, targets, order):
         """One epoch, as (mean loss, accuracy), in graph calls of self.steps_per_call batches

@@ -22,7 +22,14 @@ import time
 
 import numpy as np
 
-from reproduction.engines.adam import STEPS_PER_CALL, Adam, as_tensor, epoch_orders, run_in_calls
+from reproduction.engines.adam import (
+    STEPS_PER_CALL,
+    Adam,
+    as_tensor,
+    batch_loop,
+    epoch_orders,
+    run_in_calls,
+)
 from reproduction.engines.glorot import glorot_uniform_stack
 from reproduction.engines.runs import Runs
 from reproduction.plumbing.backend import tf
@@ -122,13 +129,7 @@ class _Stack:
                 index = tf.identity(index + 1)
             return index, loss_sums + losses * size, hit_sums + hits
 
-        _, loss_sums, hit_sums = tf.while_loop(
-            lambda index, *_: index < last,
-            train_batch,
-            (first, loss_sums, hit_sums),
-            parallel_iterations=1,
-        )
-        return loss_sums, hit_sums
+        return batch_loop(train_batch, first, last, loss_sums, hit_sums)
 
     def _outputs(self, images):
         """Every neuron's outputs on the same images (b, features): (K, J, b)."""

@@ -14,6 +14,11 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 
+def network(params, index):
+    """The weights of network `index` out of a stack (each array with a leading run axis)."""
+    return [p[index] for p in params]
+
+
 @dataclass
 class TrainingHistory:
     """Per-epoch figures as `model.fit` reports them (training ones averaged over the epoch)."""
@@ -51,7 +56,7 @@ class Runs:
 
     def run(self, index):
         """The final weights of run `index`."""
-        return [p[index] for p in self.params]
+        return network(self.params, index)
 
     def history(self, index=0):
         """Run `index`'s per-epoch figures as a TrainingHistory, up to its last epoch trained
@@ -121,8 +126,8 @@ def stacked_runs(done, weight_seeds, data_seeds, epochs):
     early (a non-finite loss); extra holds per-run train_seconds and epoch_seconds and, where
     the runs were evaluated, test_loss and test_accuracy."""
 
-    def table(key):
-        values = np.full((len(done), epochs), np.nan, np.float32)
+    def table(key, dtype=np.float32):
+        values = np.full((len(done), epochs), np.nan, dtype)
         for row, fitted in enumerate(done):
             history = getattr(fitted.history, key)
             values[row, : len(history)] = history
@@ -131,7 +136,7 @@ def stacked_runs(done, weight_seeds, data_seeds, epochs):
     validated = any(fitted.history.val_loss for fitted in done)
     extra = {
         "train_seconds": np.array([fitted.history.train_seconds for fitted in done]),
-        "epoch_seconds": table("epoch_seconds").astype(np.float64),
+        "epoch_seconds": table("epoch_seconds", np.float64),
     }
     if done[0].test_loss is not None:
         extra["test_loss"] = np.array([fitted.test_loss for fitted in done])

@@ -9,7 +9,6 @@ alone.
 """
 
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import NamedTuple
 
 from reproduction.orchestration.run_cache import code_version, run_key
 from reproduction.orchestration.script_runs import run_script
+from reproduction.plumbing.atomic import link_or_copy
 from reproduction.plumbing.exits import Interrupted
 from reproduction.plumbing.records import plain_record, read_arrays, write_run_record
 from reproduction.plumbing.text import counted
@@ -30,21 +30,27 @@ class PlannedRun(NamedTuple):
     argv: list
 
 
+def run_name(index, planned):
+    return f"{index:02d}_{planned.part}"
+
+
 @dataclass
 class FinishedRun:
     """A run of the plan with its results: its record and the file of its arrays."""
 
     index: int  # 1-based, in the plan's order
-    name: str  # "01_xor": its files' name in the records folder
-    label: str
-    record: dict
+    planned: PlannedRun
+    record: dict  # with "plan_seconds": what the run took when it ran (a cached run: then)
     arrays_file: Path
-    seconds: float  # what it took when it ran (a cached run: then)
     reused: bool = False
 
+    @property
+    def name(self):  # "01_xor": its files' name in the records folder
+        return run_name(self.index, self.planned)
 
-def run_name(index, planned):
-    return f"{index:02d}_{planned.part}"
+    @property
+    def seconds(self):
+        return self.record["plan_seconds"]
 
 
 @dataclass
@@ -111,9 +117,7 @@ def _finished_run(index, planned, plan, only_cached, failures):
     if stored is not None:
         plan.say(f"[{index}/{total}] {planned.label}: reused from the cache")
         record, arrays_file = stored
-        return FinishedRun(
-            index, name, planned.label, record, arrays_file, record["plan_seconds"], True
-        )
+        return FinishedRun(index, planned, record, arrays_file, reused=True)
     if only_cached:
         failures.append(f"{planned.label}: not in the cache (run the plan without --render)")
         return None
@@ -129,7 +133,7 @@ def _finished_run(index, planned, plan, only_cached, failures):
     arrays_file = Path(plan.workdir) / record["arrays"]
     if plan.cache is not None:
         plan.cache.store(key, record, arrays_file)
-    return FinishedRun(index, name, planned.label, record, arrays_file, record["plan_seconds"])
+    return FinishedRun(index, planned, record, arrays_file)
 
 
 @dataclass
@@ -165,7 +169,7 @@ def seconds_by_part(finished):
     """{part: seconds its runs took} (a run reused from the cache: what it took when it ran)."""
     seconds = {}
     for run in finished:
-        part = run.name.split("_", 1)[1]
+        part = run.planned.part
         seconds[part] = seconds.get(part, 0.0) + run.seconds
     return seconds
 
@@ -183,7 +187,7 @@ def render_runs(finished, figures_staging, records_staging, outputs):
         study = record["config"]["seeds"] > 1
         csv_path = Path(records_staging) / f"{run.name}.csv" if study else None
         view = render(record, read_arrays(run.arrays_file), Path(figures_staging), csv_path)
-        shutil.copy2(run.arrays_file, Path(records_staging) / f"{run.name}.npz")
+        link_or_copy(run.arrays_file, Path(records_staging) / f"{run.name}.npz")
         metrics = view.metrics | (
             {"csv": str(outputs.records / f"{run.name}.csv")} if study else {}
         )
@@ -192,5 +196,5 @@ def render_runs(finished, figures_staging, records_staging, outputs):
             record | {"metrics": metrics, "figures": figures, "arrays": f"{run.name}.npz"}
         )
         write_run_record(Path(records_staging) / f"{run.name}.json", record)
-        by_part.setdefault(run.name.split("_", 1)[1], []).append(record)
+        by_part.setdefault(run.planned.part, []).append(record)
     return by_part

@@ -52,7 +52,7 @@ def run_on_ray(plan, session, runs_per_chunk=None):
         arrays_file = Path(plan.workdir) / record["arrays"]
         if plan.cache is not None:
             plan.cache.store(keys[index, None][0], record, arrays_file)
-        return FinishedRun(index, name, planned.label, record, arrays_file, record["plan_seconds"])
+        return FinishedRun(index, planned, record, arrays_file)
 
     try:
         for index, planned in enumerate(plan.runs, 1):
@@ -61,15 +61,7 @@ def run_on_ray(plan, session, runs_per_chunk=None):
             stored = plan.cached(keys[index, None][0])
             if stored is not None:
                 record, arrays_file = stored
-                finished[index] = FinishedRun(
-                    index,
-                    run_name(index, planned),
-                    planned.label,
-                    record,
-                    arrays_file,
-                    record["plan_seconds"],
-                    True,
-                )
+                finished[index] = FinishedRun(index, planned, record, arrays_file, reused=True)
                 plan.say(f"[{index}/{len(plan.runs)}] {planned.label}: reused from the cache")
                 continue
             split = chunking.chunk_argvs(planned.script, planned.argv, runs_per_chunk)
@@ -132,9 +124,7 @@ def run_on_ray(plan, session, runs_per_chunk=None):
                 f"{result['seconds']:.0f} s ({time.perf_counter() - plan.start:.0f} s so far)"
             )
             if chunk is None:
-                finished[index] = FinishedRun(
-                    index, name, planned.label, record, arrays_file, result["seconds"]
-                )
+                finished[index] = FinishedRun(index, planned, record, arrays_file)
                 continue
             landed[index][chunk] = (record, arrays_file)
             if len(landed[index]) == len(pieces[index]) and index not in failures:

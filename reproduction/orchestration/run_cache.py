@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from reproduction import ROOT
-from reproduction.plumbing.atomic import interrupts_held
+from reproduction.plumbing.atomic import interrupts_held, link_or_copy
 
 RECORD, ARRAYS = "record.json", "arrays.npz"
 # Modules that only draw views of a run's results: not part of its code version.
@@ -123,13 +123,13 @@ class RunCache:
         return json.loads((entry / RECORD).read_text()), entry / ARRAYS
 
     def store(self, key, record, arrays_file):
-        """Keep a finished run: its record and its arrays (a copy of `arrays_file`), renamed
-        into place together."""
+        """Keep a finished run: its record and its arrays (`arrays_file`, linked or copied),
+        renamed into place together."""
         self.folder.mkdir(parents=True, exist_ok=True)
         entry = self.folder / key
         temporary = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.folder))
         try:
-            shutil.copy2(arrays_file, temporary / ARRAYS)
+            link_or_copy(arrays_file, temporary / ARRAYS)
             (temporary / RECORD).write_text(json.dumps(record, indent=1))
             with interrupts_held():
                 if entry.exists():

@@ -8,6 +8,7 @@ remembered, so that an interrupted run can say what it kept (reproduction/plumbi
 
 import contextlib
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -94,3 +95,13 @@ def atomic_path(path, suffix=".tmp"):
 def write_text_atomic(path, text):
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def link_or_copy(source, target):
+    """`target` as a hard link to `source` (no second copy of a study's arrays, which run to
+    tens of MB), or a copy where the file system cannot link. Safe because every writer here
+    replaces a file by renaming a new one into place, never by writing into it."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

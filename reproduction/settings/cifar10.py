@@ -90,14 +90,7 @@ CIFAR10 = Tutorial(
         "deterministic",
     ),
     always_replayed=("seed", "data_seed"),
-    file_keys=(
-        "epochs",
-        "learning_rate",
-        "batch_size",
-        "validation_split",
-        "train_limit",
-        "test_limit",
-    ),
+    file_keys=shared.IMAGE_FILE_KEYS,
     file_names=shared.FILE_NAMES,
 )
 

@@ -103,15 +103,7 @@ MNIST = Tutorial(
         "deterministic",
     ),
     always_replayed=("seed", "data_seed"),
-    file_keys=(
-        "normalize",
-        "epochs",
-        "learning_rate",
-        "batch_size",
-        "validation_split",
-        "train_limit",
-        "test_limit",
-    ),
+    file_keys=("normalize", *shared.IMAGE_FILE_KEYS),
     file_names=shared.FILE_NAMES,
 )
 

@@ -125,7 +125,15 @@ def run_options(default_epochs, most_epochs, data=False):
     )
 
 
-# The short names of settings in figure file names
+# The settings the image scripts name in their figure files, and their short names there
+IMAGE_FILE_KEYS = (
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "validation_split",
+    "train_limit",
+    "test_limit",
+)
 FILE_NAMES = {
     "normalize": "normalized",
     "learning_rate": "lr",

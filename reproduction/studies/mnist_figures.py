@@ -19,7 +19,7 @@ from reproduction.studies.figures import (
     save_figure,
 )
 
-GRID = (4, 8)  # rows, columns of the predictions figure
+PICTURE_COLUMNS = 8  # of the predictions figure (the run chose its images when it trained)
 # The weight image's colour limit: the 99th percentile of |w| over the pixels lit in at least
 # 1% of the training images (a few outliers, and barely trained weights, do not wash it out).
 WEIGHT_PERCENTILE, MIN_LIT_SHARE = 99, 0.01
@@ -109,7 +109,7 @@ def save_figures(settings, record, arrays, results, summary, folder):
                     names,
                     f"{title}: the {activation} neuron read at 0.5 (Keras's accuracy); red: "
                     f"mistakes; seed {settings.seed}",
-                    columns=GRID[1],
+                    columns=PICTURE_COLUMNS,
                     cmap="gray",
                 ),
                 folder / f"{tag}_{activation}_predictions.png",

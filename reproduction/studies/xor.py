@@ -23,29 +23,19 @@ SEGMENTS = ("Old, middle income", "Young, middle income", "Old, high income", "Y
 
 # ## Per network: forward pass and the first epoch at 100% (NumPy: views import no TensorFlow)
 def mlp_forward(params, x):
-    """NumPy forward pass of one network (params without the stacking axis): relu hidden
-    layers, sigmoid output. For figures and tables, not for training."""
+    """NumPy forward pass: relu hidden layers, sigmoid output, of one network or of a stack
+    (each array with a leading run axis). For figures and tables, not for training."""
     h = np.asarray(x, dtype=np.float32)
-    n_layers = len(params) // 2
-    for layer in range(n_layers):
-        z = h @ params[2 * layer] + params[2 * layer + 1].reshape(-1)
-        h = np.maximum(z, 0) if layer < n_layers - 1 else 1 / (1 + np.exp(-z))
-    return h
-
-
-def network(params, index):
-    """The weights of network `index` out of a stack."""
-    return [p[index] for p in params]
-
-
-def stacked_outputs(params, x):
-    """Each network's outputs on the four segments: (N, 4)."""
-    h = np.broadcast_to(np.asarray(x, np.float32), (params[0].shape[0], len(x), 2))
     n_layers = len(params) // 2
     for layer in range(n_layers):
         z = h @ params[2 * layer] + params[2 * layer + 1]
         h = np.maximum(z, 0) if layer < n_layers - 1 else 1 / (1 + np.exp(-z))
-    return h[..., 0]
+    return h
+
+
+def stacked_outputs(params, x):
+    """Each network's outputs on the four segments: (N, 4)."""
+    return mlp_forward(params, x)[..., 0]
 
 
 def epochs_to_full_accuracy(accuracy):
@@ -182,7 +172,7 @@ def summarize(config, runs, x):
     claims, claim = claims_for("xor", config), published_claim(config)
     diverged = ~np.isfinite(runs.loss).all(axis=1)
     epochs_to_100 = epochs_to_full_accuracy(runs.accuracy)
-    first = first_seed(network(runs.params, 0), runs.loss[0], runs.accuracy[0], x)
+    first = first_seed(runs.run(0), runs.loss[0], runs.accuracy[0], x)
     study = None
     if len(runs) > 1:
         study = study_summary(

@@ -10,7 +10,7 @@ import numpy as np
 
 from reproduction.settings.xor import XOR, architecture
 from reproduction.studies.figures import epochs_text, integer_ticks, new_figure, save_figure
-from reproduction.studies.xor import SEGMENTS, mlp_forward, network
+from reproduction.studies.xor import SEGMENTS, mlp_forward
 
 
 # ## Figures
@@ -123,7 +123,7 @@ def save_figures(config, runs, x, y, results, folder):
     epochs_to_100, claim = results["epochs_to_100"], results["claim"]
     figures = [
         plot_boundary(
-            network(runs.params, 0),
+            runs.run(0),
             x,
             y,
             f"{arch} MLP after {epochs_text(settings.epochs)} (seed {settings.seed})",
