@@ -107,7 +107,9 @@ def picture(seed, count, shown=10):
     return np.random.default_rng(seed).choice(count, size=min(shown, count), replace=False)
 
 
-# ## Everything else: the fast engines for studies, the run's record, report and figures
+# ## Everything else: the fast engines for studies, the run's record, report and figures.
+# main() only wires: what computes a result lives above it (the run cache's code version
+# leaves main() out, so that a message or an output there never retrains a cached run).
 def fresh_model(model_name, weight_seed, block_order="lrelu-bn"):
     """The tutorial's model with the initial weights of `weight_seed`: Keras's own initializers
     after keras.utils.set_random_seed, on a new model (the same for every engine)."""
@@ -130,6 +132,19 @@ def run_seeds(args):
     """(weight seeds, data seeds): run r starts from weight seed --seed + r and sees the data in
     the order of data seed --data-seed + r (--data-seed defaults to --seed)."""
     return args.seed + np.arange(args.seeds), args.data_seed + np.arange(args.seeds)
+
+
+def workload(args):
+    """What TensorFlow's threads are set up for (plumbing/threads.py)."""
+    return "split_dense" if args.engine == COMPILED and args.model == "dense" else "default"
+
+
+def study_layout(args, threads):
+    """The compiled Dense engine's layout (networks side by side, column blocks); None for the
+    CNN and the fit engine."""
+    if args.engine != COMPILED or args.model != "dense":
+        return None
+    return dense_networks.layout(args.column_blocks, args.seeds, threads)
 
 
 def train(data, args, layout, quiet):
@@ -168,24 +183,10 @@ def train(data, args, layout, quiet):
     return dense_networks.train_model(fresh, train_set, layout, on_epoch_end=report, **options)
 
 
-def main(argv=None):
-    parser, args = parse(argv)
-    dense_compiled = args.engine == COMPILED and args.model == "dense"
-    workload = "split_dense" if dense_compiled else "default"
-    run = ScriptRun(parser, args, CIFAR10.script, workload, argv)
-    data = run.load(load_cifar10)
-    if data is None:
-        return run.failed
-    layout = dense_networks.layout(args.column_blocks, args.seeds, run.threads)
-    layout = layout if dense_compiled else None
-    train_count = len(training_and_validation(data, args)[0][1])
+def run_arrays(data, args, runs, layout):
+    """(arrays, config): what the views need besides the Runs (the test labels, each run's
+    picture and untrained accuracy) and the run's counts and layout."""
     fresh = lambda seed: fresh_model(args.model, seed, args.block_order)  # noqa: E731
-    counts = (train_count, fresh(0).count_params())
-    print(cifar10_text.header_text(args, data, run.device_line, run.threads, layout, *counts))
-    runs = train(data, args, layout, args.quiet)
-    failed = run.not_finite(runs.loss[0])
-    if failed:
-        return failed
     untrained = keras_model.untrained_accuracies(fresh, runs.weight_seeds, data.x_test, data.y_test)
     pictures = np.stack([picture(seed, len(data.y_test)) for seed in runs.weight_seeds])
     arrays = {
@@ -195,17 +196,35 @@ def main(argv=None):
         "data.untrained_test_accuracy": untrained,
     }
     config = {
-        "train_images": train_count,
+        "train_images": len(training_and_validation(data, args)[0][1]),
         "test_images": len(data.y_test),
         "networks_side_by_side": layout[0] if layout else 1,
         "column_blocks": layout[1] if layout else 1,
     }
+    return arrays, config
+
+
+def main(argv=None):
+    parser, args = parse(argv)
+    run = ScriptRun(parser, args, CIFAR10.script, workload(args), argv)
+    data = run.load(load_cifar10)
+    if data is None:
+        return run.failed
+    layout = study_layout(args, run.threads)
+    model = fresh_model(args.model, 0, args.block_order)
+    counts = (len(training_and_validation(data, args)[0][1]), model.count_params())
+    print(cifar10_text.header_text(args, data, run.device_line, run.threads, layout, *counts))
+    runs = train(data, args, layout, args.quiet)
+    failed = run.not_finite(runs.loss[0])
+    if failed:
+        return failed
+    arrays, config = run_arrays(data, args, runs, layout)
     code = run.finish(
         {"runs": runs}, arrays, config=config, keep_params=False, spaced=not args.quiet
     )
     models = {}  # --save-model: the first run, compiled as the tutorial compiles it
     if args.save_model is not None:
-        models[args.save_model] = compile_as_tutorial(fresh(0), args.learning_rate)
+        models[args.save_model] = compile_as_tutorial(model, args.learning_rate)
         models[args.save_model].set_weights(runs.run(0))
     save_keras_outputs(models, args.tensorboard, {"": runs.history(0)}, args.learning_rate)
     return code

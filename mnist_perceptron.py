@@ -102,7 +102,9 @@ def picture(truth, seed, count):
     return rng.permutation(np.concatenate(chosen))
 
 
-# ## Everything else: seeds of a study, the fast engine, the run's record, report and figures
+# ## Everything else: seeds of a study, the fast engine, the run's record, report and figures.
+# main() only wires: what computes a result lives above it (the run cache's code version
+# leaves main() out, so that a message or an output there never retrains a cached run).
 def run_seeds(args):
     """(weight seeds, data seeds) of the runs: run r starts from weight seed --seed + r and sees
     the data in the order of data seed --data-seed + r // J, where J = ceil(N / --data-orders):
@@ -141,21 +143,14 @@ def train(activation, splits, args, image_shape):
     return keras_fit.train(fit_run, weight_seeds, data_seeds, epochs=args.epochs)
 
 
-def main(argv=None):
-    parser, args = parse(argv)
-    run = ScriptRun(parser, args, MNIST.script, "stacked" if args.seeds > 1 else "tiny", argv)
-    data = run.load(LOADERS[args.dataset])
-    if data is None:
-        return run.failed
-    splits = binary_split(data, args.target_class, args.validation_split)
-    activations = ("linear", "sigmoid") if args.compare else (args.activation,)
-    print(mnist_text.header_text(args, data, splits, run.device_line, activations, run_seeds(args)))
-    results = {}
-    for activation in activations:
-        results[activation] = runs = train(activation, splits, args, data.x_test.shape[1:])
-        failed = run.not_finite(runs.loss[0], f"the {activation} neuron's loss")
-        if failed:
-            return failed
+def neurons_trained(args):
+    """The activations a run trains: both with --compare, else --activation's."""
+    return ("linear", "sigmoid") if args.compare else (args.activation,)
+
+
+def run_arrays(data, splits, args):
+    """(arrays, counts): what the views need besides the Runs (the test labels, the pixels' lit
+    share, the picture, the validation labels) and the run's image counts."""
     shown = picture(data.y_test == args.target_class, args.seed, PICTURE_IMAGES)
     train_images = splits[0][0].reshape(len(splits[0][0]), -1)
     arrays = {
@@ -168,6 +163,25 @@ def main(argv=None):
     if args.validation_split:
         arrays["data.validation_labels"] = data.y_train[len(splits[0][1]) :]
     counts = {"train_images": len(splits[0][1]), "test_images": len(splits[2][1])}
+    return arrays, counts
+
+
+def main(argv=None):
+    parser, args = parse(argv)
+    run = ScriptRun(parser, args, MNIST.script, "stacked" if args.seeds > 1 else "tiny", argv)
+    data = run.load(LOADERS[args.dataset])
+    if data is None:
+        return run.failed
+    splits = binary_split(data, args.target_class, args.validation_split)
+    activations = neurons_trained(args)
+    print(mnist_text.header_text(args, data, splits, run.device_line, activations, run_seeds(args)))
+    results = {}
+    for activation in activations:
+        results[activation] = runs = train(activation, splits, args, data.x_test.shape[1:])
+        failed = run.not_finite(runs.loss[0], f"the {activation} neuron's loss")
+        if failed:
+            return failed
+    arrays, counts = run_arrays(data, splits, args)
     code = run.finish(results, arrays, config=counts, spaced=keras_verbose(args) > 0)
     models = {}  # --save-model: each neuron's first run, compiled as the tutorial compiles it
     for activation, path in model_paths(args).items():

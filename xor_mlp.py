@@ -32,6 +32,7 @@ from reproduction.studies import xor_text
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
 X = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], "float32")
 Y = np.array([0, 1, 1, 0], "float32")
+DATA_ARRAYS = {"data.x": X, "data.y": Y}  # kept in the run's arrays for the views
 
 
 # ## The model: the tutorial's (hidden=(16, 16) and (32,) are its two variants)
@@ -59,11 +60,14 @@ def fit_tutorial(weights, *, hidden, loss, learning_rate, epochs, verbose=0, cal
     return model, history.history
 
 
-# ## Everything else: the fast engine for studies, the run's record, report and figures
-def train(args, initial, workers=1):
-    """The networks of seeds --seed .. --seed + --seeds - 1, from their `initial` weights, by
-    the chosen engine: a Runs (engines/runs.py)."""
+# ## Everything else: the fast engine for studies, the run's record, report and figures.
+# main() only wires: what computes a result lives above it (the run cache's code version
+# leaves main() out, so that a message or an output there never retrains a cached run).
+def train(args, workers=1):
+    """The networks of seeds --seed .. --seed + --seeds - 1, from their initial weights (drawn
+    as Keras draws them), by the chosen engine: a Runs (engines/runs.py)."""
     seeds = np.arange(args.seed, args.seed + args.seeds)
+    initial = glorot_uniform_stack([2, *args.hidden, 1], seeds)
     if args.engine == COMPILED:
         progress = Progress(args.seeds, "networks trained", enabled=not args.quiet)
         return xor_networks.train(
@@ -100,11 +104,9 @@ def main(argv=None):
     parser, args = parse(argv)
     run = ScriptRun(parser, args, XOR.script, "parallel_calls", argv)
     print(xor_text.header_text(args, run.device_line))
-    initial = glorot_uniform_stack([2, *args.hidden, 1], range(args.seed, args.seed + args.seeds))
-    runs = train(args, initial, run.workers)
-    arrays = {"data.x": X, "data.y": Y}
+    runs = train(args, run.workers)
     spaced = keras_verbose(args) > 0  # after Keras's epoch lines
-    return run.not_finite(runs.loss[0]) or run.finish({"runs": runs}, arrays, spaced=spaced)
+    return run.not_finite(runs.loss[0]) or run.finish({"runs": runs}, DATA_ARRAYS, spaced=spaced)
 
 
 if __name__ == "__main__":

@@ -461,38 +461,93 @@ def test_render_redraws_the_whole_quick_plan_from_the_cache(tmp_path, monkeypatc
 
 
 def test_a_view_is_not_part_of_a_runs_code_version(tmp_path):
-    """Editing a figure, a verdict rule or the report's wording keeps every cached run; editing
-    an engine, a script or a setting does not (run_cache.code_version on a copy of the project)."""
+    """Editing a figure, a verdict rule, the report's wording, a message, a flag's help, a
+    docstring or a script's main() keeps every cached run; editing an engine, the script's
+    tutorial code or the run's set-up does not (run_cache.code_version on a copy of the
+    project)."""
     import shutil
 
     from reproduction.orchestration.run_cache import code_version
 
     copy = tmp_path / "project"
     shutil.copytree(ROOT / "reproduction", copy / "reproduction")
-    for script in ("xor_mlp.py", "mnist_perceptron.py", "cifar10_dense.py"):
-        shutil.copy2(ROOT / script, copy / script)
     scripts = ("xor_mlp.py", "mnist_perceptron.py", "cifar10_dense.py")
+    for script in scripts:
+        shutil.copy2(ROOT / script, copy / script)
 
     def versions():
         return [code_version(script, copy) for script in scripts]
 
+    def edit(path, old, new):
+        text = path.read_text()
+        assert old in text, (path, old)
+        path.write_text(text.replace(old, new, 1))
+
     before = versions()
-    for view in (
+    for module in (
         "studies/figures.py",
         "studies/xor.py",
         "evidence/verdicts.py",
         "evidence/claims.py",
         "orchestration/report.py",
+        "settings/options.py",
+        "settings/shared.py",
+        "plumbing/exits.py",
     ):
-        with open(copy / "reproduction" / view, "a") as stream:
-            stream.write("\n# edited\n")
+        with open(copy / "reproduction" / module, "a") as stream:
+            stream.write("\nEDITED = 1  # code, not only a comment\n")
+    with open(copy / "reproduction" / "engines" / "adam.py", "a") as stream:
+        stream.write("\n# a comment\n")
+    edit(copy / "reproduction" / "engines" / "adam.py", '"""', '"""A docstring edited. ')
+    for script in scripts:
+        edit(copy / script, "def main(argv=None):\n", "def main(argv=None):\n    print('hi')\n")
+        edit(copy / script, "\nimport sys\n", "\nimport sys\nimport os\n")
     assert versions() == before
-    for computes in ("engines/adam.py", "settings/options.py", "plumbing/script_run.py"):
+    for computes in ("engines/adam.py", "plumbing/script_run.py", "data/cifar10.py"):
         with open(copy / "reproduction" / computes, "a") as stream:
-            stream.write("\n# edited\n")
+            stream.write("\nEDITED = 2\n")
         after = versions()
-        assert all(a != b for a, b in zip(after, before, strict=True)), computes
+        changed = [a != b for a, b in zip(after, before, strict=True)]
+        assert changed == ([False, True, True] if "data" in computes else [True] * 3), computes
         before = after
+    for script in scripts:  # the tutorial's code, above main()
+        edit(copy / script, "\n\n\ndef main(", "\n\n\nEDITED = 3\n\n\ndef main(")
+        after = versions()
+        assert [a != b for a, b in zip(after, before, strict=True)] == [
+            s == script for s in scripts
+        ]
+        before = after
+
+
+def test_a_runs_cache_key_holds_the_settings_it_computes_with_not_its_outputs():
+    """The key reads the arguments as the script does: a setting's default or a resolution
+    (the engine, the data seed, the CNN's block order) counts as if given; where outputs go, what
+    is printed and where the data is read from do not (settings.tutorials.result_settings)."""
+    from reproduction.orchestration.run_cache import run_key
+    from reproduction.settings.tutorials import result_settings
+
+    def key(script, *argv):
+        return run_key(script, result_settings(script, argv), "code", {})
+
+    cnn = ("--model", "cnn", "--seeds", "3")
+    assert key("cifar10_dense.py", *cnn) == key(
+        "cifar10_dense.py", *cnn, "--block-order", "lrelu-bn", "--engine", "compiled",
+        "--data-seed", "0", "--epochs", "10", "--json", "x.json", "--no-figures", "--quiet",
+        "--figures-dir", "elsewhere", "--data-dir", str(ROOT),
+    )  # fmt: skip
+    assert key("cifar10_dense.py", *cnn) != key("cifar10_dense.py", *cnn, "--data-seed", "1")
+    assert key("cifar10_dense.py", *cnn) != key("cifar10_dense.py", *cnn, "--engine", "fit")
+    assert key("xor_mlp.py") == key("xor_mlp.py", "--hidden", "16", "--epochs", "500")
+    assert key("xor_mlp.py") != key("xor_mlp.py", "--hidden", "16", "16")
+    assert key("mnist_perceptron.py") != key("mnist_perceptron.py", "--normalize")
+    # every setting that is not a result's is an output's, a message's or the data's place
+    from reproduction.settings.tutorials import PARSE
+
+    outputs = {o.key for tutorial, _ in PARSE.values() for o in tutorial.options if not o.result}
+    assert outputs == {
+        "figures_dir", "no_figures", "json", "quiet", "save_model", "tensorboard", "data_dir",
+        "allow_small_data",
+    }  # fmt: skip
 
 
 def test_the_driver_and_the_views_never_import_tensorflow():

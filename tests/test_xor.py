@@ -164,11 +164,8 @@ def test_engine_names_and_both_engines_return_runs():
     # a plain run is the tutorial's model.fit; a study the compiled engine, unless told
     assert parse([])[1].engine == "fit" and parse(["--seeds", "2"])[1].engine == "compiled"
     assert set(ENGINES) == {"compiled", "fit"}
-    initial = glorot_uniform_stack([2, 16, 1], [3, 4])
     argv = ["--epochs", "30", "--seeds", "2", "--seed", "3", "--quiet"]
-    runs = {
-        engine: xor_mlp.train(parse(["--engine", engine, *argv])[1], initial) for engine in ENGINES
-    }
+    runs = {engine: xor_mlp.train(parse(["--engine", engine, *argv])[1]) for engine in ENGINES}
     for result in runs.values():
         assert isinstance(result, Runs) and result.data_seeds is None
         assert result.weight_seeds.tolist() == [3, 4]

@@ -30,6 +30,15 @@ def study_size(argv):
     return parser.parse_known_args(argv)[0].seeds
 
 
+def kept_run_by_run(script, argv):
+    """Whether a sequential plan runs the study `argv` of `script` one run at a time, each kept
+    in the cache as it ends: the CNN's (about 10 minutes a run on 2 cores), so that an
+    interrupted study resumes at its next run, not at its first."""
+    if script != CIFAR10.script or study_size(argv) == 1:
+        return False
+    return parse(argv, check_outputs=False)[1].model == "cnn"
+
+
 def chunk_argvs(script, argv, runs_per_chunk):
     """The study `argv` of `script` as the argvs of chunks of at most `runs_per_chunk`
     consecutive runs ([argv]: not split, as every study that fits in one chunk)."""

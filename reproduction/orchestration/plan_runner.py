@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from reproduction.orchestration import chunks as chunking
 from reproduction.orchestration.run_cache import code_version, run_key
 from reproduction.orchestration.script_runs import run_script
 from reproduction.plumbing.atomic import link_or_copy
 from reproduction.plumbing.exits import Interrupted
 from reproduction.plumbing.records import plain_record, read_arrays, write_run_record
 from reproduction.plumbing.text import counted
+from reproduction.settings.tutorials import result_settings
 
 
 class PlannedRun(NamedTuple):
@@ -74,7 +76,7 @@ class Plan:
         version = version or (code_version(planned.script) if self.cache else None)
         return run_key(
             planned.script,
-            planned.argv if argv is None else argv,
+            result_settings(planned.script, planned.argv if argv is None else argv),
             version,
             self.digests.get(planned.script, {}),
         )
@@ -122,15 +124,73 @@ def _finished_run(index, planned, plan, only_cached, failures):
         failures.append(f"{planned.label}: not in the cache (run the plan without --render)")
         return None
     plan.say(f"[{index}/{total}] {planned.label} ({time.perf_counter() - plan.start:.0f} s so far)")
-    start = time.perf_counter()
+    if chunking.kept_run_by_run(planned.script, planned.argv):
+        return _run_by_run(index, planned, plan, key, failures)
     try:
-        record = run_script(planned.script, planned.argv, plan.workdir, name)
+        record, arrays_file = _script_run(planned.script, planned.argv, plan, key, name)
     except SystemExit as error:
         failures.append(f"{planned.label}: {error}")
         print(f"  failed: {error}", file=sys.stderr)
         return None
+    return FinishedRun(index, planned, record, arrays_file)
+
+
+def _script_run(script, argv, plan, key, name, workdir=None):
+    """(record, arrays file) of `script` run now with `argv` (its files in `workdir`, default
+    the plan's), stored in the cache under `key`; SystemExit if it fails."""
+    workdir = Path(workdir or plan.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    record = run_script(script, argv, workdir, name)
     record["plan_seconds"] = time.perf_counter() - start
-    arrays_file = Path(plan.workdir) / record["arrays"]
+    arrays_file = workdir / record["arrays"]
+    if plan.cache is not None:
+        plan.cache.store(key, record, arrays_file)
+    return record, arrays_file
+
+
+def _run_by_run(index, planned, plan, key, failures):
+    """A study run one run at a time (chunks.kept_run_by_run), each run from the cache or run now
+    and kept there, then merged into the study (kept under the study's `key` too)."""
+    name, total = run_name(index, planned), len(plan.runs)
+    version = code_version(planned.script) if plan.cache else None
+    split = chunking.chunk_argvs(planned.script, planned.argv, 1)
+    parts = []
+    for number, argv in enumerate(split, 1):
+        chunk_key, chunk_name = plan.key(planned, argv, version), f"{name}_run{number}"
+        stored = plan.cached(chunk_key)
+        if stored is not None:
+            plan.say(f"  run {number}/{len(split)}: reused from the cache")
+            parts.append(stored)
+            continue
+        plan.say(f"  run {number}/{len(split)} ({time.perf_counter() - plan.start:.0f} s so far)")
+        folder = Path(plan.workdir) / ".chunks" / chunk_name
+        try:
+            parts.append(_script_run(planned.script, argv, plan, chunk_key, chunk_name, folder))
+        except SystemExit as error:
+            failures.append(f"{planned.label}, run {number}: {error}")
+            print(f"  failed: {error}", file=sys.stderr)
+            return None
+    done = merged_study(index, planned, parts, plan, key)
+    if isinstance(done, str):
+        failures.append(done)
+        print(f"[{index}/{total}] {done}", file=sys.stderr)
+        return None
+    return done
+
+
+def merged_study(index, planned, parts, plan, key):
+    """The FinishedRun of the study `planned` merged from its chunks' (record, arrays file)
+    `parts` (stored in the cache under the study's `key`), or the failure line if they do not
+    merge."""
+    arrays_file = Path(plan.workdir) / f"{run_name(index, planned)}.npz"
+    try:
+        record = chunking.merge(planned.argv, parts, arrays_file)
+    except (Exception, SystemExit) as error:  # a failed run, not a lost report
+        return (
+            f"{planned.label}: merging its {len(parts)} chunks failed "
+            f"({type(error).__name__}: {error})"
+        )
     if plan.cache is not None:
         plan.cache.store(key, record, arrays_file)
     return FinishedRun(index, planned, record, arrays_file)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reproduction.orchestration import chunks as chunking
 from reproduction.orchestration import ray_cluster as cluster
-from reproduction.orchestration.plan_runner import FinishedRun, run_name
+from reproduction.orchestration.plan_runner import FinishedRun, merged_study, run_name
 from reproduction.orchestration.run_cache import code_version
 from reproduction.plumbing.exits import Interrupted
 from reproduction.plumbing.text import counted
@@ -39,20 +39,12 @@ def run_on_ray(plan, session, runs_per_chunk=None):
     def merged(index):
         planned = plan.runs[index - 1]
         parts = [landed[index][chunk] for chunk in range(len(pieces[index]))]
-        name = run_name(index, planned)
-        try:
-            record = chunking.merge(planned.argv, parts, Path(plan.workdir) / f"{name}.npz")
-        except (Exception, SystemExit) as error:  # a failed run, not a lost report
-            failures[index] = (
-                f"{planned.label}: merging its {len(parts)} chunks failed "
-                f"({type(error).__name__}: {error})"
-            )
-            print(f"[{index}/{len(plan.runs)}] {failures[index]}", file=sys.stderr)
+        done = merged_study(index, planned, parts, plan, keys[index, None][0])
+        if isinstance(done, str):
+            failures[index] = done
+            print(f"[{index}/{len(plan.runs)}] {done}", file=sys.stderr)
             return None
-        arrays_file = Path(plan.workdir) / record["arrays"]
-        if plan.cache is not None:
-            plan.cache.store(keys[index, None][0], record, arrays_file)
-        return FinishedRun(index, planned, record, arrays_file)
+        return done
 
     try:
         for index, planned in enumerate(plan.runs, 1):

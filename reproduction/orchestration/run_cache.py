@@ -2,10 +2,16 @@
 
 reproduce.py runs each script in its own process; when one finishes, its record and arrays (the
 run's results: studies/ draws every figure, table and verdict from them) are stored under a key
-made of the script, its arguments, its code version and the sha256 of the data files it reads.
-The code version hashes the code that computes a run: the script and the project modules it
-imports, except the views (studies/, evidence/, orchestration/: figures, verdicts, tables and
-the report), so that editing a figure, a rule or the report's wording reuses every run.
+made of the script, the settings it computes with (settings.tutorials.result_settings: every
+setting that can change a number, defaults included; not where outputs go), its code version
+and the sha256 of the data files it reads. The code version hashes the code that computes a
+run: the script and the project modules it imports, except the views (studies/, evidence/,
+orchestration/: figures, verdicts, tables and the report) and the interface (INTERFACE: the
+settings' parsing and help, messages, exits, model files); it hashes their syntax, without
+docstrings and comments, and of the script everything but its imports and main() (which wires
+the run: what computes lives in the functions above it). So editing a figure, a rule, the
+report's wording, a message, a flag's help or a docstring reuses every run; editing an engine,
+a loader, the tutorial's code or a setting's value trains again.
 Rerunning the same command after Ctrl-C, a crash, kill -9 or a failed run reuses every stored
 run and runs only what is missing. An entry is written to a temporary folder and renamed into
 place, so a run killed while it is being stored leaves no entry, never half of one.
@@ -25,18 +31,61 @@ from reproduction.plumbing.atomic import interrupts_held, link_or_copy
 RECORD, ARRAYS = "record.json", "arrays.npz"
 # Modules that only draw views of a run's results: not part of its code version.
 VIEWS = ("reproduction/studies", "reproduction/evidence", "reproduction/orchestration")
+# Modules that read the command line, word messages, exit or write model files: followed for
+# their imports but not hashed. The settings they parse are in the key as values instead.
+INTERFACE = (
+    "reproduction/settings",
+    "reproduction/plumbing/cli.py",
+    "reproduction/plumbing/exits.py",
+    "reproduction/plumbing/keras_outputs.py",
+    "reproduction/plumbing/progress.py",
+    "reproduction/plumbing/text.py",
+)
 
 
 def code_version(script, root=ROOT):
     """sha256 over the code a script's results come from: the script and every project module it
-    imports, directly or through other modules (found by reading their imports), views aside
-    (VIEWS). Changing any of them makes its cached runs stale; code that only draws views or
-    orchestrates (reproduce.py) does not."""
+    imports, directly or through other modules (found by reading their imports), the views
+    (VIEWS) and the interface (INTERFACE) aside; each as its syntax tree without docstrings
+    (code_text). Changing any of them makes its cached runs stale; code that only draws views,
+    words messages or orchestrates (reproduce.py) does not."""
     digest = hashlib.sha256()
     for path in sorted(imported_files(root / script, root)):
+        if _under(path, root, INTERFACE):
+            continue
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(code_text(path, is_script=path == root / script).encode() + b"\0")
     return digest.hexdigest()
+
+
+def code_text(path, is_script=False):
+    """The code of `path` as its syntax tree (ast.dump) without docstrings, so comments, layout
+    and docstrings do not count; of a script (`is_script`) without its imports (the modules
+    they name are hashed themselves), main() and the `if __name__ == "__main__"` block."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    if is_script:
+        tree.body = [node for node in tree.body if not _wiring(node)]
+    return ast.dump(tree)
+
+
+def _wiring(node):
+    """Whether a script's top-level `node` only wires the run: an import, main() or the
+    `if __name__ == "__main__"` block."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return True
+    if isinstance(node, ast.FunctionDef) and node.name == "main":
+        return True
+    return isinstance(node, ast.If) and "__main__" in ast.dump(node.test)
 
 
 def imported_files(path, root=ROOT, seen=None):
@@ -60,8 +109,12 @@ def imported_files(path, root=ROOT, seen=None):
 
 def is_view(path, root=ROOT):
     """Whether `path` is a module that only draws views of results (VIEWS)."""
+    return _under(path, root, VIEWS)
+
+
+def _under(path, root, places):
     relative = path.resolve().relative_to(root.resolve()).as_posix()
-    return any(relative == view or relative.startswith(view + "/") for view in VIEWS)
+    return any(relative == place or relative.startswith(place + "/") for place in places)
 
 
 def _imported_modules(node, path, root):
@@ -97,10 +150,12 @@ def files_digest(location):
     return digests
 
 
-def run_key(script, argv, code, data_digests):
-    """The cache key of one run: what ran, how, on which code and which data bytes."""
+def run_key(script, settings, code, data_digests):
+    """The cache key of one run: what ran, with which settings (result_settings), on which code
+    and which data bytes."""
     text = json.dumps(
-        {"script": script, "argv": list(argv), "code": code, "data": data_digests}, sort_keys=True
+        {"script": script, "settings": settings, "code": code, "data": data_digests},
+        sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -123,15 +123,16 @@ def model_paths(args):
     }
 
 
-def parse(argv=None):
+def parse(argv=None, check_outputs=True):
     """mnist_perceptron.py's arguments, checked (usage errors exit 2), the engine and the data
-    seed resolved."""
+    seed resolved; `check_outputs`: also check that the output paths can be written."""
     parser = MNIST.parser()
     args = parser.parse_args(argv)
     if args.data_seed is None:
         args.data_seed = args.seed
     args.engine = engine_for(args.engine, args.seeds)
-    check_output_paths(parser, args, [("--save-model", p) for p in model_paths(args).values()])
-    if args.tensorboard is not None:
-        check_output_dir(parser, "--tensorboard", args.tensorboard)
+    if check_outputs:
+        check_output_paths(parser, args, [("--save-model", p) for p in model_paths(args).values()])
+        if args.tensorboard is not None:
+            check_output_dir(parser, "--tensorboard", args.tensorboard)
     return parser, args

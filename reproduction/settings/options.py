@@ -26,6 +26,10 @@ class Option:
     metavar: str | None = None
     switch: bool = False  # a flag without a value (on when given)
     resolved: bool = False  # parsed as None when not given; the script fills in `default`
+    # Whether the setting can change a run's numbers (part of its cache key: run_cache.run_key);
+    # False for where outputs go, what is printed and where the data is read from (its bytes
+    # are keyed by their sha256)
+    result: bool = True
 
     def __post_init__(self):
         if self.switch and self.default is None:
@@ -99,6 +103,15 @@ class Tutorial:
             option.add_to(parser)
         return parser
 
+    def result_settings(self, args):
+        """{key: value} of the parsed `args`' settings that can change a run's numbers, as JSON
+        values (the run cache's key, with the code version and the data's sha256)."""
+        return {
+            option.key: _plain(getattr(args, option.key))
+            for option in self.options
+            if option.result
+        }
+
     def setting(self, *keys, **values):
         """{key: the tutorial's value} of `keys`, then `values` (a claim's setting)."""
         return {key: self.option(key).default for key in keys} | values
@@ -141,6 +154,10 @@ class Tutorial:
             else:
                 parts.append(f"{name}{value}")
         return "".join(f"_{part}" for part in parts)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 # ## The engines

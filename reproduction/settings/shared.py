@@ -23,7 +23,7 @@ DETERMINISTIC = Option(
     "deterministic", help="enable TensorFlow op determinism (slower on GPU)", switch=True
 )
 FIGURES_DIR = Option(
-    "figures_dir", Path("figures"), "folder for the PNG figures", Path, metavar="DIR"
+    "figures_dir", Path("figures"), "folder for the PNG figures", Path, metavar="DIR", result=False
 )
 JSON = Option(
     "json",
@@ -32,12 +32,14 @@ JSON = Option(
     "metrics as JSON, and its arrays (every run's histories and outputs) beside it as .npz",
     Path,
     metavar="PATH",
+    result=False,
 )
-QUIET = Option("quiet", help="print only the results: no progress lines", switch=True)
+QUIET = Option("quiet", help="print only the results: no progress lines", switch=True, result=False)
 NO_FIGURES = Option(
     "no_figures",
     help="write no figures (reproduce.py draws them from the run's record)",
     switch=True,
+    result=False,
 )
 
 
@@ -59,12 +61,14 @@ def data_options():
             "~/.keras/datasets, then a Keras download)",
             existing_folder,
             metavar="DIR",
+            result=False,  # the data's bytes are in the key, not their folder
         ),
         Option(
             "allow_small_data",
             help="accept dataset files holding fewer images than the real dataset (smoke tests "
             "on small copies); every other check stays",
             switch=True,
+            result=False,
         ),
         Option(
             "train_limit",
@@ -102,8 +106,8 @@ def optimizer_options(learning_rate, batch_size, max_batch, validation_help):
 def output_options(save_model_help, tensorboard_help):
     """--save-model PATH (a .keras file) and --tensorboard DIR."""
     return (
-        Option("save_model", None, save_model_help, keras_file, metavar="PATH"),
-        Option("tensorboard", None, tensorboard_help, Path, metavar="DIR"),
+        Option("save_model", None, save_model_help, keras_file, metavar="PATH", result=False),
+        Option("tensorboard", None, tensorboard_help, Path, metavar="DIR", result=False),
     )
 
 
