@@ -14,6 +14,7 @@ Usage: python reproduce.py --data-dir ../shared/datasets [--with-cnn] [--cifar-r
 """
 
 import argparse
+import shlex
 import shutil
 import sys
 import tempfile
@@ -235,6 +236,9 @@ def main(argv=None):
             outputs.report.parent,
             quick=QUICK | vars(args) if args.quick else None,
             with_cnn=args.with_cnn,
+            command=shlex.join(
+                ["python", "reproduce.py", *(sys.argv[1:] if argv is None else argv)]
+            ),
         )
         with interrupts_held():
             outputs.publish(staging[0], staging[1])

@@ -69,6 +69,55 @@ def test_baseline_is_the_share_of_other_classes():
     assert np.isnan(m["precision"])
 
 
+def fake_runs(outputs, val_accuracy=None):
+    """A Runs-like object of per-run test outputs (and validation accuracies by epoch)."""
+    from types import SimpleNamespace
+
+    outputs = np.asarray(outputs, np.float32)
+    val_accuracy = np.zeros((len(outputs), 3)) if val_accuracy is None else val_accuracy
+    val_accuracy = np.asarray(val_accuracy, np.float32)
+    return SimpleNamespace(
+        test_outputs=outputs,
+        loss=np.ones(val_accuracy.shape),
+        accuracy=val_accuracy,
+        val_accuracy=val_accuracy,
+        val_loss=np.ones(val_accuracy.shape),
+    )
+
+
+def test_a_dead_run_is_at_the_baseline_in_correct_images_not_below_it():
+    truth = np.arange(10_000) < 892  # 892 fives: never-five gets 9,108 right, "0.9108"
+    assert float(np.float32(9108 / 10_000)) < 9108 / 10_000  # 0.91079998 in float64: "below"
+    dead = np.full(10_000, 0.3)  # every image read as not-five
+    one_wrong = np.where(np.arange(10_000) == 0, 0.3, np.where(truth, 0.9, 0.1))
+    worse = dead.copy()
+    worse[9_999] = 0.9  # one non-five called a five: 9,107 right
+    metrics = mnist_study.run_metrics(fake_runs([dead, one_wrong, worse]), truth)
+    assert metrics["correct"].tolist() == [9108, 9999, 9107]
+    assert metrics["at_baseline"].tolist() == [True, False, False]
+    assert metrics["below_baseline"].tolist() == [False, False, True]
+
+
+def test_a_clear_upward_trend_needs_a_rise_beyond_the_runs_own_ups_and_downs():
+    flat_noisy = [0.5, 0.8, 0.3, 0.7, 0.4, 0.6, 0.5, 0.7, 0.3, 0.6]
+    rising = [0.50, 0.52, 0.55, 0.56, 0.58, 0.61, 0.62, 0.65, 0.66, 0.69]
+    jumpy_rise = [0.3, 0.9, 0.2, 0.8, 0.4, 0.9, 0.3, 0.8, 0.5, 0.9]  # last beats first, no trend
+    falling = rising[::-1]
+    trend = mnist_study.clear_upward_trend([flat_noisy, rising, jumpy_rise, falling])
+    assert trend.tolist() == [False, True, False, False]
+
+
+def test_large_outputs_means_far_beyond_0_and_1_not_one_stray_output():
+    far = np.concatenate([np.full(50, -5.0), np.full(50, 7.0), np.full(900, 0.5)])
+    stray = np.concatenate([[-0.01, 1.01], np.full(998, 0.5)])
+    one_sided = np.concatenate([np.full(100, 7.0), np.full(900, 0.5)])
+    assert mnist_study.outputs_far_outside([far, stray, one_sided]).tolist() == [
+        True,
+        False,
+        False,
+    ]
+
+
 def test_model_is_the_tutorials():
     model = mnist_perceptron.build_model()
     assert model.count_params() == 785 and model.output_shape == (None, 1)
@@ -332,7 +381,7 @@ def test_study_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
         v["verdict"] == "not comparable" and "train-images" in v["detail"]
         for v in record["metrics"]["verdicts"]
     )
-    assert len(record["metrics"]["claim_values"]["sigmoid_better"]) == 6
+    assert len(record["metrics"]["claim_values"]["sigmoid_improves"]) == 6
 
 
 def test_a_study_run_replays_alone_from_its_printed_command(tmp_path, accepted_tiny_mnist_dir):

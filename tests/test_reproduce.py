@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import is_png, wait_for, write_tiny_datasets
 
@@ -17,6 +18,7 @@ from reproduction.evidence.claims import CLAIMS
 from reproduction.orchestration import plan_runner, report_tables
 from reproduction.orchestration.chunks import study_size
 from reproduction.orchestration.plan_data import prepare_datasets
+from reproduction.plumbing.records import read_arrays
 from reproduction.plumbing.text import counted
 
 ROOT = Path(reproduce.__file__).parent
@@ -91,7 +93,7 @@ def test_quick_pipeline_on_tiny_data_writes_a_report(tmp_path):
 
 def test_shares_carry_their_interval_and_spreads_their_deciles():
     assert report_tables.rate(0, 0) == "n/a"
-    assert report_tables.rate(514, 1000) == "51.4% (48.3-54.5)"
+    assert report_tables.rate(514, 1000) == "51.4% (48.3-54.5)"  # exact (Clopper-Pearson)
     summary = {"n": 3, "median": 0.5, "p10": 0.25, "p90": 0.75}
     assert report_tables.spread(summary) == "median 50.00% (10-90%: 25.00% to 75.00%)"
     assert report_tables.spread({"n": 0}) == "n/a"
@@ -572,3 +574,71 @@ def test_the_driver_and_the_views_never_import_tensorflow():
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert len(modules) > 20
+
+
+def test_the_report_names_the_commit_it_came_from(tmp_path):
+    from reproduction.orchestration.report import source_commit
+
+    assert source_commit(tmp_path) == "an unknown commit (not a git checkout)"
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    named = source_commit(tmp_path)
+    assert re.fullmatch(r"commit [0-9a-f]{7,}", named)
+    (tmp_path / "untracked.txt").write_text("kept out\n")
+    assert source_commit(tmp_path) == named  # an untracked file is not the code
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert source_commit(tmp_path) == named + ", with uncommitted changes"
+
+
+def test_a_cnn_study_is_kept_run_by_run_and_resumes_at_its_next_run(tmp_path, monkeypatch):
+    """A sequential plan runs a CNN study one run at a time, each kept in the cache as it ends:
+    after a run is lost (here: deleted from the cache, as if the plan had stopped during it),
+    the rerun trains only that run and merges the study as before."""
+    from reproduction.orchestration import chunks
+    from reproduction.orchestration.run_cache import RunCache
+    from reproduction.settings.cifar10 import CIFAR10
+
+    data = write_tiny_datasets(tmp_path / "data", cifar=(8, 12), mnist=None, fashion=None)
+    argv = CIFAR10.argv(
+        model="cnn", seeds=3, engine="compiled", epochs=1, data_dir=data, allow_small_data=True
+    )
+    assert chunks.kept_run_by_run(CIFAR10.script, argv)
+    assert not chunks.kept_run_by_run(CIFAR10.script, CIFAR10.argv(seeds=3))  # Dense: whole
+    trained = []
+
+    def counting(script, run_argv, workdir, label, **kwargs):
+        trained.append(label)
+        return in_process(script, run_argv, workdir, label, **kwargs)
+
+    monkeypatch.setattr(plan_runner, "run_script", counting)
+    cache = RunCache(tmp_path / "cache")
+    planned = plan_runner.PlannedRun("cifar_cnn", "CNN, 3 runs", CIFAR10.script, argv)
+
+    def run_plan():
+        work = tmp_path / f"work{len(trained)}"
+        plan = plan_runner.Plan([planned], work, cache, {}, quiet=True)
+        finished, failures = plan_runner.run_sequentially(plan)
+        assert not failures
+        return finished[0]
+
+    first = run_plan()
+    assert trained == ["01_cifar_cnn_run1", "01_cifar_cnn_run2", "01_cifar_cnn_run3"]
+    plan = plan_runner.Plan([planned], tmp_path, cache, {})
+    version = plan_runner.code_version(CIFAR10.script)
+    split = chunks.chunk_argvs(CIFAR10.script, argv, 1)
+    import shutil
+
+    shutil.rmtree(cache.folder / plan.key(planned, version=version))  # the whole study
+    shutil.rmtree(cache.folder / plan.key(planned, split[1], version))  # and its second run
+    again = run_plan()
+    assert trained[3:] == ["01_cifar_cnn_run2"]
+    ours, theirs = (read_arrays(run.arrays_file) for run in (again, first))
+    assert ours["runs.weight_seeds"].tolist() == [0, 1, 2]
+    for name in ("runs.loss", "runs.val_accuracy", "runs.test_outputs"):
+        np.testing.assert_array_equal(ours[name], theirs[name])

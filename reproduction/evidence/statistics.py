@@ -2,9 +2,10 @@
 studies/tables.py's, the figure studies/figures.distribution_figure's).
 
 A single run of these tutorials is chaotic (a rounding difference decides whether the MNIST
-sigmoid neuron dies), so a study's result is a distribution: shares with their 95% (Wilson)
-intervals, quantiles, and how much of the spread comes from the initial weights and how much
-from the data order (where a published value falls among the runs is evidence/verdicts.py's).
+sigmoid neuron dies), so a study's result is a distribution: shares with their exact 95%
+(Clopper-Pearson) intervals, quantiles, and how much of the spread comes from the initial
+weights and how much from the data order (where a published value falls among the runs is
+evidence/verdicts.py's).
 """
 
 import math
@@ -14,21 +15,40 @@ import numpy as np
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
-def wilson_interval(successes, n, z=Z_95):
-    """95% Wilson score interval of a share successes / n: (low, high); (nan, nan) for n = 0."""
+def share_interval(successes, n, confidence=0.95):
+    """The exact (Clopper-Pearson) interval of a share successes / n: (low, high); (nan, nan)
+    for n = 0. Exact: a share's true value lies below `low` (above `high`) with probability at
+    most (1 - confidence) / 2 for every n, so a rule judging it against a bound rejects a share
+    exactly at the bound at most 2.5% of the time (Wilson's interval can reach 8% at n = 10)."""
     if n == 0:
         return math.nan, math.nan
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    tail = (1 - confidence) / 2
+    ks = np.arange(n + 1)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
+    log_choose = log_factorial[n] - log_factorial - log_factorial[::-1]
+
+    def pmf(p):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.exp(log_choose + ks * np.log(p) + (n - ks) * np.log1p(-p))
+
+    def bisect(below_target):  # the p in (0, 1) where below_target(p) turns False
+        low, high = 0.0, 1.0
+        for _ in range(60):
+            middle = (low + high) / 2
+            low, high = (middle, high) if below_target(middle) else (low, middle)
+        return (low + high) / 2
+
+    # lower: P(X >= k) rises with p to `tail`; upper: P(X <= k) falls with p to `tail`
+    lower = 0.0 if successes == 0 else bisect(lambda p: pmf(p)[successes:].sum() < tail)
+    upper = 1.0 if successes == n else bisect(lambda p: pmf(p)[: successes + 1].sum() > tail)
+    return lower, upper
 
 
 def share(flags):
     """{'count', 'n', 'share', 'low', 'high'} of a boolean array: a rate with its interval."""
     flags = np.asarray(flags, bool)
     count, n = int(flags.sum()), int(flags.size)
-    low, high = wilson_interval(count, n)
+    low, high = share_interval(count, n)
     return {"count": count, "n": n, "share": count / n if n else math.nan, "low": low, "high": high}
 
 
@@ -38,6 +58,41 @@ def share_text(rate):
         f"{rate['count']:,} of {rate['n']:,} runs = {100 * rate['share']:.1f}% "
         f"(95% CI {100 * rate['low']:.1f}-{100 * rate['high']:.1f}%)"
     )
+
+
+# The one quantile definition of every number the project reports (tables, ranges, verdicts):
+# linear interpolation between order statistics, NumPy's default (Hyndman & Fan's type 7).
+QUANTILE_DEFINITION = "linear interpolation between order statistics (Hyndman & Fan type 7)"
+
+
+def quantile(values, q):
+    """The q-quantile of `values` (QUANTILE_DEFINITION; NaN left out, NaN for none). Infinite
+    values take part (a run that never got there): between a value and infinity the quantile
+    is infinite, at an order statistic it is that statistic."""
+    values = np.sort(np.asarray(values, np.float64).reshape(-1))
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return math.nan
+    position = (values.size - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    if low == high or values[low] == values[high]:
+        return float(values[low])
+    if not math.isfinite(values[high]):
+        return math.inf
+    return float(values[low] + (position - low) * (values[high] - values[low]))
+
+
+def median_interval(values, z=Z_95):
+    """Distribution-free 95% interval of the median: the order statistics whose ranks the
+    binomial(n, 1/2) puts 1.96 sd either side of n/2 (the whole range for very few values)."""
+    values = np.sort(np.asarray(values, np.float64))
+    n = values.size
+    if n == 0:
+        return math.nan, math.nan
+    half = z * math.sqrt(n) / 2
+    low = max(0, math.floor(n / 2 - half))
+    high = min(n - 1, math.ceil(n / 2 + half) - 1)
+    return float(values[low]), float(values[high])
 
 
 QUANTILES = {"min": 0.0, "p10": 0.1, "q1": 0.25, "median": 0.5, "q3": 0.75, "p90": 0.9, "max": 1.0}
@@ -53,7 +108,7 @@ def distribution(values):
         "sd": float(values.std(ddof=1)) if values.size > 1 else math.nan,
     }
     for name, q in QUANTILES.items():
-        summary[name] = float(np.quantile(values, q)) if values.size else math.nan
+        summary[name] = quantile(values, q)
     return summary
 
 

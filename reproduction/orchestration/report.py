@@ -6,9 +6,11 @@ orchestration/report_tables.py's).
 
 import datetime
 import math
+import subprocess
 from pathlib import Path
 
 from reproduction.evidence.claims import CLAIMS, SOURCE_NAMES, SOURCES
+from reproduction.evidence.statistics import QUANTILE_DEFINITION
 from reproduction.evidence.verdicts import NOT_COMPARABLE, Compare, differing_settings, judge
 from reproduction.orchestration.report_tables import (
     CIFAR_HEAD,
@@ -75,8 +77,8 @@ def claims_table(records, with_cnn):
     verdicts = gathered_verdicts(records)
     rules, sources = {}, {}
     lines = [
-        "| claim (quoted) | source | measured (n: runs) | verdict | rule |",
-        "|---|---|---|---|---|",
+        "| the tutorial's words | about | source | measured (n: runs) | verdict | rule |",
+        "|---|---|---|---|---|---|",
     ]
     for claim in CLAIMS:
         verdict = verdicts.get(claim.id)
@@ -93,8 +95,8 @@ def claims_table(records, with_cnn):
             measured = f"{_cell(claim.measure)}: {_cell(verdict['measured'])}"
             judged = f"**{verdict['verdict']}**: {_cell(verdict['detail'])}"
         lines.append(
-            f"| {_cell(claim.quote)} | {SOURCE_NAMES[claim.source]} [S{source}] | "
-            f"{measured} | {judged} | R{rule} |"
+            f"| \u201c{_cell(claim.quote)}\u201d | {_cell(claim.about)} | "
+            f"{SOURCE_NAMES[claim.source]} [S{source}] | {measured} | {judged} | R{rule} |"
         )
     lines += ["", "Rules (`reproduction/evidence/verdicts.py`):", ""]
     lines += [f"- R{number}: {text}" for text, number in rules.items()]
@@ -159,10 +161,38 @@ def csv_links(records, report_dir):
     )
 
 
-def build_report(records, seconds, failures, total_seconds, report_dir, *, quick=None, with_cnn):
+def source_commit(root=None):
+    """'commit 1a2b3c4' of the project's checkout ('..., with uncommitted changes' when a
+    tracked file differs from it), or what stands in for it outside a git checkout."""
+    from reproduction import ROOT
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(root or ROOT), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit (not a git checkout)"
+    return f"commit {commit}" + (", with uncommitted changes" if changed else "")
+
+
+def build_report(
+    records,
+    seconds,
+    failures,
+    total_seconds,
+    report_dir,
+    *,
+    quick=None,
+    with_cnn,
+    command="python reproduce.py",
+):
     """REPORT.md's text from the runs' `records` ({part: [records]}), the seconds each part took,
     the failed runs' lines and the whole time; `quick`: the quick plan's budgets (None: not a
-    quick run); `with_cnn`: the plan ran the CNN."""
+    quick run); `with_cnn`: the plan ran the CNN; `command`: the command that wrote it."""
     first = next(iter(next(iter(records.values())))) if records else {}
     versions = package_versions()
     sources = sorted(
@@ -184,8 +214,8 @@ def build_report(records, seconds, failures, total_seconds, report_dir, *, quick
     lines = [
         "# Reproduction report",
         "",
-        f"Written by `python reproduce.py{' --quick' if quick else ''}` on "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC. Every tutorial is a "
+        f"Written by `{command}` on {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC "
+        f"from {source_commit()} of this project. Every tutorial is a "
         "seed study: a single run of these tutorials is chaotic (whether the MNIST sigmoid "
         "neuron dies is decided by float rounding, and one seed's result changes from one "
         "CPU to another), so the results are distributions over many runs, each with its n. "
@@ -234,7 +264,8 @@ def build_report(records, seconds, failures, total_seconds, report_dir, *, quick
         "cache too): "
         + ", ".join(f"{part} {secs:.0f} s" for part, secs in seconds.items())
         + f"; this command took {total_seconds:.0f} s in all",
-        "- intervals: 95% (Wilson for shares); 10-90%: the central 80% of the runs",
+        "- intervals: 95%, exact (Clopper-Pearson) for shares; 10-90%: the central 80% of the "
+        "runs; quantiles: " + QUANTILE_DEFINITION,
         "- single runs can change from one CPU to another (rounding decides them); the "
         "distributions are what repeats",
         "",

@@ -7,8 +7,8 @@ published one. orchestration/report.py puts them together with the claims table.
 
 import math
 
-from reproduction.evidence.claims import claims_for, published_values
-from reproduction.evidence.statistics import wilson_interval
+from reproduction.evidence.claims import SOURCE_NAMES, claims_for, published_values
+from reproduction.evidence.statistics import share_interval
 
 
 # ## Numbers for the report (all read from the scripts' own run records)
@@ -17,10 +17,10 @@ def pct(value, decimals=2):
 
 
 def rate(count, n):
-    """'51.4% (48.3-54.5)' : a share with its 95% Wilson interval."""
+    """'51.4% (48.3-54.5)' : a share with its exact 95% (Clopper-Pearson) interval."""
     if not n:
         return "n/a"
-    low, high = wilson_interval(count, n)
+    low, high = share_interval(count, n)
     return f"{100 * count / n:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
 
 
@@ -123,9 +123,17 @@ def cifar_rows(records):
     for record in records:
         metrics, config = record["metrics"], record["config"]
         study = metrics.get("study")
+        claims = claims_for("cifar10", config)
         published = ", ".join(
-            f"{pct(value, 2)} ({source})"
-            for value, source in published_values(claims_for("cifar10", config), "test_accuracy")
+            [
+                f"{pct(value, 2)} ({source})"
+                for value, source in published_values(claims, "test_accuracy")
+            ]
+            + [  # a run that stopped early: its number is not a 10-epoch one
+                f"{pct(c.value, 2)} ({SOURCE_NAMES[c.source]}: {c.about})"
+                for c in claims
+                if c.published_run and c.quantity.startswith("test_accuracy_after_epoch")
+            ]
         )
         name = config.get("model", "dense") + (
             f" ({config['block_order']})" if config.get("model") == "cnn" else ""

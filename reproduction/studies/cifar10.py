@@ -7,6 +7,7 @@ the distributions over the runs, the test set's own sampling spread, the per-run
 command that replays each run, and the registry's verdicts.
 """
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -72,14 +73,29 @@ CSV_COLUMNS = (
 )
 
 
-def claim_values(rows):
-    """{quantity: per-run values}: what the registry's claims are judged on."""
+def claim_values(rows, runs, test_labels):
+    """{quantity: per-run values}: what the registry's claims are judged on (the class shares:
+    the test set's, one per class)."""
     values = {
         key: [row[key] for row in rows]
         for key in ("test_accuracy", "test_loss", "train_accuracy", "untrained_test_accuracy")
     }
+    values["train_test_gap"] = [row["train_accuracy"] - row["test_accuracy"] for row in rows]
     values["picture_around_half"] = [4 <= row["picture_correct"] <= 6 for row in rows]
+    values["picture_4_to_6_chance"] = [binomial_between(10, row["test_accuracy"]) for row in rows]
+    values["class_shares"] = (np.bincount(test_labels, minlength=10) / len(test_labels)).tolist()
+    # The CNN validates on the test set, as the book does: its test accuracy after each epoch
+    validated = np.asarray(runs.val_accuracy, np.float64)
+    for epoch in range(validated.shape[1] if validated.ndim == 2 else 0):
+        if np.isfinite(validated[:, epoch]).any():
+            values[f"test_accuracy_after_epoch_{epoch + 1}"] = validated[:, epoch].tolist()
     return values
+
+
+def binomial_between(shown, p, low=4, high=6):
+    """The chance that a picture of `shown` test images shows `low` to `high` correct when each
+    is correct with chance `p` (the run's test accuracy)."""
+    return sum(math.comb(shown, k) * p**k * (1 - p) ** (shown - k) for k in range(low, high + 1))
 
 
 def study_summary(rows, test_count):
@@ -105,11 +121,13 @@ def summarize(config, runs, test_labels, untrained, pictures):
     probabilities = runs.test_outputs[0]
     matrix = confusion_matrix(test_labels, probabilities.argmax(axis=1))
     count = len(test_labels)
+    values = claim_values(rows, runs, test_labels)
     return {
         "rows": rows,
         "claims": claims,
         "study": study_summary(rows, count) if len(rows) > 1 else None,
-        "verdicts": judge_all(claims, claim_values(rows), config, sampling_n=count),
+        "claim_values": values,
+        "verdicts": judge_all(claims, values, config, sampling_n=count),
         "matrix": matrix,
         "probabilities": probabilities,
         "per_class": matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1),
@@ -142,7 +160,7 @@ def record_metrics(data, results):
         "data_source": data["source"],
         "data_note": data["note"],
     }
-    metrics |= {"runs": results["rows"], "claim_values": claim_values(results["rows"])}
+    metrics |= {"runs": results["rows"], "claim_values": results["claim_values"]}
     if results["study"] is not None:
         metrics["study"] = results["study"]
     return metrics

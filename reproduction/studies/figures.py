@@ -146,7 +146,7 @@ def distribution_figure(
     every = np.concatenate(finite) if finite else np.zeros(0)
     references = [scale * value for value, _ in published]
     if value_range is None and every.size:
-        low, high = min(every.min(), *references), max(every.max(), *references)
+        low, high = min([every.min(), *references]), max([every.max(), *references])
         pad = 0.02 * (high - low) or 0.5
         value_range = (low - pad, high + pad)
     edges = np.linspace(*(value_range or (0, 1)), bins + 1)

@@ -12,7 +12,7 @@ import numpy as np
 
 from reproduction.engines.runs import Runs
 from reproduction.evidence.claims import claims_for
-from reproduction.evidence.statistics import wilson_interval
+from reproduction.evidence.statistics import quantile, share_interval
 from reproduction.evidence.verdicts import judge_all
 from reproduction.settings.xor import XOR
 from reproduction.studies.render import View, write_csv
@@ -64,21 +64,21 @@ def study_summary(epochs_to_100, tutorial_epoch, stays_from=None):
     solved = ~np.isnan(epochs_to_100)
     censored = np.where(solved, epochs_to_100, np.inf)
 
-    def quantile(q):  # an observed epoch (no interpolation), or inf for 'never'
-        return float(np.quantile(censored, q, method="inverted_cdf"))
+    def at(q):  # 'never' (infinite) where the quantile reaches the seeds that never got there
+        return quantile(censored, q)
 
-    low, high = wilson_interval(int(solved.sum()), n)
+    low, high = share_interval(int(solved.sum()), n)
     summary = {
         "seeds": n,
         "solved": int(solved.sum()),
         "success_rate": float(solved.mean()),
-        "success_rate_low": low,  # 95% Wilson interval of the success rate
+        "success_rate_low": low,  # exact 95% (Clopper-Pearson) interval of the success rate
         "success_rate_high": high,
-        "median": quantile(0.5),
-        "q1": quantile(0.25),
-        "q3": quantile(0.75),
-        "p10": quantile(0.1),
-        "p90": quantile(0.9),
+        "median": at(0.5),
+        "q1": at(0.25),
+        "q3": at(0.75),
+        "p10": at(0.1),
+        "p90": at(0.9),
         "min": float(np.nanmin(epochs_to_100)) if solved.any() else np.inf,
         "max_solved": float(np.nanmax(epochs_to_100)) if solved.any() else np.inf,
         "tutorial_epoch": tutorial_epoch,
@@ -86,7 +86,7 @@ def study_summary(epochs_to_100, tutorial_epoch, stays_from=None):
     }
     if stays_from is not None:
         stays = np.where(np.isnan(stays_from), np.inf, stays_from)
-        summary["stays_median"] = float(np.quantile(stays, 0.5, method="inverted_cdf"))
+        summary["stays_median"] = quantile(stays, 0.5)
     if tutorial_epoch is not None:
         # Share of seeds at least as fast as the tutorial's run: how lucky was it?
         summary["share_at_or_before_tutorial"] = float((censored <= tutorial_epoch).mean())

@@ -17,7 +17,7 @@ def header_text(args, device_line):
 
 
 def _epoch_text(value, epochs):
-    return f"never (>{epochs})" if not np.isfinite(value) else f"{int(value)}"
+    return f"never (>{epochs})" if not np.isfinite(value) else f"{value:g}"
 
 
 def tutorial_text(claim):
