@@ -71,6 +71,38 @@ def _cell(text):
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+GLANCE_START, GLANCE_END = "<!-- claims at a glance -->", "<!-- end of the claims at a glance -->"
+
+
+def glance_table(records):
+    """The verdicts alone, one line per claim, between GLANCE_START and GLANCE_END: README.md
+    shows the same lines (tests/test_reproduce.py checks that they match the committed
+    report)."""
+    verdicts = gathered_verdicts(records)
+    lines = [
+        GLANCE_START,
+        "| the tutorial's words | source | verdict | runs |",
+        "|---|---|---|---|",
+    ]
+    for claim in CLAIMS:
+        verdict = verdicts.get(claim.id)
+        judged = f"**{verdict['verdict']}**" if verdict else "not measured"
+        runs = f"{verdict['n']:,}" if verdict and verdict["n"] else "-"
+        lines.append(
+            f"| \u201c{_cell(claim.quote)}\u201d | {SOURCE_NAMES[claim.source]} | {judged} | "
+            f"{runs} |"
+        )
+    return [*lines, GLANCE_END]
+
+
+def glance_block(text):
+    """The lines between GLANCE_START and GLANCE_END in `text` (a report or README.md), or
+    None if it has none."""
+    if GLANCE_START not in text or GLANCE_END not in text:
+        return None
+    return text[text.index(GLANCE_START) : text.index(GLANCE_END) + len(GLANCE_END)]
+
+
 def claims_table(records, with_cnn):
     """The claims table (one row per registry claim) and, under it, the rules and sources the
     rows refer to by number."""
@@ -245,6 +277,12 @@ def build_report(
         "",
         "Every claim of the registry (`reproduction/evidence/claims.py`): the tutorial's words, "
         "where they are, what this run measured (n: runs), the verdict and the rule that gave it.",
+        "",
+        "At a glance (README.md shows these lines):",
+        "",
+        *glance_table(records),
+        "",
+        "In full:",
         "",
         *claims_table(records, with_cnn),
         "",
