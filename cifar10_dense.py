@@ -16,6 +16,11 @@ Usage: python cifar10_dense.py --data-dir ../shared/datasets [--model cnn] [--se
 
 import sys
 
+from reproduction.settings.cifar10 import CIFAR10, parse
+
+if __name__ == "__main__":  # --help and usage errors before TensorFlow loads (5-8 s)
+    parse()
+
 import numpy as np
 
 from reproduction.data.cifar10 import load_cifar10
@@ -24,8 +29,8 @@ from reproduction.engines.runs import OneRun
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.keras_outputs import save_keras_outputs
+from reproduction.plumbing.progress import progress_to_stderr
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
-from reproduction.settings.cifar10 import CIFAR10, parse
 from reproduction.settings.options import COMPILED, FIT
 from reproduction.studies import cifar10_text
 
@@ -214,7 +219,10 @@ def main(argv=None):
     model = fresh_model(args.model, 0, args.block_order)
     counts = (len(training_and_validation(data, args)[0][1]), model.count_params())
     print(cifar10_text.header_text(args, data, run.device_line, run.threads, layout, *counts))
-    runs = train(data, args, layout, args.quiet)
+    if args.summary:
+        model.summary()
+    with progress_to_stderr():
+        runs = train(data, args, layout, args.quiet)
     failed = run.not_finite(runs.loss[0])
     if failed:
         return failed

@@ -16,6 +16,11 @@ Usage: python mnist_perceptron.py --data-dir ../shared/datasets [--activation si
 
 import sys
 
+from reproduction.settings.mnist import MNIST, model_paths, parse
+
+if __name__ == "__main__":  # --help and usage errors before TensorFlow loads (5-8 s)
+    parse()
+
 import numpy as np
 
 from reproduction.data.mnist import load_fashion_mnist, load_mnist
@@ -24,9 +29,9 @@ from reproduction.engines.runs import OneRun
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.keras_outputs import save_keras_outputs
+from reproduction.plumbing.progress import progress_to_stderr
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.plumbing.seeding import set_seed
-from reproduction.settings.mnist import MNIST, model_paths, parse
 from reproduction.settings.options import COMPILED
 from reproduction.studies import mnist_text
 
@@ -175,9 +180,12 @@ def main(argv=None):
     splits = binary_split(data, args.target_class, args.validation_split)
     activations = neurons_trained(args)
     print(mnist_text.header_text(args, data, splits, run.device_line, activations, run_seeds(args)))
+    for activation in activations if args.summary else ():
+        build_model(activation, data.x_test.shape[1:]).summary()
     results = {}
     for activation in activations:
-        results[activation] = runs = train(activation, splits, args, data.x_test.shape[1:])
+        with progress_to_stderr():
+            results[activation] = runs = train(activation, splits, args, data.x_test.shape[1:])
         failed = run.not_finite(runs.loss[0], f"the {activation} neuron's loss")
         if failed:
             return failed

@@ -26,7 +26,7 @@ from reproduction.orchestration import plan_runner
 from reproduction.orchestration.plan_data import data_digests, prepare_datasets
 from reproduction.orchestration.plan_runner import Plan, PlannedRun
 from reproduction.orchestration.ray_options import add_ray_flags, check_ray_flags
-from reproduction.orchestration.report import build_report
+from reproduction.orchestration.report import build_report, studies_summary
 from reproduction.orchestration.run_cache import RunCache
 from reproduction.plumbing.atomic import interrupts_held, write_text_atomic
 from reproduction.plumbing.cli import (
@@ -41,6 +41,7 @@ from reproduction.settings.cifar10 import BLOCK_ORDERS, CIFAR10
 from reproduction.settings.mnist import MNIST
 from reproduction.settings.options import COMPILED
 from reproduction.settings.xor import XOR, architecture
+from reproduction.studies.placement import SUMMARY_NAME
 
 # ## The plan's budgets: runs per study (the default plan and --quick's)
 DEFAULTS = dict(
@@ -243,6 +244,9 @@ def main(argv=None):
         with interrupts_held():
             outputs.publish(staging[0], staging[1])
             write_text_atomic(outputs.report, report + "\n")
+            if not failures:  # what a plain script run places itself in (studies/placement.py)
+                summary = studies_summary(records, outputs.report)
+                write_text_atomic(outputs.report.with_name(SUMMARY_NAME), summary + "\n")
     finally:
         if session is not None:
             session.close()

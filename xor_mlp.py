@@ -15,6 +15,11 @@ Usage: python xor_mlp.py [--hidden 16 16] [--loss binary_crossentropy] [--seeds 
 
 import sys
 
+from reproduction.settings.xor import XOR, parse
+
+if __name__ == "__main__":  # --help and usage errors before TensorFlow loads (5-8 s)
+    parse()
+
 import numpy as np
 
 from reproduction.engines import keras_fit, xor_networks
@@ -22,10 +27,10 @@ from reproduction.engines.glorot import glorot_uniform_stack
 from reproduction.engines.runs import OneRun, network
 from reproduction.plumbing.backend import keras, layers  # Keras 3 on TensorFlow, quietly
 from reproduction.plumbing.exits import run_main
-from reproduction.plumbing.progress import Progress
+from reproduction.plumbing.keras_outputs import save_keras_outputs
+from reproduction.plumbing.progress import Progress, progress_to_stderr
 from reproduction.plumbing.script_run import ScriptRun, keras_verbose
 from reproduction.settings.options import COMPILED
-from reproduction.settings.xor import XOR, parse
 from reproduction.studies import xor_text
 
 # ## The data: four customer segments -> loyal customer?
@@ -104,9 +109,19 @@ def main(argv=None):
     parser, args = parse(argv)
     run = ScriptRun(parser, args, XOR.script, "parallel_calls", argv)
     print(xor_text.header_text(args, run.device_line))
-    runs = train(args, run.workers)
+    if args.summary:
+        build_model(args.hidden, args.loss, args.learning_rate).summary()
+    with progress_to_stderr():
+        runs = train(args, run.workers)
     spaced = keras_verbose(args) > 0  # after Keras's epoch lines
-    return run.not_finite(runs.loss[0]) or run.finish({"runs": runs}, DATA_ARRAYS, spaced=spaced)
+    code = run.not_finite(runs.loss[0]) or run.finish({"runs": runs}, DATA_ARRAYS, spaced=spaced)
+    models = {}  # --save-model: the first network, compiled as the tutorial compiles it
+    if code == 0 and args.save_model is not None:
+        models[args.save_model] = build_model(args.hidden, args.loss, args.learning_rate)
+        weights = [w if i % 2 == 0 else w.reshape(-1) for i, w in enumerate(runs.run(0))]
+        models[args.save_model].set_weights(weights)
+    save_keras_outputs(models, None, {}, args.learning_rate)
+    return code
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA_ENV = "TUTORIALS_DATA_DIR"
 
 
@@ -21,6 +22,27 @@ def pytest_addoption(parser):
         default=os.environ.get(DATA_ENV),
         help=f"folder with the real datasets; turns on tests marked 'data' (default: ${DATA_ENV})",
     )
+
+
+def committed_outputs():
+    """{path: sha256} of what the repository shows: the committed report and its figures."""
+    import hashlib
+
+    paths = [ROOT / "REPORT.md", *sorted((ROOT / "figures").glob("*"))]
+    return {
+        path.relative_to(ROOT).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in paths
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def committed_outputs_untouched():
+    """No test (and no script a test runs with its defaults) writes over the committed report
+    or its figures: they are the same after the suite as before it."""
+    before = committed_outputs()
+    yield
+    assert committed_outputs() == before, "a test changed REPORT.md or figures/"
 
 
 def pytest_collection_modifyitems(config, items):

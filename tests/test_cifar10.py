@@ -21,7 +21,7 @@ from conftest import is_png, read_tensorboard_scalars, recorded_run, write_batch
 
 import cifar10_dense
 from reproduction.data import download
-from reproduction.data.cifar10 import load_cifar10
+from reproduction.data.cifar10 import CIFAR10_CLASSES, load_cifar10
 from reproduction.data.lookup import DATA_DIR_ENV
 from reproduction.evidence import verdicts as verdicts_module
 from reproduction.orchestration import chunks
@@ -31,6 +31,8 @@ from reproduction.plumbing.records import plain_record, read_arrays
 from reproduction.settings.cifar10 import parse
 from reproduction.studies import cifar10 as cifar10_study
 from reproduction.studies.render import render
+
+ROOT = Path(cifar10_dense.__file__).parent
 
 
 @pytest.fixture
@@ -143,6 +145,29 @@ def test_saved_model_is_compiled_and_evaluates_as_the_run(tmp_path, accepted_tin
     )
     assert accuracy == pytest.approx(record["metrics"]["test_accuracy"], abs=1e-6)
     assert loss == pytest.approx(record["metrics"]["test_loss"], rel=1e-5)
+
+
+def test_the_documented_snippet_classifies_an_image_with_a_saved_model(
+    tmp_path, accepted_tiny_cifar_dir, monkeypatch, capsys
+):
+    """docs/cifar10.md's "Your own image" snippet, run as written on a model saved by the
+    script and an image file of another size: it prints the class the model predicts."""
+    from PIL import Image
+
+    run(tmp_path, accepted_tiny_cifar_dir, "--save-model", str(tmp_path / "cifar10_dense.keras"))
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (48, 40, 3), np.uint8)).save(tmp_path / "my_image.png")
+    docs = (ROOT / "docs" / "cifar10.md").read_text()
+    block = docs.split("<!-- predict snippet -->")[1].split("<!-- end of the predict")[0]
+    code = block.split("```python")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    exec(compile(code, "docs/cifar10.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    image = np.asarray(Image.open("my_image.png").convert("RGB").resize((32, 32)), "float32")
+    model = keras.models.load_model("cifar10_dense.keras")
+    expected = model.predict(image[None] / 255.0, verbose=0)[0].argmax()
+    assert printed[0] == CIFAR10_CLASSES[expected] and printed[1].endswith("%")
 
 
 EPOCH_TAGS = {

@@ -25,9 +25,12 @@ def outputs_of(tmp_path):
 
 
 def assert_failed_without_outputs(code, capsys, tmp_path, *phrases):
+    """Exit 1 with one error line, the last on stderr (training's progress lines, which go to
+    stderr too, may come before it), and no output written."""
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1, err
-    assert all(phrase in err[0] for phrase in phrases), err[0]
+    errors = [line for line in err if "error:" in line]
+    assert code == 1 and errors == err[-1:], err
+    assert all(phrase in err[-1] for phrase in phrases), err[-1]
     assert not (tmp_path / "run.json").exists()
     assert not (tmp_path / "figures").exists() or not list((tmp_path / "figures").iterdir())
 

@@ -8,6 +8,8 @@ import importlib.util
 import inspect
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -260,3 +262,21 @@ def test_validation_split_holding_out_nothing_is_a_usage_error(
         )
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "--validation-split 0.04 of 20 training images" in err
+
+
+@pytest.mark.parametrize("script", ["xor_mlp.py", "mnist_perceptron.py", "cifar10_dense.py"])
+def test_help_and_usage_errors_come_before_tensorflow_loads(script):
+    """--help and a usage error are answered from the settings alone: TensorFlow (5-8 s to
+    import) and NumPy are never imported (python -X importtime lists every import)."""
+    for argv, code in ((["--help"], 0), (["--epochs", "0"], 2)):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", str(ROOT / script), *argv],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert done.returncode == code, done.stderr[-500:]
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+        assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras", "numpy")}
+    assert "usage:" in done.stderr and "--epochs" in done.stderr.splitlines()[-1]

@@ -16,7 +16,7 @@ from reproduction.evidence.statistics import share
 from reproduction.plumbing.backend import keras
 from reproduction.plumbing.records import read_arrays
 from reproduction.studies import mnist as mnist_study
-from reproduction.studies import mnist_figures
+from reproduction.studies import mnist_figures, mnist_text
 from reproduction.studies.figures import plt
 
 
@@ -69,8 +69,9 @@ def test_baseline_is_the_share_of_other_classes():
     assert np.isnan(m["precision"])
 
 
-def fake_runs(outputs, val_accuracy=None):
-    """A Runs-like object of per-run test outputs (and validation accuracies by epoch)."""
+def fake_runs(outputs, val_accuracy=None, loss=None):
+    """A Runs-like object of per-run test outputs (and validation accuracies and training
+    losses by epoch)."""
     from types import SimpleNamespace
 
     outputs = np.asarray(outputs, np.float32)
@@ -78,10 +79,12 @@ def fake_runs(outputs, val_accuracy=None):
     val_accuracy = np.asarray(val_accuracy, np.float32)
     return SimpleNamespace(
         test_outputs=outputs,
-        loss=np.ones(val_accuracy.shape),
+        loss=np.ones(val_accuracy.shape) if loss is None else np.asarray(loss, np.float32),
         accuracy=val_accuracy,
         val_accuracy=val_accuracy,
         val_loss=np.ones(val_accuracy.shape),
+        weight_seeds=np.arange(len(outputs)),
+        data_seeds=np.arange(len(outputs)),
     )
 
 
@@ -96,6 +99,25 @@ def test_a_dead_run_is_at_the_baseline_in_correct_images_not_below_it():
     assert metrics["correct"].tolist() == [9108, 9999, 9107]
     assert metrics["at_baseline"].tolist() == [True, False, False]
     assert metrics["below_baseline"].tolist() == [False, False, True]
+
+
+def test_dead_means_stopped_weights_not_merely_one_class_predicted():
+    """A dead neuron reads every test image as one class and its training loss is the same
+    float over its last epochs (zero gradient); one still moving only predicts one class, and a
+    one-epoch run cannot show that its weights stopped."""
+    truth = np.arange(100) < 9
+    one_class = np.full(100, 0.2)
+    live = np.where(truth, 0.9, 0.1)
+    loss = [[0.2, 0.09, 0.09], [0.2, 0.15, 0.12], [0.2, 0.1, 0.1]]
+    metrics = mnist_study.run_metrics(fake_runs([one_class, one_class, live], loss=loss), truth)
+    assert metrics["one_class"].tolist() == [True, True, False]
+    assert metrics["dead"].tolist() == [True, False, False]
+    short = fake_runs([one_class], val_accuracy=[[0.91]], loss=[[0.09]])
+    first = mnist_study.first_run_metrics("sigmoid", short, truth)
+    assert first["one_class"] and not first["dead"]
+    lines = "\n".join(mnist_text.run_lines("sigmoid", first, "5"))
+    assert "predicts one class" in lines and "one epoch cannot show" in lines
+    assert "neuron died" not in lines
 
 
 def test_a_clear_upward_trend_needs_a_rise_beyond_the_runs_own_ups_and_downs():
@@ -326,14 +348,18 @@ def test_weight_colour_scale_comes_from_the_pixels_training_moves():
     assert limit < 0.05  # not the frame's 5-10, nor the barely trained pixel's 50
 
 
-def test_weight_image_greys_out_never_lit_pixels_and_scales_to_the_rest():
+def test_weight_image_greys_out_rarely_lit_pixels_and_scales_to_the_rest():
+    """The frame (never lit) and the pixel lit in 1 of 200 images are grey, not the strongest
+    colours; the scale comes from the trained pixels."""
     images, frame = framed_training_images()
     column, kernel = framed_kernel(frame)
     fig = mnist_figures.weights_figure({"linear neuron": column}, lit_share(images), (28, 28), "t")
     (image,) = fig.axes[0].images
     limit = inner_limit(kernel, frame)
     assert image.get_clim() == pytest.approx((-limit, limit))
-    assert np.array_equal(np.ma.getmaskarray(image.get_array()), frame)
+    rarely_lit = frame.copy()
+    rarely_lit[3, 3] = True
+    assert np.array_equal(np.ma.getmaskarray(image.get_array()), rarely_lit)
     plt.close(fig)
 
 
@@ -357,7 +383,7 @@ def test_study_on_tiny_mnist(tmp_path, accepted_tiny_mnist_dir, capsys):
         assert summary["final_accuracy"]["n"] == 6
         assert f"{activation} neuron, 6 runs:" in out
     assert study["paired"]["sigmoid_better"]["n"] == 6
-    assert "dead neuron (every test image read as the same class)" in out
+    assert "dead neuron (every test image read as one class, weights stopped)" in out
     assert "the sigmoid is better in" in out and "from the data order" in out
     rows = list(csv.DictReader(open(record["metrics"]["csv"])))
     assert len(rows) == 12 and {r["activation"] for r in rows} == {"linear", "sigmoid"}

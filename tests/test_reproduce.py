@@ -1,6 +1,7 @@
 """reproduce.py end to end on tiny data written by the test: the report's tables, numbers and
 figures; plus the verdict rules."""
 
+import json
 import os
 import re
 import signal
@@ -437,6 +438,9 @@ def test_render_redraws_from_the_cache_without_training(tmp_path, monkeypatch):
     assert "an edited rule" in report and "an edited rule" not in first
     assert titles and is_png(out / "figures" / "xor_2-16-1_study.png")
     assert len(list((out / "figures").iterdir())) == 3  # every figure drawn again
+    # beside the report: the study summary a plain run places itself in (studies/placement.py)
+    studies = json.loads((out / "STUDIES.json").read_text())["studies"]
+    assert [(s["tutorial"], s["n"]) for s in studies] == [("xor", 3)]
     assert {path.name: path.read_text() for path in (out / "runs").glob("*.csv")} == tables
     # a plan the cache cannot serve (other arguments): nothing trains, the run is named, exit 1
     other = [xor[0]._replace(argv=[*xor[0].argv, "--epochs", "400"])]

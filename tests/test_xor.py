@@ -421,3 +421,37 @@ def test_ctrl_c_after_the_last_output_says_what_was_kept(
     ]
     assert ": interrupted; kept, complete: " in line
     assert all(str(path) in line and path.exists() for path in kept)
+
+
+def test_a_scripts_figures_go_to_the_untracked_outputs_folder(tmp_path, monkeypatch, capsys):
+    """A plain run's figures land in outputs/figures (git-ignored), never in the committed
+    figures/ that README.md and REPORT.md show."""
+    monkeypatch.chdir(tmp_path)
+    assert xor_mlp.main(["--epochs", "5", "--quiet"]) == 0
+    written = sorted(p.name for p in (tmp_path / "outputs" / "figures").iterdir())
+    assert written == ["xor_2-16-1_epochs5_boundary.png", "xor_2-16-1_epochs5_history.png"]
+    assert "outputs/figures/xor_2-16-1_epochs5_boundary.png" in capsys.readouterr().out
+    ignored = (Path(xor_mlp.__file__).parent / ".gitignore").read_text().split()
+    assert "outputs/" in ignored
+
+
+def test_save_model_keeps_the_trained_network_and_summary_prints_keras_s(tmp_path, capsys):
+    """--save-model: the first network, compiled as the tutorial compiles it; loaded, it
+    predicts the four outputs the run's table shows. --summary: Keras's model.summary()."""
+    from reproduction.plumbing.backend import keras
+
+    path = tmp_path / "xor.keras"
+    argv = ["--epochs", "30", "--engine", "compiled", "--figures-dir", str(tmp_path / "f")]
+    assert (
+        xor_mlp.main(
+            [*argv, "--save-model", str(path), "--summary", "--json", str(tmp_path / "r.json")]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Total params: 65" in out and f"model: {path}" in out
+    model = keras.models.load_model(path)
+    assert model.loss == "mean_squared_error"
+    record = json.loads((tmp_path / "r.json").read_text())
+    table = [record["metrics"]["outputs"][name] for name in xor_study.SEGMENTS]
+    np.testing.assert_allclose(model.predict(xor_mlp.X, verbose=0)[:, 0], table, atol=1e-6)

@@ -112,6 +112,9 @@ def distribution(values):
     return summary
 
 
+FEW_FOR_QUANTILES = 10  # below this many runs, no quantile ranges are printed
+
+
 def distribution_text(summary, scale=100, unit="%", decimals=2):
     """'median 96.61% (10-90%: 95.9-97.1%), mean 96.5% ± 0.52 sd, range ..., n = 812'."""
 
@@ -120,6 +123,12 @@ def distribution_text(summary, scale=100, unit="%", decimals=2):
 
     if summary["n"] == 0:
         return "n = 0"
+    if summary["n"] < FEW_FOR_QUANTILES:  # a 10-90% range of a handful of runs says nothing
+        spread = f" ± {scale * summary['sd']:.{decimals}f} sd" if summary["n"] > 1 else ""
+        return (
+            f"mean {fmt(summary['mean'])}{spread}, range {fmt(summary['min'])} to "
+            f"{fmt(summary['max'])}, n = {summary['n']}"
+        )
     text = (
         f"median {fmt(summary['median'])} (10-90%: {fmt(summary['p10'])} to "
         f"{fmt(summary['p90'])}), mean {fmt(summary['mean'])}"

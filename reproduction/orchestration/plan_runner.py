@@ -107,7 +107,8 @@ def run_sequentially(plan, only_cached=False):
             f"stopped in run {index}/{len(plan.runs)} ({label}); the report and its figures are "
             "unchanged (they are replaced only when every run has ended); "
             f"{counted(len(finished), 'finished run')} kept in the cache: rerun the same command "
-            "to go on"
+            + ("without --fresh " if not plan.reuse else "")
+            + "to go on"
         ) from None
     return finished, failures
 

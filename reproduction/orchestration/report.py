@@ -211,6 +211,23 @@ def source_commit(root=None):
     return f"commit {commit}" + (", with uncommitted changes" if changed else "")
 
 
+def studies_summary(records, report_path):
+    """STUDIES.json's text (studies/placement.py): every study of `records` with its settings,
+    data files' sha256 and distribution, and the commit, date and CPU, for a plain run to place
+    itself in."""
+    from reproduction.studies.placement import study_entries, summary_json
+
+    every = [r for part in records.values() for r in part]
+    cpus = sorted({cpu_text(r["machine"]["cpu"]) for r in every if r.get("machine")})
+    return summary_json(
+        study_entries(every),
+        written_utc=f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        commit=source_commit(),
+        cpu="; ".join(cpus) or "n/a",
+        report=Path(report_path).name,
+    )
+
+
 def build_report(
     records,
     seconds,

@@ -86,9 +86,9 @@ def mnist_rows(record):
 
 
 MNIST_HEAD = (
-    "| neuron | runs | dead: every test image one class (95% CI) | final accuracy, "
-    "live runs | final accuracy, all runs | below the never-five baseline (95% CI) | "
-    "median spread over the epochs |\n|---|---|---|---|---|---|---|"
+    "| neuron | runs | dead: one class for every test image, weights stopped (95% CI) | "
+    "final accuracy, live runs | final accuracy, all runs | below the never-five baseline "
+    "(95% CI) | median spread over the epochs |\n|---|---|---|---|---|---|---|"
 )
 
 

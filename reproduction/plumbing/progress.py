@@ -1,7 +1,14 @@
 """Progress lines for long runs, on stderr so that stdout holds only the results."""
 
+import contextlib
 import sys
 import time
+
+
+def progress_to_stderr():
+    """While training: whatever prints (Keras's own epoch lines, the engines' progress) goes to
+    stderr, so that stdout holds only the results."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 class Progress:

@@ -137,11 +137,15 @@ class Tutorial:
 
     def file_suffix(self, values):
         """'_epochs3_lr0.01': a part for each of file_keys whose value differs from the
-        tutorial's ('' for the tutorial's settings). A switch is named by its part alone, a
-        choice by its value, a number by its part and value."""
+        tutorial's ('' for the tutorial's settings); a --train-limit or --test-limit beyond the
+        images a run had (its train_images, test_images) as the count it used. A switch is named
+        by its part alone, a choice by its value, a number by its part and value."""
         parts = []
         for key in self.file_keys:
             value = values.get(key)
+            used = values.get(key.replace("_limit", "_images")) if key.endswith("_limit") else None
+            if value is not None and used is not None and value > used:
+                value = used  # a limit beyond the images there are: named as what it took
             if value == self.option(key).default:
                 continue
             name = self.file_names.get(key, key.replace("_", "-"))

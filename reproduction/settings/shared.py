@@ -22,8 +22,16 @@ DEVICE = Option(
 DETERMINISTIC = Option(
     "deterministic", help="enable TensorFlow op determinism (slower on GPU)", switch=True
 )
+# A script's own figures go to an untracked folder: figures/ holds the committed report's, which
+# only reproduce.py writes
 FIGURES_DIR = Option(
-    "figures_dir", Path("figures"), "folder for the PNG figures", Path, metavar="DIR", result=False
+    "figures_dir",
+    Path("outputs/figures"),
+    "folder for the PNG figures (git-ignored; figures/ holds the committed report's, which only "
+    "reproduce.py writes)",
+    Path,
+    metavar="DIR",
+    result=False,
 )
 JSON = Option(
     "json",
@@ -103,10 +111,15 @@ def optimizer_options(learning_rate, batch_size, max_batch, validation_help):
     )
 
 
+def save_model(text):
+    """--save-model PATH (a .keras file)."""
+    return Option("save_model", None, text, keras_file, metavar="PATH", result=False)
+
+
 def output_options(save_model_help, tensorboard_help):
     """--save-model PATH (a .keras file) and --tensorboard DIR."""
     return (
-        Option("save_model", None, save_model_help, keras_file, metavar="PATH", result=False),
+        save_model(save_model_help),
         Option("tensorboard", None, tensorboard_help, Path, metavar="DIR", result=False),
     )
 
@@ -115,7 +128,14 @@ def data_seed(text):
     return Option("data_seed", None, text, int_in_range(0, MAX_SEED), metavar="SEED")
 
 
-RUN_OUTPUTS = (DEVICE, DETERMINISTIC, FIGURES_DIR, NO_FIGURES, JSON, QUIET)
+SUMMARY = Option(
+    "summary",
+    help="print the model's summary (Keras's model.summary(), as the tutorials show it) before "
+    "training",
+    switch=True,
+    result=False,
+)
+RUN_OUTPUTS = (DEVICE, DETERMINISTIC, FIGURES_DIR, NO_FIGURES, JSON, QUIET, SUMMARY)
 
 
 def run_options(default_epochs, most_epochs, data=False):

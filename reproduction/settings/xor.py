@@ -41,6 +41,11 @@ XOR = Tutorial(
             "study",
         ),
         shared.ENGINE,
+        shared.save_model(
+            "save the trained network to PATH (a .keras file), compiled as the tutorial "
+            "compiles it: keras.models.load_model(PATH).predict(X) gives its four outputs. A "
+            "seed study saves its first network"
+        ),
     ),
     replay_keys=(
         "seed",
@@ -96,5 +101,5 @@ def parse(argv=None, check_outputs=True):
         parser.error(problem)
     args.engine = engine_for(args.engine, args.seeds)
     if check_outputs:
-        check_output_paths(parser, args)
+        check_output_paths(parser, args, [("--save-model", args.save_model)])
     return parser, args

@@ -18,6 +18,7 @@ from reproduction.evidence.statistics import distribution, sampling_sd
 from reproduction.evidence.verdicts import judge_all
 from reproduction.settings.cifar10 import CIFAR10
 from reproduction.settings.options import COMPILED
+from reproduction.studies.placement import placement_line
 from reproduction.studies.render import View, write_csv
 
 
@@ -197,4 +198,10 @@ def render(record, arrays, figures_dir=None, csv_path=None):
     metrics = record_metrics(data, results)
     if results["study"] is not None:
         metrics |= write_csv(csv_path, results["rows"], CSV_COLUMNS)
-    return View(cifar10_text.report_text(settings, data, results), metrics, figures)
+    text = cifar10_text.report_text(settings, data, results)
+    if results["study"] is None:  # a single run: where it falls among the committed study's
+        placed = placement_line(
+            "cifar10", config, record.get("data_files"), results["rows"][0]["test_accuracy"]
+        )
+        text += f"\n{placed}" if placed else ""
+    return View(text, metrics, figures)

@@ -42,10 +42,11 @@ def save_figures(settings, data, arrays, results, folder):
     labels = arrays["data.test_labels"]
     shown = arrays["data.picture_indices"][0]
     references = [
-        ("accuracy", value, f"published test ({source})")
+        ("accuracy", value, f"published test ({source}): {100 * value:.2f}%")
         for value, source in published_values(results["claims"], "test_accuracy")
     ]
-    references.append(("accuracy", float(np.mean(predicted == labels)), "this run's test"))
+    measured = float(np.mean(predicted == labels))
+    references.append(("accuracy", measured, f"this run's test: {100 * measured:.2f}%"))
     curves = {"loss": {"train": history.loss}, "accuracy": {"train": history.accuracy}}
     if history.val_loss:
         curves["loss"]["validation"] = history.val_loss

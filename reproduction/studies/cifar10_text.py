@@ -1,10 +1,13 @@
 """CIFAR-10 (cifar10_dense.py): the text a run prints, before, while and after it trains."""
 
+import sys
+
 import numpy as np
 
 from reproduction.evidence.claims import published_values
 from reproduction.evidence.statistics import distribution_text
 from reproduction.evidence.verdicts import claims_report, format_value
+from reproduction.plumbing.text import clipped_limits
 from reproduction.settings.cifar10 import BLOCK_ORDERS
 from reproduction.studies.cifar10_figures import model_title
 
@@ -20,6 +23,7 @@ def run_line(seeds):
             f"test accuracy {100 * result.test_accuracy:.2f}%, test loss "
             f"{result.test_loss:.4f}, train accuracy {100 * history.accuracy[-1]:.2f}%, "
             f"{history.train_seconds:.1f} s",
+            file=sys.stderr,
             flush=True,
         )
 
@@ -39,7 +43,7 @@ def epoch_line(epochs):
                 f" - val_loss {history.val_loss[-1]:.4f} - val_accuracy "
                 f"{history.val_accuracy[-1]:.4f}"
             )
-        print(line, flush=True)
+        print(line, file=sys.stderr, flush=True)
 
     return report
 
@@ -147,6 +151,7 @@ def header_text(args, data, device_line, plan, layout, train_count, parameters):
         f"data: {data.source}: {train_count:,} training"
         + (f" + {held_out:,} validation" if held_out else "")
         + f", {len(data.y_test):,} test images"
+        + clipped_limits(args, len(data.y_train), len(data.y_test))
         + (f"\n  note: {data.note}" if data.note else "")
         + "\n"
     )

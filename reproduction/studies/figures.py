@@ -102,9 +102,11 @@ def confusion_figure(matrix, class_names, title):
     return fig
 
 
-def epoch_curves_figure(series, title, *, references=()):
+def epoch_curves_figure(series, title, *, references=(), min_span=None):
     """Per-epoch curves: `series` maps a panel name ('loss', 'accuracy') to {label: values};
-    `references` are (panel, value, label) dashed lines for published figures."""
+    `references` are (panel, value, label) dashed lines for published figures, always inside
+    the axes; `min_span` ({panel: span}): the least a panel's y-axis spans, so that a flat curve
+    does not fill the panel with rounding noise."""
     fig, axes = new_figure(len(series), size=(5.2 * len(series), 3.8))
     axes = np.atleast_1d(axes)
     for ax, (panel, curves) in zip(axes, series.items(), strict=True):
@@ -115,6 +117,9 @@ def epoch_curves_figure(series, title, *, references=()):
         ]
         for (value, label), style in zip(panel_references, ("--", ":", "-."), strict=False):
             ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
+        shown = [v for values in curves.values() for v in np.asarray(values, float).ravel()]
+        shown += [value for value, _ in panel_references]
+        y_range(ax, shown, (min_span or {}).get(panel, 0.0))
         ax.set_xlabel("epoch")
         integer_ticks(ax.xaxis)
         ax.set_ylabel(panel)
@@ -122,6 +127,20 @@ def epoch_curves_figure(series, title, *, references=()):
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def y_range(ax, values, min_span=0.0):
+    """The y-axis from the lowest to the highest finite value (every curve and reference line
+    inside), padded, spanning at least `min_span` around their middle."""
+    finite = np.asarray([v for v in values if np.isfinite(v)], float)
+    if not finite.size:
+        return
+    low, high = float(finite.min()), float(finite.max())
+    if high - low < min_span:
+        middle = (low + high) / 2
+        low, high = middle - min_span / 2, middle + min_span / 2
+    pad = 0.06 * (high - low) or 0.01 * max(abs(high), 1.0)
+    ax.set_ylim(low - pad, high + pad)
 
 
 def integer_ticks(axis):
@@ -158,6 +177,8 @@ def distribution_figure(
                 bins=edges,
                 color=colour,
                 alpha=0.75,
+                edgecolor="black",
+                linewidth=0.5,
                 label=f"{label} (n = {values.size})",
             )
     for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):

@@ -23,6 +23,7 @@ from reproduction.evidence.statistics import (
 )
 from reproduction.evidence.verdicts import judge_all
 from reproduction.settings.mnist import ACTIVATIONS, MNIST
+from reproduction.studies.placement import dead_advice, placement_line
 from reproduction.studies.render import View, write_csv
 
 READINGS = ((0.0, "output > 0 (the tutorial's reading)"), (0.5, "output > 0.5 (Keras's metric)"))
@@ -91,9 +92,8 @@ def run_metrics(runs, truth):
         "precision": precision,
         "recall": recall,
         "accuracy_at_0": ((runs.test_outputs > 0) == truth).mean(1),
-        # Dead: the neuron says the same for every test image (all outputs on one side of
-        # 0.5). On raw pixels a sigmoid saturates: its float32 gradient is then exactly zero.
-        "dead": said.all(1) | (~said).all(1),
+        "one_class": (one_class := said.all(1) | (~said).all(1)),
+        "dead": one_class & weights_stopped(runs.loss),
         "diverged": ~np.isfinite(runs.loss).all(1),
         "final_val_accuracy": final,
         "final_val_loss": runs.val_loss[:, -1].astype(np.float64),
@@ -104,6 +104,20 @@ def run_metrics(runs, truth):
         "clear_upward_trend": clear_upward_trend(runs.val_accuracy),
         "train_test_gap": runs.accuracy[:, -1].astype(np.float64) - correct / len(truth),
     }
+
+
+def weights_stopped(loss_by_epoch, last=2):
+    """Per run: whether its training loss is the same float in its last `last` epochs. The
+    epochs see the images in different orders, so an unchanged float32 mean means unchanged
+    weights: the gradient is exactly zero on every training image (a sigmoid saturated on raw
+    pixels). A run with fewer epochs cannot show it (False)."""
+    loss = np.asarray(loss_by_epoch, np.float64)
+    if loss.ndim == 1:
+        loss = loss[None]
+    if loss.shape[1] < last:
+        return np.zeros(len(loss), bool)
+    tail = loss[:, -last:]
+    return np.isfinite(tail).all(1) & (tail.max(1) == tail.min(1))
 
 
 def clear_upward_trend(accuracy_by_epoch, t_bound=2.0):
@@ -241,7 +255,8 @@ def first_run_metrics(activation, runs, truth, index=0):
         "output_quantiles": output_quantiles(outputs),
         "readings": [binary_metrics(outputs, truth, t) for t, _ in readings_of(activation)],
         "val_accuracy_spread_points": 100 * float(val_accuracy.max() - val_accuracy.min()),
-        "dead": bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5)),
+        "one_class": (one_class := bool(np.all(outputs > 0.5) or np.all(outputs <= 0.5))),
+        "dead": one_class and bool(weights_stopped(runs.loss[index])[0]),
         "weight_seed": int(runs.weight_seeds[index]),
         "data_seed": int(runs.data_seeds[index]),
     }
@@ -358,4 +373,19 @@ def render(record, arrays, figures_dir=None, csv_path=None):
             csv_path, csv_rows(config, results, summary["metrics"]), [*columns, "replay"]
         )
     text = mnist_text.report_text(config, results, summary, truth)
+    if config["seeds"] == 1:  # a single run: where it falls among the committed study's
+        lines = []
+        for activation in results:
+            measured = summary["metrics"][activation]
+            placed = placement_line(
+                "mnist",
+                config,
+                record.get("data_files"),
+                float(measured["test_accuracy"][0]),
+                activation=activation,
+            )
+            lines += [placed] if placed else []
+            advice = dead_advice(config) if measured["dead"][0] else None
+            lines += [f"the {activation} neuron died: {advice}"] if advice else []
+        text += "".join(f"\n{line}" for line in lines)
     return View(text, metrics, figures)

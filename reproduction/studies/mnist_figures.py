@@ -52,29 +52,26 @@ def weight_colour_scale(
 
 def weights_figure(weights_by_name, lit, shape, title):
     """Each neuron's weight per pixel, coloured on the scale of the weights training moves;
-    pixels that are 0 in every training image (never trained) in grey."""
+    pixels lit in fewer than MIN_LIT_SHARE of the training images in grey: their weights never
+    train (never lit) or keep most of their random start, and would otherwise show as the
+    strongest colours."""
     fig, axes = new_figure(len(weights_by_name), size=(4.0 * len(weights_by_name), 3.6))
-    grey_unlit = plt.get_cmap("RdBu_r").with_extremes(bad=NEVER_TRAINED_GREY)
+    grey = plt.get_cmap("RdBu_r").with_extremes(bad=NEVER_TRAINED_GREY)
+    rarely_lit = np.asarray(lit, np.float64).reshape(shape) < MIN_LIT_SHARE
     for ax, (name, kernel) in zip(np.atleast_1d(axes), weights_by_name.items(), strict=True):
         never_lit, limit = weight_colour_scale(kernel, lit, shape)
-        image = np.ma.masked_array(np.asarray(kernel).reshape(never_lit.shape), mask=never_lit)
-        shown = ax.imshow(image, cmap=grey_unlit, vmin=-limit, vmax=limit)
-        ax.set_title(f"{name}: weight per pixel", fontsize=9)
+        image = np.ma.masked_array(np.asarray(kernel).reshape(shape), mask=rarely_lit)
+        shown = ax.imshow(image, cmap=grey, vmin=-limit, vmax=limit)
+        ax.set_title(f"{name}: weight per trained pixel", fontsize=9)
         ax.axis("off")
         fig.colorbar(shown, ax=ax, fraction=0.046, extend="both")  # arrows: clipped
     fig.suptitle(title, fontsize=10)
-    notes = (
-        [
-            f"grey: the {int(never_lit.sum())} pixels that are 0 in every training image "
-            "(their weights never train)"
-        ]
-        if never_lit.any()
-        else []
-    )
-    notes += [
-        f"colour limit: the {WEIGHT_PERCENTILE}th percentile of |weight| over the pixels "
-        f"lit in {MIN_LIT_SHARE:.0%} of the training images or more;",
-        "rarer pixels' weights barely train (still near their random start): clipped",
+    notes = [
+        f"grey: the {int(rarely_lit.sum())} pixels lit in fewer than {MIN_LIT_SHARE:.0%} of the "
+        f"training images ({int(never_lit.sum())} of them in none): their weights barely train "
+        "or never do, and keep their random start",
+        f"colour limit: the {WEIGHT_PERCENTILE}th percentile of |weight| over the other pixels; "
+        "beyond it: clipped (the colour bar's arrows)",
     ]
     fig.text(0.5, 0.07, "\n".join(notes), ha="center", va="top", fontsize=7.5)
     return fig
@@ -116,23 +113,27 @@ def save_figures(settings, record, arrays, results, summary, folder):
             )
         )
     baseline = summary["validation_baseline"]
+
+    def curve_label(activation):  # a flat line at the baseline: said to be a stopped neuron
+        dead = summary["first_run"][activation]["dead"]
+        return f"{activation} neuron" + (": dead (one class, weights stopped)" if dead else "")
+
     curves = {
-        "validation accuracy": {f"{a} neuron": runs.val_accuracy[0] for a, runs in results.items()}
+        "validation accuracy": {curve_label(a): runs.val_accuracy[0] for a, runs in results.items()}
     }
     which = "compare" if len(results) > 1 else next(iter(results))
     baseline_line = (
         "validation accuracy",
         baseline,
-        f"never '{target_name}' ({100 * baseline:.1f}%)",
+        f"never '{target_name}' ({100 * baseline:.2f}%)",
     )
-    saved.append(
-        save_figure(
-            epoch_curves_figure(
-                curves, f"{title}: validation accuracy per epoch", references=[baseline_line]
-            ),
-            folder / f"{tag}_{which}_accuracy.png",
-        )
+    figure = epoch_curves_figure(
+        curves,
+        f"{title}: validation accuracy per epoch",
+        references=[baseline_line],
+        min_span={"validation accuracy": 0.05},  # 5 points: a flat curve stays flat
     )
+    saved.append(save_figure(figure, folder / f"{tag}_{which}_accuracy.png"))
     kernels = {f"{a} neuron": runs.params[0][0] for a, runs in results.items()}
     saved.append(
         save_figure(

@@ -7,6 +7,7 @@ import numpy as np
 
 from reproduction.evidence.statistics import distribution_text, share_text, variance_split_text
 from reproduction.evidence.verdicts import claims_report
+from reproduction.plumbing.text import clipped_limits
 from reproduction.studies.mnist import replay_command
 
 
@@ -15,7 +16,8 @@ def study_report(activation, summary, baseline, target_name):
     points = functools.partial(distribution_text, scale=100, unit=" points", decimals=1)
     return [
         f"{activation} neuron, {summary['n']} runs:",
-        f"  dead neuron (every test image read as the same class): {share_text(summary['dead'])}",
+        "  dead neuron (every test image read as one class, weights stopped): "
+        f"{share_text(summary['dead'])}",
         *(
             [f"  diverged (loss not finite): {share_text(summary['diverged'])}"]
             if summary["diverged"]["count"]
@@ -64,14 +66,29 @@ def quantiles_line(quantiles):
     )
 
 
-def epochs_table(val_accuracies):
-    """Per-epoch validation accuracy, one column per neuron ({name: values})."""
-    lines = ["  epoch" + "".join(f"{name + ' val accuracy':>26s}" for name in val_accuracies)]
-    for epoch in range(max(len(v) for v in val_accuracies.values())):
-        cells = [
-            f"{100 * v[epoch]:25.2f}%" if epoch < len(v) else f"{'-':>26s}"
-            for v in val_accuracies.values()
-        ]
+def epochs_table(results):
+    """Per epoch and neuron ({name: Runs}): the first run's training loss, validation loss and
+    validation accuracy, as Keras's epoch lines give them."""
+    columns = [
+        (f"{name} {what}", values)
+        for name, runs in results.items()
+        for what, values in (
+            ("loss", runs.loss[0]),
+            ("val loss", runs.val_loss[0]),
+            ("val accuracy", runs.val_accuracy[0]),
+        )
+    ]
+    width = max(len(label) for label, _ in columns) + 2
+    lines = ["  epoch" + "".join(f"{label:>{width}s}" for label, _ in columns)]
+    for epoch in range(max(len(values) for _, values in columns)):
+        cells = []
+        for label, values in columns:
+            if epoch >= len(values):
+                cells.append(f"{'-':>{width}s}")
+            elif label.endswith("accuracy"):
+                cells.append(f"{100 * values[epoch]:{width - 1}.2f}%")
+            else:
+                cells.append(f"{values[epoch]:{width}.4f}")
         lines.append(f"  {epoch + 1:5d}" + "".join(cells))
     return "\n".join(lines)
 
@@ -86,11 +103,26 @@ def run_lines(activation, first_run, target_name):
         f"  validation accuracy over the epochs: {100 * min(val_accuracy):.2f}% to "
         f"{100 * max(val_accuracy):.2f}% (a spread of {spread:.1f} points)",
     ]
-    if first_run["dead"]:  # read at 0.5 (its last reading), every image is one class
+    if first_run["one_class"]:  # read at 0.5 (its last reading), every image is one class
         keras_reading = first_run["readings"][-1]
         all_target = keras_reading["tp"] + keras_reading["fp"] > 0
         said = f"'{target_name}'" if all_target else f"not '{target_name}'"
-        lines.append(f"  the {activation} neuron died: every test image read as {said}")
+        if first_run["dead"]:
+            lines.append(
+                f"  the {activation} neuron died: every test image read as {said}, and its "
+                "training loss stayed the same float over its last epochs: its weights stopped "
+                "(a saturated sigmoid's float32 gradient is exactly zero)"
+            )
+        else:
+            why = (
+                "one epoch cannot show whether its weights stopped"
+                if len(first_run["train_loss"]) < 2
+                else "its weights still move (its training loss still changes)"
+            )
+            lines.append(
+                f"  the {activation} neuron predicts one class: every test image read as "
+                f"{said}; {why}, so it is not called dead: more epochs or images may change that"
+            )
     return lines
 
 
@@ -115,7 +147,7 @@ def report_text(config, results, summary, truth):
     target_name, study = summary["target_name"], summary["study"]
     parts = [
         (f"First run of the study (seed {config['seed']}):\n" if config["seeds"] > 1 else "")
-        + epochs_table({a: runs.val_accuracy[0] for a, runs in results.items()})
+        + epochs_table(results)
         + "\n",
         *(
             line
@@ -161,9 +193,14 @@ def header_text(args, data, splits, device_line, activations, seeds):
             f"the last {args.validation_split:g} of the training set"
             if held_out
             else "the test set, as in the tutorial"
-        ),
-        "classes: " + ", ".join(f"{index} {name}" for index, name in enumerate(data.class_names)),
+        )
+        + clipped_limits(args, len(data.y_train), len(data.y_test)),
     ]
+    if list(data.class_names) != [str(index) for index in range(len(data.class_names))]:
+        lines.append(  # names that are not their numbers (Fashion-MNIST's)
+            "classes: "
+            + ", ".join(f"{index} {name}" for index, name in enumerate(data.class_names))
+        )
     if args.seeds > 1:
         weight_seeds, data_seeds = seeds
         lines.append(

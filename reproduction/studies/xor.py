@@ -15,6 +15,7 @@ from reproduction.evidence.claims import claims_for
 from reproduction.evidence.statistics import quantile, share_interval
 from reproduction.evidence.verdicts import judge_all
 from reproduction.settings.xor import XOR
+from reproduction.studies.placement import placement_line
 from reproduction.studies.render import View, write_csv
 
 # First input: age (0 = old, 1 = young); second: income (0 = middle, 1 = high).
@@ -29,7 +30,8 @@ def mlp_forward(params, x):
     n_layers = len(params) // 2
     for layer in range(n_layers):
         z = h @ params[2 * layer] + params[2 * layer + 1]
-        h = np.maximum(z, 0) if layer < n_layers - 1 else 1 / (1 + np.exp(-z))
+        # the sigmoid as 0.5 (1 + tanh(z / 2)): the same function, with no exp to overflow
+        h = np.maximum(z, 0) if layer < n_layers - 1 else 0.5 * (1 + np.tanh(z / 2))
     return h
 
 
@@ -93,14 +95,16 @@ def study_summary(epochs_to_100, tutorial_epoch, stays_from=None):
     return summary
 
 
-def first_seed(params, loss, accuracy, x):
-    """What a single run shows: its first epoch at 100%, final loss and accuracy, and its
-    outputs on the four segments."""
+def first_seed(params, loss, accuracy, x, y):
+    """What a single run shows: its first epoch at 100%, final loss and accuracy (Keras's, of
+    the last epoch: measured before that epoch's update), the trained network's accuracy and
+    its outputs on the four segments."""
     outputs = mlp_forward(params, x).reshape(-1)
     return {
         "epoch_to_100": epochs_to_full_accuracy(accuracy[None])[0],
         "final_loss": float(loss[-1]),
         "final_accuracy": float(accuracy[-1]),
+        "trained_accuracy": float(((outputs > 0.5) == np.asarray(y, bool)).mean()),
         "outputs": {name: float(o) for name, o in zip(SEGMENTS, outputs, strict=True)},
     }
 
@@ -166,13 +170,13 @@ def csv_rows(config, runs, x, epochs_to_100, diverged):
 
 
 # ## The view
-def summarize(config, runs, x):
+def summarize(config, runs, x, y):
     """Everything the run shows, computed once: the first network's figures, the study (several
     seeds) and the registry's verdicts."""
     claims, claim = claims_for("xor", config), published_claim(config)
     diverged = ~np.isfinite(runs.loss).all(axis=1)
     epochs_to_100 = epochs_to_full_accuracy(runs.accuracy)
-    first = first_seed(runs.run(0), runs.loss[0], runs.accuracy[0], x)
+    first = first_seed(runs.run(0), runs.loss[0], runs.accuracy[0], x, y)
     study = None
     if len(runs) > 1:
         study = study_summary(
@@ -213,7 +217,7 @@ def render(record, arrays, figures_dir=None, csv_path=None):
 
     config = record["config"]
     runs, x, y = Runs.from_arrays(arrays, "runs."), arrays["data.x"], arrays["data.y"]
-    results = summarize(config, runs, x)
+    results = summarize(config, runs, x, y)
     figures = []
     if figures_dir is not None:
         figures = xor_figures.save_figures(config, runs, x, y, results, figures_dir)
@@ -221,4 +225,10 @@ def render(record, arrays, figures_dir=None, csv_path=None):
     if results["study"] is not None:
         rows = csv_rows(config, runs, x, results["epochs_to_100"], results["diverged"])
         metrics |= write_csv(csv_path, rows, CSV_COLUMNS)
-    return View(xor_text.report_text(config, x, y, results), metrics, figures)
+    text = xor_text.report_text(config, x, y, results)
+    if results["study"] is None:  # a single run: where it falls among the committed study's
+        placed = placement_line(
+            "xor", config, record.get("data_files"), results["first_seed"]["epoch_to_100"]
+        )
+        text += f"\n{placed}" if placed else ""
+    return View(text, metrics, figures)

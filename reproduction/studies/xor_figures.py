@@ -66,7 +66,9 @@ def plot_history(loss, accuracy, first, tutorial_epoch, title, path):
 def plot_study(epochs_to_100, summary, epochs, title, path):
     fig, (hist_ax, cdf_ax) = new_figure(ncols=2, size=(10, 4))
     solved = epochs_to_100[~np.isnan(epochs_to_100)]
-    hist_ax.hist(solved, bins=np.linspace(0, epochs, 51), color="tab:blue")
+    hist_ax.hist(
+        solved, bins=np.linspace(0, epochs, 51), color="tab:blue", edgecolor="black", linewidth=0.5
+    )
     integer_ticks(hist_ax.yaxis)  # counts of seeds
     cdf_x = np.arange(1, epochs + 1)
     cdf_ax.plot(

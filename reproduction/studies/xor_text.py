@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from reproduction.evidence.statistics import FEW_FOR_QUANTILES
 from reproduction.evidence.verdicts import claims_report
 from reproduction.plumbing.text import counted
 from reproduction.settings.xor import architecture
@@ -28,6 +29,18 @@ def tutorial_text(claim):
     )
 
 
+def after_update(first_seed):
+    """Where Keras's last-epoch accuracy (measured before that epoch's update) and the trained
+    network (the table below) disagree, both, and why."""
+    trained = first_seed.get("trained_accuracy")
+    if trained is None or trained == first_seed["final_accuracy"]:
+        return ""
+    return (
+        f" (Keras measures an epoch's accuracy before its update); after the last update: "
+        f"{100 * trained:.0f}%, as the table shows"
+    )
+
+
 def single_run_report(first_seed, x, y, epochs, claim):
     """A single run's lines: its first epoch at 100% beside the tutorial's, how it ended, and
     the four segments with its outputs."""
@@ -39,10 +52,10 @@ def single_run_report(first_seed, x, y, epochs, claim):
         else ""
     )
     lines = [
-        f"First epoch at 100% accuracy: {_epoch_text(first, epochs):<12}"
+        f"First epoch at 100% accuracy: {_epoch_text(first, epochs):<12} "
         f"({tutorial_text(claim)}{at_start})",
         f"Final loss (epoch {epochs}): {first_seed['final_loss']:.4f}    "
-        f"final accuracy: {100 * first_seed['final_accuracy']:.0f}%",
+        f"final accuracy: {100 * first_seed['final_accuracy']:.0f}%" + after_update(first_seed),
         "",
         f"{'segment':<22}{'input':<9}{'target':>6}{'output':>9}  prediction",
     ]
@@ -63,10 +76,15 @@ def study_report(summary, config, claim):
         f" 95% CI {100 * summary['success_rate_low']:.1f}-"
         f"{100 * summary['success_rate_high']:.1f}%)",
         f"  epochs to 100%: median {_epoch_text(summary['median'], epochs)}, "
-        f"quartiles {_epoch_text(summary['q1'], epochs)}-{_epoch_text(summary['q3'], epochs)}, "
-        f"10-90% {_epoch_text(summary['p10'], epochs)}-{_epoch_text(summary['p90'], epochs)}, "
-        f"range {_epoch_text(summary['min'], epochs)}-{_epoch_text(summary['max_solved'], epochs)}"
-        " (among seeds that got there)",
+        + (  # quantile ranges only where there are runs enough to have them
+            f"quartiles {_epoch_text(summary['q1'], epochs)}-{_epoch_text(summary['q3'], epochs)}"
+            f", 10-90% {_epoch_text(summary['p10'], epochs)}-"
+            f"{_epoch_text(summary['p90'], epochs)}, "
+            if n >= FEW_FOR_QUANTILES
+            else ""
+        )
+        + f"range {_epoch_text(summary['min'], epochs)}-"
+        f"{_epoch_text(summary['max_solved'], epochs)} (among seeds that got there)",
         f"  already right before training (100% in epoch 1, measured before its update): "
         f"{summary['right_at_start']}/{n}; counted as epoch 1, the tutorial's meaning of the "
         "first epoch at 100%"
