@@ -15,6 +15,7 @@ import numpy as np
 
 from reproduction import ROOT
 from reproduction.evidence.verdicts import ordinal
+from reproduction.settings.mnist import MNIST
 
 SUMMARY_NAME = "STUDIES.json"
 # Per tutorial: the settings that pick the study (variant) and those that must match for a run
@@ -196,7 +197,8 @@ def dead_advice(config, summary=None):
     text = f"in the study, {100 * raw[0]:.1f}% of {raw[1]:,} sigmoid runs on raw pixels die"
     if normalized and normalized[0] is not None:
         text += f"; on pixels / 255, {100 * normalized[0]:.1f}% of {normalized[1]:,}"
+    levers = config | {"activation": "sigmoid", "normalize": True, "compare": False}
     return (
-        text + ". Try another --seed, or the tutorial's data preparation: python "
-        "mnist_perceptron.py --activation sigmoid --normalize"
+        f"{text}. Try another --seed, or the tutorial's data preparation: "
+        f"{MNIST.replay(levers) if config else 'python mnist_perceptron.py --normalize'}"
     )
