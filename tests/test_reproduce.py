@@ -646,3 +646,24 @@ def test_a_cnn_study_is_kept_run_by_run_and_resumes_at_its_next_run(tmp_path, mo
     assert ours["runs.weight_seeds"].tolist() == [0, 1, 2]
     for name in ("runs.loss", "runs.val_accuracy", "runs.test_outputs"):
         np.testing.assert_array_equal(ours[name], theirs[name])
+
+
+def test_every_missing_dataset_is_named_once(tmp_path, capsys, monkeypatch):
+    """No builder and no download: the plan stops with one line per missing dataset, each
+    naming it once, and exit 2."""
+    from reproduction.data import download
+
+    def no_network(name):
+        raise Exception("URL fetch failure on https://example: None -- no network (test)")
+
+    monkeypatch.setattr(download, "_download", no_network)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.keras/datasets either
+    monkeypatch.delenv("TUTORIALS_DATA_DIR", raising=False)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert reproduce.main(quick_argv(empty, tmp_path / "out")) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(err) == 2
+    assert [line.count("CIFAR-10") for line in err] == [1, 0]
+    assert [line.count("MNIST") for line in err] == [0, 1]

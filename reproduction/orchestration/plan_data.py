@@ -36,11 +36,14 @@ def prepare_datasets(runs, data_dir, *, allow_small_data=False, quiet=False):
         if not ok:
             return [message]
     elif missing:  # no builder here: Keras downloads them, as a script would on first use
+        problems = []
         for name in missing:
             try:
                 DATASETS[name].load(data_dir)
-            except DataError as error:
-                return [f"{DATASETS[name].title}: {error}"]
+            except DataError as error:  # each missing dataset named once, by its own message
+                problems.append(str(error))
+        if problems:
+            return problems
     return preflight(names, data_dir, allow_small_data=allow_small_data)
 
 
