@@ -121,7 +121,12 @@ def epoch_curves_figure(series, title, *, references=(), min_span=None):
         shown += [value for value, _ in panel_references]
         y_range(ax, shown, (min_span or {}).get(panel, 0.0))
         ax.set_xlabel("epoch")
-        integer_ticks(ax.xaxis)
+        epochs = max((len(values) for values in curves.values()), default=0)
+        if 0 < epochs <= 20:  # every epoch a tick, one epoch too (not 0.945 ... 1.050)
+            ax.set_xticks(range(1, epochs + 1))
+            ax.set_xlim(0.5, epochs + 0.5)
+        else:
+            integer_ticks(ax.xaxis)
         ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
