@@ -21,26 +21,12 @@ SUMMARY_NAME = "STUDIES.json"
 # Per tutorial: the settings that pick the study (variant) and those that must match for a run
 # to be compared with it (the rest: where outputs go, the seed, the engine, do not)
 VARIANT = {"xor": ("hidden", "loss"), "mnist": ("normalize",), "cifar10": ("model", "block_order")}
+IMAGE_TRAINING = ("learning_rate", "batch_size", "epochs", "validation_split")
+IMAGE_COUNTS = ("train_images", "test_images")
 MATCHED = {
     "xor": ("learning_rate", "epochs"),
-    "mnist": (
-        "dataset",
-        "target_class",
-        "learning_rate",
-        "batch_size",
-        "epochs",
-        "validation_split",
-        "train_images",
-        "test_images",
-    ),
-    "cifar10": (
-        "learning_rate",
-        "batch_size",
-        "epochs",
-        "validation_split",
-        "train_images",
-        "test_images",
-    ),
+    "mnist": ("dataset", "target_class", *IMAGE_TRAINING, *IMAGE_COUNTS),
+    "cifar10": (*IMAGE_TRAINING, *IMAGE_COUNTS),
 }
 SCRIPTS = {"xor_mlp.py": "xor", "mnist_perceptron.py": "mnist", "cifar10_dense.py": "cifar10"}
 # The headline number of each tutorial's study: (claim quantity, words, unit); MNIST's per neuron
