@@ -148,6 +148,12 @@ def train(activation, splits, args, image_shape):
     return keras_fit.train(fit_run, weight_seeds, data_seeds, epochs=args.epochs)
 
 
+def workload(args):
+    """What TensorFlow's threads are set up for (plumbing/threads.py): stacked neurons in a
+    study, one tiny neuron alone."""
+    return "stacked" if args.seeds > 1 else "tiny"
+
+
 def neurons_trained(args):
     """The activations a run trains: both with --compare, else --activation's."""
     return ("linear", "sigmoid") if args.compare else (args.activation,)
@@ -173,7 +179,7 @@ def run_arrays(data, splits, args):
 
 def main(argv=None):
     parser, args = parse(argv)
-    run = ScriptRun(parser, args, MNIST.script, "stacked" if args.seeds > 1 else "tiny", argv)
+    run = ScriptRun(parser, args, MNIST.script, workload(args), argv)
     data = run.load(LOADERS[args.dataset])
     if data is None:
         return run.failed

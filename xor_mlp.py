@@ -68,6 +68,11 @@ def fit_tutorial(weights, *, hidden, loss, learning_rate, epochs, verbose=0, cal
 # ## Everything else: the fast engine for studies, the run's record, report and figures.
 # main() only wires: what computes a result lives above it (the run cache's code version
 # leaves main() out, so that a message or an output there never retrains a cached run).
+def workload(args):
+    """What TensorFlow's threads are set up for (plumbing/threads.py): a compiled call per core."""
+    return "parallel_calls"
+
+
 def train(args, workers=1):
     """The networks of seeds --seed .. --seed + --seeds - 1, from their initial weights (drawn
     as Keras draws them), by the chosen engine: a Runs (engines/runs.py)."""
@@ -107,7 +112,7 @@ def train(args, workers=1):
 
 def main(argv=None):
     parser, args = parse(argv)
-    run = ScriptRun(parser, args, XOR.script, "parallel_calls", argv)
+    run = ScriptRun(parser, args, XOR.script, workload(args), argv)
     print(xor_text.header_text(args, run.device_line))
     if args.summary:
         build_model(args.hidden, args.loss, args.learning_rate).summary()

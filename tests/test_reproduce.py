@@ -667,3 +667,43 @@ def test_every_missing_dataset_is_named_once(tmp_path, capsys, monkeypatch):
     assert len(err) == 2
     assert [line.count("CIFAR-10") for line in err] == [1, 0]
     assert [line.count("MNIST") for line in err] == [0, 1]
+
+
+def test_a_scripts_runs_share_one_worker_and_give_their_own_processs_results(tmp_path):
+    """A sequential plan's consecutive runs of a script share one process (TensorFlow imported
+    once): each run's arrays are bit for bit those of a process of its own; a failed run fails
+    alone; a run needing another thread set-up gets a fresh process (its record says the
+    threads it had)."""
+    from reproduction.orchestration.script_runs import ScriptWorkers, run_script
+
+    xor = [["--seeds", "3", "--epochs", "30"], ["--seeds", "2", "--epochs", "40", "--hidden", "8"]]
+    own = [
+        read_arrays(
+            tmp_path / "own" / run_script("xor_mlp.py", argv, tmp_path / "own", f"x{i}")["arrays"]
+        )
+        for i, argv in enumerate(xor)
+    ]
+    data = write_tiny_datasets(tmp_path / "data", cifar=None, mnist=(40, 20), fashion=None)
+    mnist = ["--data-dir", str(data), "--allow-small-data", "--epochs", "2"]
+    with ScriptWorkers() as workers:
+        shared = []
+        for i, argv in enumerate(xor):
+            record = run_script("xor_mlp.py", argv, tmp_path / "shared", f"x{i}", workers=workers)
+            shared.append(read_arrays(tmp_path / "shared" / record["arrays"]))
+        first = workers.process.pid
+        with pytest.raises(SystemExit, match=r"\(bad\) failed \(exit 2\): .*--learning-rate"):
+            run_script("xor_mlp.py", ["--learning-rate", "1e30"], tmp_path, "bad", workers=workers)
+        run_script("xor_mlp.py", xor[0], tmp_path / "after", "x0", workers=workers)
+        assert workers.process.pid == first  # the failed run ended alone
+        threads = [
+            run_script("mnist_perceptron.py", [*mnist, *extra], tmp_path, f"m{i}", workers=workers)[
+                "config"
+            ]["threads"]
+            for i, extra in enumerate([["--engine", "compiled"], ["--seeds", "2"]])
+        ]
+        assert workers.process.pid != first
+    for mine, theirs in zip(shared, own, strict=True):
+        for name in mine:
+            if "seconds" not in name:
+                np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
+    assert threads[0]["intra_op"] == 1 and threads[1]["intra_op"] != 1  # "tiny", then "stacked"

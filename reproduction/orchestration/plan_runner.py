@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from reproduction.orchestration import chunks as chunking
 from reproduction.orchestration.run_cache import code_version, run_key
-from reproduction.orchestration.script_runs import run_script
+from reproduction.orchestration.script_runs import ScriptWorkers, run_script
 from reproduction.plumbing.atomic import link_or_copy
 from reproduction.plumbing.exits import Interrupted
 from reproduction.plumbing.records import plain_record, read_arrays, write_run_record
@@ -65,6 +65,7 @@ class Plan:
     digests: dict = field(default_factory=dict)  # {script: {data file: sha256}}
     reuse: bool = True  # take finished runs from the cache
     quiet: bool = False
+    workers: object = None  # a script_runs.ScriptWorkers: consecutive runs share a process
     start: float = field(default_factory=time.perf_counter)
 
     def say(self, text):
@@ -97,11 +98,13 @@ def run_sequentially(plan, only_cached=False):
     finished, failures = [], []
     index, label = 0, ""
     try:
-        for index, planned in enumerate(plan.runs, 1):
-            label = planned.label
-            done = _finished_run(index, planned, plan, only_cached, failures)
-            if done is not None:
-                finished.append(done)
+        with ScriptWorkers() as workers:
+            plan.workers = workers
+            for index, planned in enumerate(plan.runs, 1):
+                label = planned.label
+                done = _finished_run(index, planned, plan, only_cached, failures)
+                if done is not None:
+                    finished.append(done)
     except KeyboardInterrupt:  # wherever it lands: in a script, between runs, in the cache
         raise Interrupted(
             f"stopped in run {index}/{len(plan.runs)} ({label}); the report and its figures are "
@@ -142,7 +145,7 @@ def _script_run(script, argv, plan, key, name, workdir=None):
     workdir = Path(workdir or plan.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    record = run_script(script, argv, workdir, name)
+    record = run_script(script, argv, workdir, name, workers=plan.workers)
     record["plan_seconds"] = time.perf_counter() - start
     arrays_file = workdir / record["arrays"]
     if plan.cache is not None:

@@ -8,19 +8,24 @@ import contextlib
 import ctypes
 import ctypes.util
 import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from reproduction import ROOT
 
 
-def run_script(script, argv, workdir, label, end_with_parent=False):
+def run_script(script, argv, workdir, label, end_with_parent=False, workers=None):
     """Run ROOT/script with `argv` plus what run_argv adds (its record and arrays in `workdir`
     as `label`.json and .npz); its record. SystemExit with the last error line if it fails.
     `end_with_parent` (Linux): the script is killed if this process dies first (a Ray worker
-    killed mid-task must not leave its script running beside the retry)."""
+    killed mid-task must not leave its script running beside the retry). `workers`: a
+    ScriptWorkers whose process for the script runs it (else a process of its own)."""
+    if workers is not None:
+        return workers.run(script, argv, workdir, label)
     record_path = Path(workdir) / f"{label}.json"
     command = [
         sys.executable,
@@ -43,6 +48,84 @@ def run_script(script, argv, workdir, label, end_with_parent=False):
         tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise SystemExit(f"{script} ({label}) failed (exit {process.returncode}): {tail}")
     return json.loads(record_path.read_text())
+
+
+class ScriptWorkers:
+    """The long-lived process (orchestration/script_worker.py) that runs a sequential plan's
+    consecutive runs of one script, TensorFlow imported once; a run of another script, or one
+    the worker cannot take (another thread set-up), gets a new one. Use as a context manager:
+    the process ends with it."""
+
+    def __init__(self):
+        self.script, self.process, self.stderr = None, None, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def run(self, script, argv, workdir, label):
+        record_path = Path(workdir) / f"{label}.json"
+        request = json.dumps(run_argv(argv, record_path, Path(workdir) / "figures")) + "\n"
+        for _ in range(2):  # the second time in a fresh process, if the first asked for one
+            answer = self._ask(script, request)
+            if not answer.get("restart"):
+                break
+            self.close()
+        if answer.get("code") != 0:
+            raise SystemExit(
+                f"{script} ({label}) failed (exit {answer.get('code')}): "
+                f"{answer.get('error') or '(no output)'}"
+            )
+        return json.loads(record_path.read_text())
+
+    def _ask(self, script, request):
+        """The worker's answer to one request ({"code", "error"} or {"restart"})."""
+        if self.script != script or self.process is None or self.process.poll() is not None:
+            self._start(script)
+        try:
+            self.process.stdin.write(request)
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except KeyboardInterrupt:
+            stop_child(self.process)
+            self.process = None
+            raise
+        except BrokenPipeError:
+            line = ""
+        if not line:  # the worker ended without answering (a crash, a signal)
+            self.process.wait()
+            self.stderr.seek(0)
+            tail = (self.stderr.read().strip().splitlines() or ["(no output)"])[-1]
+            code = self.process.returncode
+            self.close()
+            return {"code": code, "error": tail}
+        return json.loads(line)
+
+    def _start(self, script):
+        self.close()
+        path = os.environ.get("PYTHONPATH", "")
+        self.stderr = tempfile.TemporaryFile("w+")
+        self.script = script
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reproduction.orchestration.script_worker", str(ROOT / script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            # the project importable from any folder, as a script run by its path finds it
+            env=os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), path)))},
+        )
+
+    def close(self):
+        if self.process is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.process.stdin.close()
+            self.process.wait()
+        if self.stderr is not None:
+            self.stderr.close()
+        self.script, self.process, self.stderr = None, None, None
 
 
 def run_argv(argv, record_path, figures_dir):
