@@ -67,6 +67,7 @@ class Plan:
     quiet: bool = False
     workers: object = None  # a script_runs.ScriptWorkers: consecutive runs share a process
     start: float = field(default_factory=time.perf_counter)
+    versions: dict = field(default_factory=dict)  # {script: code version}, read once a plan
 
     def say(self, text):
         if not self.quiet:
@@ -74,13 +75,19 @@ class Plan:
 
     def key(self, planned, argv=None, version=None):
         """The cache key of `planned` (or of its chunk `argv`)."""
-        version = version or (code_version(planned.script) if self.cache else None)
+        version = version or (self.version(planned.script) if self.cache else None)
         return run_key(
             planned.script,
             result_settings(planned.script, planned.argv if argv is None else argv),
             version,
             self.digests.get(planned.script, {}),
         )
+
+    def version(self, script):
+        """run_cache.code_version of `script`, read once in a plan (a plan runs one code)."""
+        if script not in self.versions:
+            self.versions[script] = code_version(script)
+        return self.versions[script]
 
     def cached(self, key):
         """(record, arrays file) of a finished run in the cache, or None."""
@@ -157,7 +164,7 @@ def _run_by_run(index, planned, plan, key, failures):
     """A study run one run at a time (chunks.kept_run_by_run), each run from the cache or run now
     and kept there, then merged into the study (kept under the study's `key` too)."""
     name, total = run_name(index, planned), len(plan.runs)
-    version = code_version(planned.script) if plan.cache else None
+    version = plan.version(planned.script) if plan.cache else None
     split = chunking.chunk_argvs(planned.script, planned.argv, 1)
     parts = []
     for number, argv in enumerate(split, 1):
