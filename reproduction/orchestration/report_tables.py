@@ -8,7 +8,7 @@ published one. orchestration/report.py puts them together with the claims table.
 import math
 
 from reproduction.evidence.claims import SOURCE_NAMES, claims_for, published_values
-from reproduction.evidence.statistics import share_interval
+from reproduction.evidence.statistics import FEW_FOR_QUANTILES, share_interval
 
 
 # ## Numbers for the report (all read from the scripts' own run records)
@@ -28,6 +28,11 @@ def spread(summary, decimals=2):
     """'median 96.6% (10-90%: 95.1-97.2%)' from a statistics.distribution dict."""
     if not summary or not summary.get("n"):
         return "n/a"
+    if summary["n"] < FEW_FOR_QUANTILES:  # too few runs for a 10-90% range
+        return (
+            f"median {pct(summary['median'], decimals)} (range {pct(summary['min'], decimals)} "
+            f"to {pct(summary['max'], decimals)}; {summary['n']} runs)"
+        )
     return (
         f"median {pct(summary['median'], decimals)} (10-90%: "
         f"{pct(summary['p10'], decimals)} to {pct(summary['p90'], decimals)})"
