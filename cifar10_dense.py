@@ -113,8 +113,8 @@ def picture(seed, count, shown=10):
 
 
 # ## Everything else: the fast engines for studies, the run's record, report and figures.
-# main() only wires: what computes a result lives above it (the run cache's code version
-# leaves main() out, so that a message or an output there never retrains a cached run).
+# main() wires the run; what it prints is worded in studies/ (the run cache's code version
+# hashes this file but for its print statements, so a message never retrains a cached run).
 def fresh_model(model_name, weight_seed, block_order="lrelu-bn"):
     """The tutorial's model with the initial weights of `weight_seed`: Keras's own initializers
     after keras.utils.set_random_seed, on a new model (the same for every engine)."""

@@ -108,8 +108,8 @@ def picture(truth, seed, count):
 
 
 # ## Everything else: seeds of a study, the fast engine, the run's record, report and figures.
-# main() only wires: what computes a result lives above it (the run cache's code version
-# leaves main() out, so that a message or an output there never retrains a cached run).
+# main() wires the run; what it prints is worded in studies/ (the run cache's code version
+# hashes this file but for its print statements, so a message never retrains a cached run).
 def run_seeds(args):
     """(weight seeds, data seeds) of the runs: run r starts from weight seed --seed + r and sees
     the data in the order of data seed --data-seed + r // J, where J = ceil(N / --data-orders):

@@ -66,8 +66,8 @@ def fit_tutorial(weights, *, hidden, loss, learning_rate, epochs, verbose=0, cal
 
 
 # ## Everything else: the fast engine for studies, the run's record, report and figures.
-# main() only wires: what computes a result lives above it (the run cache's code version
-# leaves main() out, so that a message or an output there never retrains a cached run).
+# main() wires the run; what it prints is worded in studies/ (the run cache's code version
+# hashes this file but for its print statements, so a message never retrains a cached run).
 def workload(args):
     """What TensorFlow's threads are set up for (plumbing/threads.py): a compiled call per core."""
     return "parallel_calls"

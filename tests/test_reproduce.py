@@ -472,9 +472,9 @@ def test_render_redraws_the_whole_quick_plan_from_the_cache(tmp_path, monkeypatc
 
 def test_a_view_is_not_part_of_a_runs_code_version(tmp_path):
     """Editing a figure, a verdict rule, the report's wording, a message, a flag's help, a
-    docstring or a script's main() keeps every cached run; editing an engine, the script's
-    tutorial code or the run's set-up does not (run_cache.code_version on a copy of the
-    project)."""
+    docstring or a script's printing keeps every cached run; editing an engine, the script's
+    tutorial code, its main(), its imports or the run's set-up does not
+    (run_cache.code_version on a copy of the project)."""
     import shutil
 
     from reproduction.orchestration.run_cache import code_version
@@ -509,9 +509,9 @@ def test_a_view_is_not_part_of_a_runs_code_version(tmp_path):
     with open(copy / "reproduction" / "engines" / "adam.py", "a") as stream:
         stream.write("\n# a comment\n")
     edit(copy / "reproduction" / "engines" / "adam.py", '"""', '"""A docstring edited. ')
-    for script in scripts:
+    for script in scripts:  # main()'s printing and the early-parse block word, not compute
         edit(copy / script, "def main(argv=None):\n", "def main(argv=None):\n    print('hi')\n")
-        edit(copy / script, "\nimport sys\n", "\nimport sys\nimport os\n")
+        edit(copy / script, "    parse()\n", "    parse()  # early\n    print('parsed')\n")
     assert versions() == before
     for computes in ("engines/adam.py", "plumbing/script_run.py", "data/cifar10.py"):
         with open(copy / "reproduction" / computes, "a") as stream:
@@ -520,13 +520,18 @@ def test_a_view_is_not_part_of_a_runs_code_version(tmp_path):
         changed = [a != b for a, b in zip(after, before, strict=True)]
         assert changed == ([False, True, True] if "data" in computes else [True] * 3), computes
         before = after
-    for script in scripts:  # the tutorial's code, above main()
-        edit(copy / script, "\n\n\ndef main(", "\n\n\nEDITED = 3\n\n\ndef main(")
-        after = versions()
-        assert [a != b for a, b in zip(after, before, strict=True)] == [
-            s == script for s in scripts
-        ]
-        before = after
+    for change in (
+        ("\n\n\ndef main(", "\n\n\nEDITED = 3\n\n\ndef main("),  # the tutorial's code
+        ("def main(argv=None):\n", "def main(argv=None):\n    EDITED = 4\n"),  # main() computes
+        ("\nimport sys\n", "\nimport sys\nimport os as sys_os\n"),  # what a name is bound to
+    ):
+        for script in scripts:
+            edit(copy / script, *change)
+            after = versions()
+            assert [a != b for a, b in zip(after, before, strict=True)] == [
+                s == script for s in scripts
+            ], change
+            before = after
 
 
 def test_a_runs_cache_key_holds_the_settings_it_computes_with_not_its_outputs():
@@ -550,6 +555,13 @@ def test_a_runs_cache_key_holds_the_settings_it_computes_with_not_its_outputs():
     assert key("xor_mlp.py") == key("xor_mlp.py", "--hidden", "16", "--epochs", "500")
     assert key("xor_mlp.py") != key("xor_mlp.py", "--hidden", "16", "16")
     assert key("mnist_perceptron.py") != key("mnist_perceptron.py", "--normalize")
+    # and the machine: another CPU or TensorFlow computes other numbers
+    settings = result_settings("xor_mlp.py", [])
+
+    def on(cpu, tf):
+        return run_key("xor_mlp.py", settings, "code", {}, {"cpu": cpu, "packages": {"tf": tf}})
+
+    assert on("A", "1") != on("B", "1") and on("A", "1") != on("A", "2")
     # every setting that is not a result's is an output's, a message's or the data's place
     from reproduction.settings.tutorials import PARSE
 

@@ -77,22 +77,29 @@ def quantile(values, q):
     low, high = math.floor(position), math.ceil(position)
     if low == high or values[low] == values[high]:
         return float(values[low])
+    if not math.isfinite(values[low]):  # -inf below: the quantile is -inf
+        return float(values[low])
     if not math.isfinite(values[high]):
         return math.inf
     return float(values[low] + (position - low) * (values[high] - values[low]))
 
 
-def median_interval(values, z=Z_95):
-    """Distribution-free 95% interval of the median: the order statistics whose ranks the
-    binomial(n, 1/2) puts 1.96 sd either side of n/2 (the whole range for very few values)."""
+def median_interval(values, confidence=0.95):
+    """Distribution-free interval of the median: the order statistics x(j) and x(n+1-j) (1-based)
+    with the largest j for which P(Binomial(n, 1/2) <= j - 1) <= (1 - confidence) / 2, so that
+    each side misses the true median at most that often; the whole range for very few values."""
     values = np.sort(np.asarray(values, np.float64))
     n = values.size
     if n == 0:
         return math.nan, math.nan
-    half = z * math.sqrt(n) / 2
-    low = max(0, math.floor(n / 2 - half))
-    high = min(n - 1, math.ceil(n / 2 + half) - 1)
-    return float(values[low]), float(values[high])
+    tail, cumulative, j = (1 - confidence) / 2, 0.0, 0
+    while j < n // 2:
+        cumulative += math.comb(n, j) / 2**n  # P(Binomial(n, 1/2) <= j)
+        if cumulative > tail:
+            break
+        j += 1
+    low = max(j - 1, 0)  # x(j), 0-based; j = 0: no order statistic qualifies, the minimum
+    return float(values[low]), float(values[n - 1 - low])
 
 
 QUANTILES = {"min": 0.0, "p10": 0.1, "q1": 0.25, "median": 0.5, "q3": 0.75, "p90": 0.9, "max": 1.0}

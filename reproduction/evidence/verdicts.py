@@ -129,7 +129,7 @@ class Compare:
             f"DeLong interval): holds if the interval lies above {self.above:.0%}, "
             f"does not hold if it lies at or below it, undecided if it straddles; needs >= "
             f'{self.min_n} runs of each. Two settings exactly alike are called "does not '
-            'hold" in at most about 2.5% of studies'
+            'hold" in about 2.5% of studies of hundreds of runs each (3.5% of 10 each)'
         )
 
 
@@ -442,11 +442,15 @@ def _spread(claim, rule, values, **_):
     low, high = bootstrap_interval(values, relative_spread, rule.resamples)
     bound = rule.max_relative
     verdict = HOLDS if high <= bound else FAILS if low > bound else UNDECIDED
-    detail = (
-        f"the central 80% spans {relative:.0%} of the median (95% interval {low:.0%}-{high:.0%})"
-        if math.isfinite(high)
-        else "more than 10% of the runs never get there"
-    )
+    if not math.isfinite(relative):
+        detail = "more than 10% of the runs never get there"
+    else:
+        upper = (
+            f"{high:.0%}" if math.isfinite(high) else "unbounded (some resamples never get there)"
+        )
+        detail = (
+            f"the central 80% spans {relative:.0%} of the median (95% interval {low:.0%}-{upper})"
+        )
     return {"verdict": verdict, "detail": detail, "relative_spread": relative}
 
 
@@ -491,7 +495,7 @@ def _chance_level(claim, rule, shares, measured=None, **_):
 def _bracket(claim, rule, values, measured=None, **_):
     later = np.asarray(measured[rule.later], np.float64)
     later = later[~np.isnan(later)]
-    low, high = quantile(values, 0.1), quantile(later, 0.9)
+    low, high = sorted((quantile(values, 0.1), quantile(later, 0.9)))  # never an empty range
     everything = np.concatenate([values, later])
     shown = format_value(claim.value, claim.unit)
     earlier_at, later_at = (

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from reproduction.orchestration import chunks as chunking
-from reproduction.orchestration.run_cache import code_version, run_key
+from reproduction.orchestration.run_cache import code_version, run_key, run_machine
 from reproduction.orchestration.script_runs import ScriptWorkers, run_script
 from reproduction.plumbing.atomic import link_or_copy
 from reproduction.plumbing.exits import Interrupted
@@ -68,6 +68,7 @@ class Plan:
     workers: object = None  # a script_runs.ScriptWorkers: consecutive runs share a process
     start: float = field(default_factory=time.perf_counter)
     versions: dict = field(default_factory=dict)  # {script: code version}, read once a plan
+    machine: dict = field(default_factory=run_machine)  # what the runs compute on
 
     def say(self, text):
         if not self.quiet:
@@ -81,6 +82,7 @@ class Plan:
             result_settings(planned.script, planned.argv if argv is None else argv),
             version,
             self.digests.get(planned.script, {}),
+            self.machine,
         )
 
     def version(self, script):
@@ -107,11 +109,14 @@ def run_sequentially(plan, only_cached=False):
     try:
         with ScriptWorkers() as workers:
             plan.workers = workers
-            for index, planned in enumerate(plan.runs, 1):
-                label = planned.label
-                done = _finished_run(index, planned, plan, only_cached, failures)
-                if done is not None:
-                    finished.append(done)
+            try:
+                for index, planned in enumerate(plan.runs, 1):
+                    label = planned.label
+                    done = _finished_run(index, planned, plan, only_cached, failures)
+                    if done is not None:
+                        finished.append(done)
+            finally:
+                plan.workers = None
     except KeyboardInterrupt:  # wherever it lands: in a script, between runs, in the cache
         raise Interrupted(
             f"stopped in run {index}/{len(plan.runs)} ({label}); the report and its figures are "
@@ -125,7 +130,11 @@ def run_sequentially(plan, only_cached=False):
 
 def _finished_run(index, planned, plan, only_cached, failures):
     name, total = run_name(index, planned), len(plan.runs)
-    key = plan.key(planned)
+    try:
+        key = plan.key(planned)
+    except SystemExit as error:  # its arguments do not parse: a failed run, not a lost plan
+        failures.append(f"{planned.label}: its arguments are not the script's (exit {error})")
+        return None
     stored = plan.cached(key)
     if stored is not None:
         plan.say(f"[{index}/{total}] {planned.label}: reused from the cache")

@@ -60,8 +60,9 @@ def code_version(script, root=ROOT):
 
 def code_text(path, is_script=False):
     """The code of `path` as its syntax tree (ast.dump) without docstrings, so comments, layout
-    and docstrings do not count; of a script (`is_script`) without its imports (the modules
-    they name are hashed themselves), main() and the `if __name__ == "__main__"` block."""
+    and docstrings do not count; of a script (`is_script`) also without its
+    `if __name__ == "__main__"` blocks and the bare print(...) statements of its main(): they
+    word what a run shows, never what it computes."""
     tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -74,18 +75,27 @@ def code_text(path, is_script=False):
         ):
             node.body = body[1:] or [ast.Pass()]
     if is_script:
-        tree.body = [node for node in tree.body if not _wiring(node)]
+        tree.body = [node for node in tree.body if not _main_block(node)]
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "main":
+                node.body = [line for line in node.body if not _bare_print(line)] or [ast.Pass()]
     return ast.dump(tree)
 
 
-def _wiring(node):
-    """Whether a script's top-level `node` only wires the run: an import, main() or the
-    `if __name__ == "__main__"` block."""
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return True
-    if isinstance(node, ast.FunctionDef) and node.name == "main":
-        return True
+def _main_block(node):
+    """Whether a script's top-level `node` is an `if __name__ == "__main__"` block (it parses
+    the arguments early, or calls main())."""
     return isinstance(node, ast.If) and "__main__" in ast.dump(node.test)
+
+
+def _bare_print(node):
+    """Whether `node` is a statement print(...) and nothing else."""
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "print"
+    )
 
 
 def imported_files(path, root=ROOT, seen=None):
@@ -150,11 +160,40 @@ def files_digest(location):
     return digests
 
 
-def run_key(script, settings, code, data_digests):
-    """The cache key of one run: what ran, with which settings (result_settings), on which code
-    and which data bytes."""
+def run_machine():
+    """What a run's numbers depend on besides its code, settings and data, read without
+    importing TensorFlow: the CPU (model, cores, vector extensions), the GPUs made visible, and
+    the versions of Python, TensorFlow, Keras and NumPy."""
+    import platform
+    from importlib import metadata
+
+    from reproduction.plumbing.provenance import cpu_description
+
+    def version(package):
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cpu": cpu_description(),
+        "visible_gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "python": platform.python_version(),
+        "packages": {name: version(name) for name in ("tensorflow", "keras", "numpy")},
+    }
+
+
+def run_key(script, settings, code, data_digests, machine=None):
+    """The cache key of one run: what ran, with which settings (result_settings), on which code,
+    which data bytes and which machine (run_machine)."""
     text = json.dumps(
-        {"script": script, "settings": settings, "code": code, "data": data_digests},
+        {
+            "script": script,
+            "settings": settings,
+            "code": code,
+            "data": data_digests,
+            "machine": machine,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,7 +1,9 @@
 """Scripts run as their own processes (by the benchmarks and reproduce.py), JSON records read.
 
-Each run is a separate process so that its peak resident memory is its own (the benchmarks'
-rounds and summaries are orchestration/benchmarks.py's).
+A benchmark's run is a separate process so that its peak resident memory is its own (the
+benchmarks' rounds and summaries are orchestration/benchmarks.py's); a sequential plan's
+consecutive runs of one script share a worker (ScriptWorkers), so their records tell the
+worker's peak so far.
 """
 
 import contextlib
@@ -84,6 +86,7 @@ class ScriptWorkers:
         """The worker's answer to one request ({"code", "error"} or {"restart"})."""
         if self.script != script or self.process is None or self.process.poll() is not None:
             self._start(script)
+        errors_from = self.stderr.seek(0, os.SEEK_END)  # this request's part of the log
         try:
             self.process.stdin.write(request)
             self.process.stdin.flush()
@@ -96,7 +99,7 @@ class ScriptWorkers:
             line = ""
         if not line:  # the worker ended without answering (a crash, a signal)
             self.process.wait()
-            self.stderr.seek(0)
+            self.stderr.seek(errors_from)
             tail = (self.stderr.read().strip().splitlines() or ["(no output)"])[-1]
             code = self.process.returncode
             self.close()
@@ -109,7 +112,15 @@ class ScriptWorkers:
         self.stderr = tempfile.TemporaryFile("w+")
         self.script = script
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reproduction.orchestration.script_worker", str(ROOT / script)],
+            # -P: the current folder is not on the path (a reproduction/ there must not shadow
+            # the project's)
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "reproduction.orchestration.script_worker",
+                str(ROOT / script),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -130,7 +141,8 @@ class ScriptWorkers:
 
 def run_argv(argv, record_path, figures_dir):
     """The arguments run_script gives a script: `argv`, quiet, its record where asked, and no
-    figures (they are drawn from the record afterwards: orchestration/plan_runner.py)."""
+    views (figures, text, tables: drawn from the record afterwards, orchestration/
+    plan_runner.py)."""
     return [
         *argv,
         "--quiet",
@@ -139,6 +151,7 @@ def run_argv(argv, record_path, figures_dir):
         "--figures-dir",
         str(figures_dir),
         "--no-figures",
+        "--record-only",
     ]
 
 

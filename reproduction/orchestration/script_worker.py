@@ -5,10 +5,11 @@ TensorFlow is imported once, not once a run.
 `python -m reproduction.orchestration.script_worker SCRIPT` reads one JSON line per run from
 stdin (the run's full argument list, as `python SCRIPT ARGS` would get it) and answers each with
 one JSON line: {"code": exit code, "error": the run's last stderr line}. The script's own
-printing is dropped (a plan's scripts write their results to --json). A run whose thread set-up
-(the script's workload(args)) differs from the one this process already has is answered
-{"restart": true} and the worker ends: TensorFlow's thread pools are fixed once made, and a
-run's arithmetic must be its own process's (the fidelity test in tests/test_reproduce.py).
+printing is dropped (a plan's scripts write their results to --json). A run whose set-up (its
+thread pools: the script's workload(args), the engine, the device; op determinism) differs
+from the one this process already has is answered {"restart": true} and the worker ends:
+those are fixed once made, and a run's arithmetic must be its own process's (the fidelity test
+in tests/test_reproduce.py). A run's record then tells the peak memory of the process so far.
 """
 
 import contextlib
@@ -36,6 +37,12 @@ class _Tee(io.TextIOBase):
         self.stream.flush()
 
 
+def setup(module, args):
+    """What a run sets up once per process and cannot undo: TensorFlow's thread pools (the
+    script's workload, the engine, the device) and op determinism."""
+    return (module["workload"](args), args.engine, args.device, args.deterministic)
+
+
 def serve(script, requests, answers):
     """Run `script`'s main() on each argument list read from `requests`, answering on
     `answers`; returns when the requests end, a run is interrupted or needs a fresh process."""
@@ -45,7 +52,7 @@ def serve(script, requests, answers):
         if module is None:
             module = runpy.run_path(str(script), run_name="script_worker")
         try:
-            wanted = module["workload"](module["parse"](argv, check_outputs=False)[1])
+            wanted = setup(module, module["parse"](argv, check_outputs=False)[1])
         except SystemExit:  # a usage error: the run below answers it
             wanted = workload
         if workload is not None and wanted != workload:

@@ -99,12 +99,16 @@ class ScriptRun:
             data_files=getattr(self.data, "files", None),
             data=data_description(self.data),
         )
-        from reproduction.studies.render import render  # the views: not part of the results
+        from reproduction.studies.render import View, render  # the views: not the results
         from reproduction.studies.tables import csv_path_for
 
         csv_path = csv_path_for(args.json) if args.json is not None and args.seeds > 1 else None
-        view = render(record, everything, None if args.no_figures else args.figures_dir, csv_path)
-        print(("\n" if spaced else "") + view.text.rstrip() + "\n")
+        if args.record_only:  # reproduce.py's runs: their views are drawn from the record
+            view = View("", {}, [])
+        else:
+            figures = None if args.no_figures else args.figures_dir
+            view = render(record, everything, figures, csv_path)
+            print(("\n" if spaced else "") + view.text.rstrip() + "\n")
         timings["total"] = time.perf_counter() - self.start
         print(self.timing_line(runs, timings))
         if view.figures:

@@ -135,7 +135,14 @@ SUMMARY = Option(
     switch=True,
     result=False,
 )
-RUN_OUTPUTS = (DEVICE, DETERMINISTIC, FIGURES_DIR, NO_FIGURES, JSON, QUIET, SUMMARY)
+RECORD_ONLY = Option(
+    "record_only",
+    help="write only the run's record and arrays (--json): no text, figures, table or metrics; "
+    "reproduce.py draws those from the record afterwards",
+    switch=True,
+    result=False,
+)
+RUN_OUTPUTS = (DEVICE, DETERMINISTIC, FIGURES_DIR, NO_FIGURES, JSON, QUIET, SUMMARY, RECORD_ONLY)
 
 
 def run_options(default_epochs, most_epochs, data=False):

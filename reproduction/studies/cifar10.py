@@ -74,7 +74,7 @@ CSV_COLUMNS = (
 )
 
 
-def claim_values(rows, runs, test_labels):
+def claim_values(rows, runs, test_labels, validation_split=0.0):
     """{quantity: per-run values}: what the registry's claims are judged on (the class shares:
     the test set's, one per class)."""
     values = {
@@ -86,7 +86,8 @@ def claim_values(rows, runs, test_labels):
     values["picture_4_to_6_chance"] = [binomial_between(10, row["test_accuracy"]) for row in rows]
     values["class_shares"] = (np.bincount(test_labels, minlength=10) / len(test_labels)).tolist()
     # The CNN validates on the test set, as the book does: its test accuracy after each epoch
-    validated = np.asarray(runs.val_accuracy, np.float64)
+    # (with --validation-split its validation set is not the test set: nothing to say)
+    validated = np.asarray(runs.val_accuracy if not validation_split else None, np.float64)
     for epoch in range(validated.shape[1] if validated.ndim == 2 else 0):
         if np.isfinite(validated[:, epoch]).any():
             values[f"test_accuracy_after_epoch_{epoch + 1}"] = validated[:, epoch].tolist()
@@ -122,7 +123,7 @@ def summarize(config, runs, test_labels, untrained, pictures):
     probabilities = runs.test_outputs[0]
     matrix = confusion_matrix(test_labels, probabilities.argmax(axis=1))
     count = len(test_labels)
-    values = claim_values(rows, runs, test_labels)
+    values = claim_values(rows, runs, test_labels, config.get("validation_split", 0.0))
     return {
         "rows": rows,
         "claims": claims,
