@@ -465,8 +465,8 @@ def test_a_study_split_into_chunks_merges_into_the_studys_own_record(
     assert {k: v for k, v in merged["config"].items() if k not in paths} == {
         k: v
         for k, v in whole["config"].items()
-        if k not in paths and k not in ("quiet", "no_figures")
-    } | {"quiet": True, "no_figures": True}
+        if k not in paths and k not in ("quiet", "no_figures", "record_only")
+    } | {"quiet": True, "no_figures": True, "record_only": True}
     assert merged["config"]["seeds"] == 3 and merged["config"]["data_seed"] == 7
     assert len(merged["chunks"]) == 2
     csv_rows = list(csv.DictReader(open(ours["csv"])))
