@@ -568,7 +568,7 @@ def test_a_runs_cache_key_holds_the_settings_it_computes_with_not_its_outputs():
     outputs = {o.key for tutorial, _ in PARSE.values() for o in tutorial.options if not o.result}
     assert outputs == {
         "figures_dir", "no_figures", "json", "quiet", "save_model", "tensorboard", "data_dir",
-        "allow_small_data", "summary",
+        "allow_small_data", "summary", "record_only",
     }  # fmt: skip
 
 
