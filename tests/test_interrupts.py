@@ -147,10 +147,10 @@ def leftovers(folder):
     )
 
 
-SCRIPTS = {  # script: (its arguments, a line on stdout just before or in training)
+SCRIPTS = {  # script: (its arguments, a line on stdout just before training)
     "xor_mlp.py": (["--seeds", "20000", "--epochs", "2000"], "device:"),
-    "cifar10_dense.py": (["--epochs", "1000", "--save-model", "{out}/model.keras"], "Epoch 2/"),
-    "mnist_perceptron.py": (["--compare", "--epochs", "1000"], "classes:"),
+    "cifar10_dense.py": (["--epochs", "1000", "--save-model", "{out}/model.keras"], "data:"),
+    "mnist_perceptron.py": (["--compare", "--epochs", "1000"], "data:"),
 }
 
 
