@@ -23,6 +23,7 @@ from pathlib import Path
 
 from reproduction import ROOT
 from reproduction.orchestration import plan_runner
+from reproduction.orchestration.drawing import Drawing
 from reproduction.orchestration.plan_data import data_digests, prepare_datasets
 from reproduction.orchestration.plan_runner import Plan, PlannedRun
 from reproduction.orchestration.ray_options import add_ray_flags, check_ray_flags
@@ -220,14 +221,16 @@ def main(argv=None):
         cache = RunCache(args.records_dir / "cache")
         digests = data_digests(runs, args.data_dir)
         work = Plan(runs, staging[2], cache, digests, not args.fresh, args.quiet, start)
-        if session is None:
-            finished, failures = plan_runner.run_sequentially(work, only_cached=args.render)
-        else:
-            from reproduction.orchestration.ray_plan import run_on_ray
+        with Drawing(staging[0], staging[1]) as drawing:
+            if session is None:
+                work.drawing = drawing
+                finished, failures = plan_runner.run_sequentially(work, only_cached=args.render)
+            else:
+                from reproduction.orchestration.ray_plan import run_on_ray
 
-            finished, failures = run_on_ray(work, session, args.ray_chunk_runs)
-        outputs = plan_runner.Outputs(args.report, args.figures_dir, args.records_dir, failures)
-        records = plan_runner.render_runs(finished, staging[0], staging[1], outputs)
+                finished, failures = run_on_ray(work, session, args.ray_chunk_runs)
+            outputs = plan_runner.Outputs(args.report, args.figures_dir, args.records_dir, failures)
+            records = plan_runner.render_runs(finished, outputs, drawing)
         total = time.perf_counter() - start
         report = build_report(
             records,

@@ -71,6 +71,7 @@ def run_side(runs, workdir, session=None, chunk_runs=None):
     """(the study's record with its metrics, wall seconds) of the planned `runs` run
     sequentially or on `session`, its views drawn as reproduce.py draws them."""
     from reproduction.orchestration import plan_runner
+    from reproduction.orchestration.drawing import Drawing
 
     work, figures, records = (Path(workdir) / name for name in ("work", "figures", "runs"))
     for folder in (work, figures, records):
@@ -87,7 +88,8 @@ def run_side(runs, workdir, session=None, chunk_runs=None):
     if failures:
         raise SystemExit(f"the study failed: {failures[0]}")
     outputs = plan_runner.Outputs(records / "REPORT.md", figures, records, failures)
-    rendered = plan_runner.render_runs(done, figures, records, outputs)
+    with Drawing(figures, records, background=False) as drawing:
+        rendered = plan_runner.render_runs(done, outputs, drawing)
     return rendered["cifar_dense"][0], seconds
 
 

@@ -723,3 +723,97 @@ def test_a_scripts_runs_share_one_worker_and_give_their_own_processs_results(tmp
             if "seconds" not in name:
                 np.testing.assert_array_equal(mine[name], theirs[name], err_msg=name)
     assert threads[0]["intra_op"] == 1 and threads[1]["intra_op"] != 1  # "tiny", then "stacked"
+
+
+TOY_SCRIPT = """
+import argparse, json, os, time
+time.sleep(0.5)  # as TensorFlow's import, in short
+IMPORTED = time.time()
+
+
+def parse(argv, check_outputs=True):
+    parser = argparse.ArgumentParser()
+    for flag in ("--json", "--figures-dir"):
+        parser.add_argument(flag)
+    for flag in ("--quiet", "--no-figures", "--record-only"):
+        parser.add_argument(flag, action="store_true")
+    args = parser.parse_args(argv)
+    args.engine, args.device, args.deterministic = "compiled", "cpu", False
+    return parser, args
+
+
+def workload(args):
+    return "toy"
+
+
+def main(argv):
+    args = parse(argv)[1]
+    record = {"pid": os.getpid(), "imported": IMPORTED, "arrays": "none.npz"}
+    with open(args.json, "w") as stream:
+        json.dump(record, stream)
+    return 0
+"""
+
+
+def test_the_next_scripts_worker_is_started_ahead_and_used(tmp_path):
+    """ScriptWorkers.prepare: the next script's worker imports its script while this run goes
+    on, and its run uses that process; a worker ready for the run about to start is kept."""
+    from reproduction.orchestration.script_runs import ScriptWorkers, run_script
+
+    first, second, third = (tmp_path / f"{name}.py" for name in ("first", "second", "third"))
+    for script in (first, second, third):
+        script.write_text(TOY_SCRIPT)
+    with ScriptWorkers() as workers:
+        workers.prepare(second, now=first)  # no worker yet for `first`: it starts with its run
+        ahead = workers.spare[1].pid
+        run_script(first, [], tmp_path, "a", workers=workers)  # 0.5 s: `second` imports too
+        requested = time.time()
+        record = run_script(second, [], tmp_path, "b", workers=workers)
+        assert record["pid"] == ahead and workers.spare is None
+        assert record["imported"] < requested  # imported while `first` ran, not on its request
+        workers.prepare(third)
+        ready = workers.spare[1].pid
+        workers.prepare(first, now=third)  # `third` takes its ready worker; `first` is ahead
+        assert workers.process.pid == ready and workers.spare[0] == first
+        assert run_script(third, [], tmp_path, "c", workers=workers)["pid"] == ready
+        spare = workers.spare[1]
+    assert spare.poll() is not None  # an unused worker ends with the plan
+
+
+DRAWING = """
+import os, sys, time
+from types import SimpleNamespace
+from reproduction.orchestration import drawing
+def draw(job):
+    time.sleep(0.3)  # as a figure takes: each process takes a job
+    return job, os.getpid(), os.nice(0)
+drawing.draw = draw  # forked: the children draw with it
+runs = [SimpleNamespace(name=str(i), record={"config": {"seeds": 2}}, arrays_file=i)
+        for i in range(int(sys.argv[1]))]
+with drawing.Drawing("figures", "runs") as views:
+    for run in runs[:2]:  # two runs finish: their views are drawn while the plan goes on
+        views.add(run)
+    waited = 0
+    while waited < 300 and not all(pending.ready() for pending in views.pending.values()):
+        time.sleep(0.1)  # (at nice 19 on a busy machine a process may wait for a core)
+        waited += 1
+    first = {key: pending.ready() for key, pending in views.pending.items()}
+    done = views.views(runs)
+drawn = [view for _, view in done]  # (job, pid, niceness) of each
+print(all(first.values()), [job[1] for job, _, _ in drawn])
+print(len({pid for _, pid, _ in drawn} - {os.getpid()}), min(nice for *_, nice in drawn))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.cpu_count() < 2, reason="needs fork, 2 cores")
+def test_views_are_drawn_in_the_background_as_runs_finish_in_the_plans_order():
+    """reproduce.py draws each run's views as soon as it is finished, in two forked processes
+    at the lowest priority (the CPU time training leaves); each view in its run's place."""
+    done = subprocess.run(
+        [sys.executable, "-c", DRAWING, "5"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    ready, arrays = done.stdout.splitlines()[0].split(" ", 1)
+    assert ready == "True" and arrays == str(list(range(5)))
+    children, nice = map(int, done.stdout.splitlines()[1].split())
+    assert children == 2 and nice == 19

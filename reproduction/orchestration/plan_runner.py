@@ -20,7 +20,7 @@ from reproduction.orchestration.run_cache import code_version, run_key, run_mach
 from reproduction.orchestration.script_runs import ScriptWorkers, run_script
 from reproduction.plumbing.atomic import link_or_copy
 from reproduction.plumbing.exits import Interrupted
-from reproduction.plumbing.records import plain_record, read_arrays, write_run_record
+from reproduction.plumbing.records import plain_record, write_run_record
 from reproduction.plumbing.text import counted
 from reproduction.settings.tutorials import result_settings
 
@@ -66,6 +66,7 @@ class Plan:
     reuse: bool = True  # take finished runs from the cache
     quiet: bool = False
     workers: object = None  # a script_runs.ScriptWorkers: consecutive runs share a process
+    drawing: object = None  # a drawing.Drawing: each run's views drawn as it finishes
     start: float = field(default_factory=time.perf_counter)
     versions: dict = field(default_factory=dict)  # {script: code version}, read once a plan
     machine: dict = field(default_factory=run_machine)  # what the runs compute on
@@ -91,6 +92,15 @@ class Plan:
             self.versions[script] = code_version(script)
         return self.versions[script]
 
+    def will_train(self, planned):
+        """Whether `planned` is not in the cache (or the cache is not used): it will train."""
+        if self.cache is None or not self.reuse:
+            return True
+        try:
+            return not self.cache.has(self.key(planned))
+        except SystemExit:  # its arguments do not parse: it fails, it does not train
+            return False
+
     def cached(self, key):
         """(record, arrays file) of a finished run in the cache, or None."""
         if self.cache is None or not self.reuse:
@@ -115,6 +125,8 @@ def run_sequentially(plan, only_cached=False):
                     done = _finished_run(index, planned, plan, only_cached, failures)
                     if done is not None:
                         finished.append(done)
+                        if plan.drawing is not None:
+                            plan.drawing.add(done)
             finally:
                 plan.workers = None
     except KeyboardInterrupt:  # wherever it lands: in a script, between runs, in the cache
@@ -144,6 +156,7 @@ def _finished_run(index, planned, plan, only_cached, failures):
         failures.append(f"{planned.label}: not in the cache (run the plan without --render)")
         return None
     plan.say(f"[{index}/{total}] {planned.label} ({time.perf_counter() - plan.start:.0f} s so far)")
+    _prepare_next_script(index, planned, plan)
     if chunking.kept_run_by_run(planned.script, planned.argv):
         return _run_by_run(index, planned, plan, key, failures)
     try:
@@ -153,6 +166,17 @@ def _finished_run(index, planned, plan, only_cached, failures):
         print(f"  failed: {error}", file=sys.stderr)
         return None
     return FinishedRun(index, planned, record, arrays_file)
+
+
+def _prepare_next_script(index, planned, plan):
+    """Start the worker of the next run to train with another script than run `index`'s, so
+    that it imports TensorFlow while this run trains (script_runs.ScriptWorkers.prepare)."""
+    if plan.workers is None:
+        return
+    for later in plan.runs[index:]:
+        if later.script != planned.script and plan.will_train(later):
+            plan.workers.prepare(later.script, now=planned.script)
+            return
 
 
 def _script_run(script, argv, plan, key, name, workdir=None):
@@ -254,20 +278,16 @@ def seconds_by_part(finished):
     return seconds
 
 
-def render_runs(finished, figures_staging, records_staging, outputs):
-    """Draw every finished run's views from its record (studies/render.py): its figures into
-    `figures_staging`, its per-run table, record and arrays into `records_staging` (as
-    <name>.csv, .json and .npz), each record naming the places `outputs` will move them to.
-    Returns {part: [records with their metrics and figures]}, in the plan's order."""
-    from reproduction.studies.render import render  # (matplotlib, only when drawing)
-
+def render_runs(finished, outputs, drawing):
+    """Every finished run's views from its record (studies/render.py), drawn by `drawing` (a
+    drawing.Drawing: its figures into its figures folder, a study's per-run table into its
+    records folder), where each run's record and arrays go too (as <name>.json and .npz),
+    each record naming the places `outputs` will move them to. Returns {part: [records with
+    their metrics and figures]}, in the plan's order."""
     by_part = {}
-    for run in finished:
-        record = {k: v for k, v in run.record.items() if k != "plan_seconds"}
-        study = record["config"]["seeds"] > 1
-        csv_path = Path(records_staging) / f"{run.name}.csv" if study else None
-        view = render(record, read_arrays(run.arrays_file), Path(figures_staging), csv_path)
-        link_or_copy(run.arrays_file, Path(records_staging) / f"{run.name}.npz")
+    for run, ((record, *_, csv_path), view) in zip(finished, drawing.views(finished), strict=True):
+        study = csv_path is not None
+        link_or_copy(run.arrays_file, drawing.records_dir / f"{run.name}.npz")
         metrics = view.metrics | (
             {"csv": str(outputs.records / f"{run.name}.csv")} if study else {}
         )
@@ -275,6 +295,6 @@ def render_runs(finished, figures_staging, records_staging, outputs):
         record = plain_record(
             record | {"metrics": metrics, "figures": figures, "arrays": f"{run.name}.npz"}
         )
-        write_run_record(Path(records_staging) / f"{run.name}.json", record)
+        write_run_record(drawing.records_dir / f"{run.name}.json", record)
         by_part.setdefault(run.planned.part, []).append(record)
     return by_part

@@ -55,17 +55,20 @@ def run_script(script, argv, workdir, label, end_with_parent=False, workers=None
 class ScriptWorkers:
     """The long-lived process (orchestration/script_worker.py) that runs a sequential plan's
     consecutive runs of one script, TensorFlow imported once; a run of another script, or one
-    the worker cannot take (another thread set-up), gets a new one. Use as a context manager:
-    the process ends with it."""
+    the worker cannot take (another thread set-up), gets a new one. `prepare(script)` starts
+    the next script's worker ahead, while this one trains: it imports TensorFlow and the script
+    (several seconds, on one core) and then waits for its first run. Use as a context manager:
+    the processes end with it."""
 
     def __init__(self):
         self.script, self.process, self.stderr = None, None, None
+        self.spare = None  # (script, process, stderr): a worker started ahead, not yet used
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        self.close_all()
 
     def run(self, script, argv, workdir, label):
         record_path = Path(workdir) / f"{label}.json"
@@ -106,12 +109,55 @@ class ScriptWorkers:
             return {"code": code, "error": tail}
         return json.loads(line)
 
+    def prepare(self, script, now=None):
+        """Start `script`'s worker now, for a run to come (unless one is running or ready),
+        after the run of script `now` about to start (which takes a worker ready for it)."""
+        if now is not None and now != self.script and self.spare and self.spare[0] == now:
+            self._start(now)
+        if script not in (self.script, self.spare and self.spare[0]):
+            self._close_spare()
+            self.spare = (script, *_start_worker(script))
+
     def _start(self, script):
         self.close()
-        path = os.environ.get("PYTHONPATH", "")
-        self.stderr = tempfile.TemporaryFile("w+")
+        if self.spare is not None and self.spare[0] == script:
+            if self.spare[1].poll() is None:  # ready, or still importing
+                (self.script, self.process, self.stderr), self.spare = self.spare, None
+                return
+            self._close_spare()
         self.script = script
-        self.process = subprocess.Popen(
+        self.process, self.stderr = _start_worker(script)
+
+    def close(self):
+        if self.process is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.process.stdin.close()
+            self.process.wait()
+        if self.stderr is not None:
+            self.stderr.close()
+        self.script, self.process, self.stderr = None, None, None
+
+    def close_all(self):
+        self.close()
+        self._close_spare()
+
+    def _close_spare(self):
+        if self.spare is not None:
+            _, process, stderr = self.spare
+            process.kill()  # it has run nothing: nothing of it to keep
+            process.wait()
+            with contextlib.suppress(BrokenPipeError, OSError):
+                process.stdin.close()
+            stderr.close()
+            self.spare = None
+
+
+def _start_worker(script):
+    """(process, its stderr file) of a new script_worker for `script`."""
+    path = os.environ.get("PYTHONPATH", "")
+    stderr = tempfile.TemporaryFile("w+")
+    return (
+        subprocess.Popen(
             # -P: the current folder is not on the path (a reproduction/ there must not shadow
             # the project's)
             [
@@ -123,20 +169,13 @@ class ScriptWorkers:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self.stderr,
+            stderr=stderr,
             text=True,
             # the project importable from any folder, as a script run by its path finds it
             env=os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), path)))},
-        )
-
-    def close(self):
-        if self.process is not None:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                self.process.stdin.close()
-            self.process.wait()
-        if self.stderr is not None:
-            self.stderr.close()
-        self.script, self.process, self.stderr = None, None, None
+        ),
+        stderr,
+    )
 
 
 def run_argv(argv, record_path, figures_dir):

@@ -45,12 +45,12 @@ def setup(module, args):
 
 def serve(script, requests, answers):
     """Run `script`'s main() on each argument list read from `requests`, answering on
-    `answers`; returns when the requests end, a run is interrupted or needs a fresh process."""
-    module, workload = None, None
+    `answers`; returns when the requests end, a run is interrupted or needs a fresh process.
+    The script (and TensorFlow with it) is imported before the first request is read, so that
+    a worker started ahead of its first run (ScriptWorkers.prepare) is ready when it comes."""
+    module, workload = runpy.run_path(str(script), run_name="script_worker"), None
     for line in requests:
         argv = json.loads(line)
-        if module is None:
-            module = runpy.run_path(str(script), run_name="script_worker")
         try:
             wanted = setup(module, module["parse"](argv, check_outputs=False)[1])
         except SystemExit:  # a usage error: the run below answers it
