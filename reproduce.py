@@ -1,13 +1,14 @@
 """
 Title: Reproduce the three tutorials in one go and write the reproduction report
-Description: Runs every tutorial as a seed study, each script in its own process: the XOR
+Description: Runs every tutorial as a seed study, its runs in one worker process of its script
+    (the next tutorial's starts while this one trains): the XOR
     convergence study (10,000 seeds) for the tutorial's three networks and for binary
     cross-entropy, the MNIST perceptron (linear vs sigmoid, 1,000 runs on raw pixels, and pixels
     / 255 as the lever), the CIFAR-10 Dense network (10 runs) and, with --with-cnn, the
     chapter's CNN in both block orders. Each run's record and arrays are its results, kept in
     runs/ and in the run cache; every figure, per-run table, verdict and REPORT.md is drawn from
-    them (--render redraws them from the cache without training anything).
-Expected result: about 9 minutes on 2 CPU cores without the CNN (each CNN run adds about 10);
+    them as each run finishes (--render redraws them from the cache without training anything).
+Expected result: about 6-7 minutes on 2 CPU cores without the CNN (each CNN run adds about 10);
     `--quick` runs the same pipeline with tiny budgets in about a minute.
 
 Usage: python reproduce.py --data-dir ../shared/datasets [--with-cnn] [--cifar-runs 30] [--quick]

@@ -40,3 +40,26 @@ def test_histogram_bars_have_edges_and_counts_are_whole_runs():
     assert len(bars) == 2 and all(bar.get_linewidth() > 0 for bar in bars)
     assert all(float(tick).is_integer() for tick in ax.get_yticks())
     plt.close(fig)
+
+
+def test_a_value_published_part_way_through_training_is_marked_where_it_was_taken():
+    """The later CNN notebook's 65.48% came after 3.07 epochs: a labelled point there, inside
+    the axes; its study's histogram (10-epoch runs) says so under the axes instead of a line."""
+    from reproduction.evidence.claims import CLAIMS, LATER_FIT_STOPPED_EPOCH
+    from reproduction.studies.cifar10_figures import interrupted_published
+
+    points = interrupted_published(CLAIMS)
+    assert [(panel, epoch, round(value, 4)) for panel, epoch, value, _ in points] == [
+        ("accuracy", LATER_FIT_STOPPED_EPOCH, 0.6548)
+    ]
+    assert 3 < LATER_FIT_STOPPED_EPOCH < 4
+    curves = {"accuracy": {"train": [0.45, 0.58, 0.62, 0.66, 0.7], "validation": [0.5] * 5}}
+    fig = epoch_curves_figure(curves, "t", points=[("accuracy", 3.07, 0.30, "published: 30%")])
+    (ax,) = fig.axes
+    assert ax.get_ylim()[0] < 0.30 and "published: 30%" in ax.get_legend_handles_labels()[1]
+    marked = [line for line in ax.get_lines() if line.get_label() == "published: 30%"]
+    assert list(marked[0].get_xdata()) == [3.07]
+    plt.close(fig)
+    fig = distribution_figure({"runs": [0.70, 0.71]}, "t", "x", note="after 3.07 epochs")
+    assert [text.get_text() for text in fig.texts] == ["after 3.07 epochs"]
+    plt.close(fig)

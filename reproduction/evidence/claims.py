@@ -25,6 +25,11 @@ from reproduction.settings.cifar10 import CIFAR10
 from reproduction.settings.mnist import MNIST
 from reproduction.settings.xor import XOR
 
+# Where the later notebook 02_03's fit was interrupted: after these epochs and these images of
+# the next (its output at commit d22c9a3); its evaluate came then
+LATER_FIT_STOPPED = (3, 3_584)
+LATER_FIT_STOPPED_EPOCH = LATER_FIT_STOPPED[0] + LATER_FIT_STOPPED[1] / CIFAR10_COUNTS[0]
+
 # ## Sources, and their words: every claim's quote is one of these passages, or pieces of one
 # joined by " ... " (tests/test_claims.py checks it), copied from the source named
 SOURCES = {
@@ -40,8 +45,10 @@ SOURCES = {
     "gdl_02_03_first": "book notebook 02_03, first version (davidADSP/GDL_code, commit 2ae8302, "
     "2019-02-22): Conv2D -> LeakyReLU -> BatchNormalization; fit 10 epochs, then evaluate",
     "gdl_02_03_later": "book notebook 02_03, later version (davidADSP/GDL_code, commit d22c9a3, "
-    "2019-03-18): Conv2D -> BatchNormalization -> LeakyReLU; its fit shows epochs 1-3 and is "
-    "interrupted (KeyboardInterrupt) at 3,584 of 50,000 images of epoch 4, then evaluate",
+    "2019-03-18): Conv2D -> BatchNormalization -> LeakyReLU; its fit shows epochs "
+    f"1-{LATER_FIT_STOPPED[0]} and is interrupted (KeyboardInterrupt) at "
+    f"{LATER_FIT_STOPPED[1]:,} of {CIFAR10_COUNTS[0]:,} images of epoch "
+    f"{LATER_FIT_STOPPED[0] + 1}, then evaluate",
     "mnist_video": 'ml-class video "Build a Neural Network" (spoken; lukas/ml-class '
     "videos/intro/perceptron-single.py, commit 2c2c437, is its code)",
     "wandb_notes": "Weights & Biases class notes of the same lesson "
@@ -282,7 +289,7 @@ CLAIMS = (
         "cifar10",
         "[1.4390370845794678, 0.48899999260902405]",
         "cifar_blog",
-        "model.evaluate(x_test, y_test): [loss, accuracy]",
+        "model.evaluate(x_test, y_test) = [loss, accuracy]: the accuracy",
         "test accuracy, Dense",
         "test_accuracy",
         Percentile(sampling=True),
@@ -295,7 +302,7 @@ CLAIMS = (
         "cifar10",
         "[1.4390370845794678, 0.48899999260902405]",
         "cifar_blog",
-        "model.evaluate(x_test, y_test): [loss, accuracy]",
+        "model.evaluate(x_test, y_test) = [loss, accuracy]: the loss",
         "test loss, Dense",
         "test_loss",
         TYPICAL,
@@ -399,7 +406,7 @@ CLAIMS = (
         "cifar10",
         "[1.4405618907928466, 0.484]",
         "gdl_02_01",
-        "model.evaluate(x_test, y_test): [loss, accuracy]",
+        "model.evaluate(x_test, y_test) = [loss, accuracy]: the accuracy",
         "test accuracy, Dense",
         "test_accuracy",
         Percentile(sampling=True),
@@ -412,7 +419,7 @@ CLAIMS = (
         "cifar10",
         "[1.4405618907928466, 0.484]",
         "gdl_02_01",
-        "model.evaluate(x_test, y_test): [loss, accuracy]",
+        "model.evaluate(x_test, y_test) = [loss, accuracy]: the loss",
         "test loss, Dense",
         "test_loss",
         TYPICAL,
@@ -438,7 +445,8 @@ CLAIMS = (
         "cifar10",
         "[0.9717613816261291, 0.654800009727478]",
         "gdl_02_03_later",
-        "model.evaluate after 3 epochs and 3,584 images of the 4th (fit interrupted)",
+        f"model.evaluate after {LATER_FIT_STOPPED[0]} epochs and {LATER_FIT_STOPPED[1]:,} "
+        f"images of the {LATER_FIT_STOPPED[0] + 1}th (fit interrupted)",
         "test accuracy after 3 and after 4 epochs, CNN with Conv2D -> BatchNormalization -> "
         "LeakyReLU blocks",
         "test_accuracy_after_epoch_3",

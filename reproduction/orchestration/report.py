@@ -81,16 +81,16 @@ def glance_table(records):
     verdicts = gathered_verdicts(records)
     lines = [
         GLANCE_START,
-        "| the tutorial's words | source | verdict | runs |",
-        "|---|---|---|---|",
+        "| the tutorial's words | about | source | verdict | runs |",
+        "|---|---|---|---|---|",
     ]
     for claim in CLAIMS:
         verdict = verdicts.get(claim.id)
         judged = f"**{verdict['verdict']}**" if verdict else "not measured"
         runs = f"{verdict['n']:,}" if verdict and verdict["n"] else "-"
         lines.append(
-            f"| \u201c{_cell(claim.quote)}\u201d | {SOURCE_NAMES[claim.source]} | {judged} | "
-            f"{runs} |"
+            f"| \u201c{_cell(claim.quote)}\u201d | {_cell(claim.about)} | "
+            f"{SOURCE_NAMES[claim.source]} | {judged} | {runs} |"
         )
     return [*lines, GLANCE_END]
 

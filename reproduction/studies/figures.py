@@ -102,11 +102,12 @@ def confusion_figure(matrix, class_names, title):
     return fig
 
 
-def epoch_curves_figure(series, title, *, references=(), min_span=None):
+def epoch_curves_figure(series, title, *, references=(), points=(), min_span=None):
     """Per-epoch curves: `series` maps a panel name ('loss', 'accuracy') to {label: values};
     `references` are (panel, value, label) dashed lines for published figures, always inside
-    the axes; `min_span` ({panel: span}): the least a panel's y-axis spans, so that a flat curve
-    does not fill the panel with rounding noise."""
+    the axes; `points` (panel, epoch, value, label) are published values taken part-way through
+    training, marked where they were taken; `min_span` ({panel: span}): the least a panel's
+    y-axis spans, so that a flat curve does not fill the panel with rounding noise."""
     fig, axes = new_figure(len(series), size=(5.2 * len(series), 3.8))
     axes = np.atleast_1d(axes)
     for ax, (panel, curves) in zip(axes, series.items(), strict=True):
@@ -117,8 +118,12 @@ def epoch_curves_figure(series, title, *, references=(), min_span=None):
         ]
         for (value, label), style in zip(panel_references, ("--", ":", "-."), strict=False):
             ax.axhline(value, color="grey", linestyle=style, linewidth=1.2, label=label)
+        panel_points = [(x, value, label) for p, x, value, label in points if p == panel]
+        for x, value, label in panel_points:
+            ax.plot([x], [value], "k*", markersize=10, linestyle="none", label=label)
         shown = [v for values in curves.values() for v in np.asarray(values, float).ravel()]
         shown += [value for value, _ in panel_references]
+        shown += [value for _, value, _ in panel_points]
         y_range(ax, shown, (min_span or {}).get(panel, 0.0))
         ax.set_xlabel("epoch")
         epochs = max((len(values) for values in curves.values()), default=0)
@@ -160,11 +165,11 @@ def epochs_text(count):
 
 
 def distribution_figure(
-    groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None
+    groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None, note=None
 ):
     """A histogram of per-run values, one colour per group ({'live runs': values, 'dead
     neuron': values}: the groups stay visibly apart), with vertical lines at `published`
-    ((value, label) pairs) and the groups' medians."""
+    ((value, label) pairs) and the groups' medians; `note`, if given, under the axes."""
     fig, ax = new_figure(size=(7.0, 4.2))
     finite = [np.asarray(v, np.float64)[np.isfinite(v)] * scale for v in groups.values()]
     every = np.concatenate(finite) if finite else np.zeros(0)
@@ -184,7 +189,7 @@ def distribution_figure(
                 alpha=0.75,
                 edgecolor="black",
                 linewidth=0.5,
-                label=f"{label} (n = {values.size})",
+                label=f"{label} (n = {values.size:,})",
             )
     for (value, label), style in zip(published, ("--", ":", "-.", "--"), strict=False):
         ax.axvline(scale * value, color="k", ls=style, lw=1.3, label=label)
@@ -193,4 +198,6 @@ def distribution_figure(
     integer_ticks(ax.yaxis)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    if note:
+        fig.text(0.5, -0.02, note, ha="center", va="top", fontsize=8, wrap=True)
     return fig

@@ -158,13 +158,16 @@ def save_study_figure(settings, summary, path):
     groups = {}
     for activation, values in metrics.items():
         dead = values["dead"]
+        if not dead.any():  # "live" would suggest some died (a linear neuron cannot)
+            groups[activation] = values["final_val_accuracy"]
+            continue
         groups[f"{activation}, live"] = values["final_val_accuracy"][~dead]
         groups[f"{activation}, dead"] = values["final_val_accuracy"][dead]
     n = len(next(iter(metrics.values()))["dead"])
     pixels = "pixels / 255" if settings.normalize else "raw pixels"
     figure = distribution_figure(
         groups,
-        f"{task_title(settings, target_name)}, {pixels}: final validation accuracy of {n} runs",
+        f"{task_title(settings, target_name)}, {pixels}: final validation accuracy of {n:,} runs",
         "final validation accuracy (%)",
         published=[(baseline, f"never '{target_name}' ({100 * baseline:.2f}%)")],
     )

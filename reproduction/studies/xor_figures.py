@@ -97,7 +97,7 @@ def plot_study(epochs_to_100, summary, epochs, title, path):
     hist_ax.set(
         xlabel="first epoch at 100% accuracy",
         ylabel="seeds",
-        title=f"{title}: {summary['solved']}/{summary['seeds']} seeds reached 100%",
+        title=f"{title}: {summary['solved']:,}/{summary['seeds']:,} seeds reached 100%",
     )
     cdf_ax.set(
         xlabel="epoch",
