@@ -180,7 +180,8 @@ def findings(records):
             )
             dead = sigmoid["dead"]
             why = (
-                " (every test image read as not-5: the saturated float32 sigmoid's "
+                " (every test image read as one class and the training loss the same float "
+                "over the last epochs: the weights stopped, as a saturated float32 sigmoid's "
                 "gradient is exactly zero)"
                 if dead["count"]
                 else ""

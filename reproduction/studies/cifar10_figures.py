@@ -57,7 +57,13 @@ def save_figures(settings, data, arrays, results, folder):
     measured = float(np.mean(predicted == labels))
     references.append(("accuracy", measured, f"this run's test: {100 * measured:.2f}%"))
     points = [
-        (panel, epoch, value, f"published test ({source}), fit interrupted: {100 * value:.2f}%")
+        (
+            panel,
+            epoch,
+            value,
+            f"published test ({source}):\n{100 * value:.2f}%, its fit interrupted at epoch "
+            f"{epoch:.2f}",
+        )
         for panel, epoch, value, source in interrupted_published(results["claims"])
     ]
     curves = {"loss": {"train": history.loss}, "accuracy": {"train": history.accuracy}}
