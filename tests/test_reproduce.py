@@ -612,6 +612,12 @@ def test_the_report_names_the_commit_it_came_from(tmp_path):
     assert re.fullmatch(r"commit [0-9a-f]{7,}", named)
     (tmp_path / "untracked.txt").write_text("kept out\n")
     assert source_commit(tmp_path) == named  # an untracked file is not the code
+    (tmp_path / "REPORT.md").write_text("a report\n")
+    git("add", "REPORT.md")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "report")
+    named = source_commit(tmp_path)
+    (tmp_path / "REPORT.md").write_text("the report written again\n")
+    assert source_commit(tmp_path) == named  # nor are the report's outputs
     (tmp_path / "a.py").write_text("x = 2\n")
     assert source_commit(tmp_path) == named + ", with uncommitted changes"
 

@@ -193,9 +193,13 @@ def csv_links(records, report_dir):
     )
 
 
+CODE_FILES = ":(glob)**/*.py", "pyproject.toml"
+
+
 def source_commit(root=None):
     """'commit 1a2b3c4' of the project's checkout ('..., with uncommitted changes' when a
-    tracked file differs from it), or what stands in for it outside a git checkout."""
+    tracked Python file or pyproject.toml differs from it: the code; the report's own outputs
+    and the docs do not count), or what stands in for it outside a git checkout."""
     from reproduction import ROOT
 
     def git(*args):
@@ -205,7 +209,7 @@ def source_commit(root=None):
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_FILES)
     except (OSError, subprocess.CalledProcessError):
         return "an unknown commit (not a git checkout)"
     return f"commit {commit}" + (", with uncommitted changes" if changed else "")
