@@ -165,11 +165,21 @@ def epochs_text(count):
 
 
 def distribution_figure(
-    groups, title, xlabel, *, published=(), bins=40, scale=100, value_range=None, note=None
+    groups,
+    title,
+    xlabel,
+    *,
+    published=(),
+    bins=40,
+    scale=100,
+    value_range=None,
+    note=None,
+    colours=("tab:blue", "tab:red", "tab:green", "tab:purple"),
 ):
     """A histogram of per-run values, one colour per group ({'live runs': values, 'dead
     neuron': values}: the groups stay visibly apart), with vertical lines at `published`
-    ((value, label) pairs) and the groups' medians; `note`, if given, under the axes."""
+    ((value, label) pairs) and the groups' medians; `note`, if given, under the axes;
+    `colours`, the groups' in order."""
     fig, ax = new_figure(size=(7.0, 4.2))
     finite = [np.asarray(v, np.float64)[np.isfinite(v)] * scale for v in groups.values()]
     every = np.concatenate(finite) if finite else np.zeros(0)
@@ -179,7 +189,6 @@ def distribution_figure(
         pad = 0.02 * (high - low) or 0.5
         value_range = (low - pad, high + pad)
     edges = np.linspace(*(value_range or (0, 1)), bins + 1)
-    colours = ("tab:blue", "tab:red", "tab:green", "tab:purple")
     for (label, values), colour in zip(zip(groups, finite, strict=True), colours, strict=False):
         if values.size:
             ax.hist(

@@ -151,18 +151,24 @@ def save_figures(settings, record, arrays, results, summary, folder):
     return saved
 
 
+ACTIVATION_COLOURS = {"linear": "tab:blue", "sigmoid": "tab:green"}  # the same in every study
+DEAD_COLOUR = "tab:purple"
+
+
 def save_study_figure(settings, summary, path):
     """Final validation accuracy over the runs: live and dead neurons apart, per activation."""
     metrics, target_name = summary["metrics"], summary["target_name"]
     baseline = summary["validation_baseline"]
-    groups = {}
+    groups, colours = {}, []
     for activation, values in metrics.items():
-        dead = values["dead"]
+        dead, colour = values["dead"], ACTIVATION_COLOURS.get(activation, "tab:orange")
         if not dead.any():  # "live" would suggest some died (a linear neuron cannot)
             groups[activation] = values["final_val_accuracy"]
+            colours.append(colour)
             continue
         groups[f"{activation}, live"] = values["final_val_accuracy"][~dead]
         groups[f"{activation}, dead"] = values["final_val_accuracy"][dead]
+        colours += [colour, DEAD_COLOUR]
     n = len(next(iter(metrics.values()))["dead"])
     pixels = "pixels / 255" if settings.normalize else "raw pixels"
     figure = distribution_figure(
@@ -170,5 +176,6 @@ def save_study_figure(settings, summary, path):
         f"{task_title(settings, target_name)}, {pixels}: final validation accuracy of {n:,} runs",
         "final validation accuracy (%)",
         published=[(baseline, f"never '{target_name}' ({100 * baseline:.2f}%)")],
+        colours=colours,
     )
     return save_figure(figure, path)

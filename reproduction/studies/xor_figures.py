@@ -122,13 +122,14 @@ def save_figures(config, runs, x, y, results, folder):
     the first epoch at 100%; the saved paths."""
     settings, tag = SimpleNamespace(**config), figure_tag(config)
     arch = architecture(settings.hidden)
+    loss_name = "" if settings.loss == "mean_squared_error" else ", binary cross-entropy"
     epochs_to_100, claim = results["epochs_to_100"], results["claim"]
     figures = [
         plot_boundary(
             runs.run(0),
             x,
             y,
-            f"{arch} MLP after {epochs_text(settings.epochs)} (seed {settings.seed})",
+            f"{arch} MLP{loss_name} after {epochs_text(settings.epochs)} (seed {settings.seed})",
             folder / f"{tag}_boundary.png",
         ),
         plot_history(
@@ -136,12 +137,11 @@ def save_figures(config, runs, x, y, results, folder):
             runs.accuracy[0],
             epochs_to_100[0],
             claim.value if claim else None,
-            f"{arch} MLP, seed {settings.seed}",
+            f"{arch} MLP{loss_name}, seed {settings.seed}",
             folder / f"{tag}_history.png",
         ),
     ]
     if results["study"] is not None:
-        loss_name = "" if settings.loss == "mean_squared_error" else ", binary cross-entropy"
         figures.append(
             plot_study(
                 epochs_to_100,
