@@ -345,7 +345,8 @@ CLAIMS = (
         "cifar10",
         "50% is a good result given that we have used a very basic neural network",
         "cifar_blog",
-        'the Dense network\'s test accuracy; "good" is an opinion (the CNN below reaches 71%)',
+        "the Dense network's test accuracy; \"good\" is an opinion (the chapter's CNN reaches "
+        "about 71%)",
         "test accuracy, Dense",
         "test_accuracy",
         Near(tolerance=0.03),

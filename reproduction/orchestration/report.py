@@ -373,7 +373,8 @@ def build_report(
     cifar = [r for part in ("cifar_dense", "cifar_cnn") for r in records.get(part, [])]
     if cifar:
         lines += [
-            "## CIFAR-10 (Foster, ch. 2): the Dense network and the CNN",
+            "## CIFAR-10 (Foster, ch. 2): the Dense network"
+            + (" and the CNN" if records.get("cifar_cnn") else ""),
             "",
             "Each run has its own initial weights and its own data order. The published "
             "values are the registry's (blog and book notebook for the Dense network; for "
