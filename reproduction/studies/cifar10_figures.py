@@ -7,7 +7,11 @@ distribution of test accuracies.
 
 import numpy as np
 
-from reproduction.evidence.claims import LATER_FIT_STOPPED_EPOCH, published_values
+from reproduction.evidence.claims import (
+    LATER_FIT_STOPPED,
+    LATER_FIT_STOPPED_EPOCH,
+    published_values,
+)
 from reproduction.settings.cifar10 import CIFAR10, FIRST_BLOCK_ORDER
 from reproduction.studies.figures import (
     confusion_figure,
@@ -24,14 +28,13 @@ def save_study_figure(settings, results, path, title):
         (value, f"published ({source}) {100 * value:.1f}%")
         for value, source in published_values(results["claims"], "test_accuracy")
     ]
-    stopped = interrupted_published(results["claims"])
-    note = (
-        f"the published {100 * stopped[0][2]:.2f}% ({stopped[0][3]}) came after "
-        f"{LATER_FIT_STOPPED_EPOCH:.2f} epochs (its fit was interrupted): it is judged against "
-        "these runs after 3 and 4 epochs (REPORT.md), not here"
-        if stopped
-        else None
-    )
+    done = LATER_FIT_STOPPED[0]
+    notes = [
+        f"the published {100 * value:.2f}% ({source}) came after {epoch:.2f} epochs (its fit "
+        f"was interrupted): it is judged against these runs after {done} and {done + 1} epochs "
+        "(REPORT.md), not here"
+        for _, epoch, value, source in interrupted_published(results["claims"])
+    ]
     figure = distribution_figure(
         {"runs": [row["test_accuracy"] for row in rows]},
         f"{title}: test accuracy of {len(rows):,} runs ({settings.epochs} epoch"
@@ -39,7 +42,7 @@ def save_study_figure(settings, results, path, title):
         "test accuracy (%)",
         published=published,
         bins=max(10, min(40, len(rows))),
-        note=note,
+        note="\n".join(notes) or None,
     )
     return save_figure(figure, path)
 

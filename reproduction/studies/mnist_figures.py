@@ -9,7 +9,7 @@ live and dead neurons apart.
 import numpy as np
 
 from reproduction.data.registry import DATASETS
-from reproduction.settings.mnist import MNIST
+from reproduction.settings.mnist import ACTIVATIONS, MNIST
 from reproduction.studies.figures import (
     distribution_figure,
     epoch_curves_figure,
@@ -151,7 +151,8 @@ def save_figures(settings, record, arrays, results, summary, folder):
     return saved
 
 
-ACTIVATION_COLOURS = {"linear": "tab:blue", "sigmoid": "tab:green"}  # the same in every study
+# the same colour for a neuron in every study, one per activation the settings allow
+ACTIVATION_COLOURS = dict(zip(ACTIVATIONS, ("tab:blue", "tab:green"), strict=True))
 DEAD_COLOUR = "tab:purple"
 
 
@@ -161,7 +162,7 @@ def save_study_figure(settings, summary, path):
     baseline = summary["validation_baseline"]
     groups, colours = {}, []
     for activation, values in metrics.items():
-        dead, colour = values["dead"], ACTIVATION_COLOURS.get(activation, "tab:orange")
+        dead, colour = values["dead"], ACTIVATION_COLOURS[activation]
         if not dead.any():  # "live" would suggest some died (a linear neuron cannot)
             groups[activation] = values["final_val_accuracy"]
             colours.append(colour)
