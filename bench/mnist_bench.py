@@ -34,8 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 import numpy as np
 
 from reproduction.evidence.statistics import Z_95, share, share_text
-from reproduction.orchestration.benchmarks import bench_parser, rounds_of, rounds_text
-from reproduction.orchestration.script_runs import run_script
+from reproduction.orchestration.benchmarks import (
+    bench_parser,
+    rounds_of,
+    rounds_text,
+    run_with_views,
+)
 from reproduction.plumbing.cli import check_output_file, int_in_range
 from reproduction.plumbing.exits import run_main
 from reproduction.plumbing.records import build_run_record, write_run_record
@@ -117,7 +121,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as workdir:
         sides = (("fit", args.fit_runs), ("compiled", args.runs))
         for engine, runs, label, round_name in rounds_of(args.rounds, sides):
-            record = run_script(
+            record = run_with_views(
                 "mnist_perceptron.py",
                 ["--engine", engine, "--seeds", str(runs), *common],
                 workdir,

@@ -33,7 +33,7 @@ def test_median_range_text_and_order():
 
 
 def fake_runner(seconds, calls, tmp_path, make_record):
-    """A run_script stand-in: the record of side `engine` in round r has seconds[engine][r]."""
+    """A run_with_views stand-in: the record of side `engine` in round r has seconds[engine][r]."""
 
     def run_script(script, argv, workdir, label):
         engine = argv[argv.index("--engine") + 1]
@@ -51,7 +51,7 @@ def run_bench(name, seconds, make_record, argv, tmp_path, monkeypatch, capsys):
     labels run in order, the JSON record)."""
     bench = load_bench(name)
     calls = []
-    monkeypatch.setattr(bench, "run_script", fake_runner(seconds, calls, tmp_path, make_record))
+    monkeypatch.setattr(bench, "run_with_views", fake_runner(seconds, calls, tmp_path, make_record))
     record_path = tmp_path / "bench.json"
     code = bench.main([*argv, "--json", str(record_path)])
     return code, capsys.readouterr().out, calls, json.loads(record_path.read_text())
@@ -176,8 +176,27 @@ def test_cifar_bench_judges_the_median_of_its_rounds(
 )
 def test_rounds_with_the_distribution_mode_is_a_usage_error(name, argv, monkeypatch, capsys):
     bench = load_bench(name)
-    monkeypatch.setattr(bench, "run_script", lambda *a, **k: pytest.fail("ran a script"))
+    monkeypatch.setattr(bench, "run_with_views", lambda *a, **k: pytest.fail("ran a script"))
     with pytest.raises(SystemExit) as stop:
         bench.main(argv)
     assert stop.value.code == 2
     assert "--rounds is for the speed runs" in capsys.readouterr().err
+
+
+def test_a_benchmark_side_gets_the_views_metrics_its_summary_reads(tmp_path):
+    """The real thing behind the stand-ins: a planned run writes only its record and arrays
+    (--record-only), so run_with_views draws its metrics as a plan does; mnist_bench's summary
+    reads the per-run table from them (it failed with KeyError 'csv' when the record alone came
+    back)."""
+    from conftest import write_tiny_datasets
+
+    from reproduction.orchestration.benchmarks import run_with_views
+
+    data = write_tiny_datasets(tmp_path / "data", cifar=None, mnist=(40, 20), fashion=None)
+    argv = ["--engine", "compiled", "--seeds", "3", "--epochs", "1", "--activation", "sigmoid"]
+    argv += ["--data-dir", str(data), "--allow-small-data"]
+    record = run_with_views("mnist_perceptron.py", argv, tmp_path, "compiled_0")
+    assert Path(record["metrics"]["csv"]) == tmp_path / "compiled_0.csv"
+    summary = load_bench("mnist_bench").engine_summary(record)
+    assert summary["runs"] == 3 and summary["train_seconds"] > 0
+    assert not list((tmp_path / "figures").glob("*.png"))  # no figures drawn

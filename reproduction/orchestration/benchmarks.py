@@ -13,7 +13,9 @@ import math
 import statistics
 from pathlib import Path
 
+from reproduction.orchestration.script_runs import run_script
 from reproduction.plumbing.cli import existing_folder, int_in_range
+from reproduction.plumbing.records import arrays_path, read_arrays
 
 
 def bench_parser(description):
@@ -92,3 +94,15 @@ def print_summary(results, columns):
             mean, spread = mean_and_spread(scale * row[key] for row in rows)
             cells.append(f"{mean:12.{decimals}f} ± {spread:5.{decimals}f}")
         print(f"  {engine:10s}" + "".join(cells))
+
+
+def run_with_views(script, argv, workdir, label):
+    """One side of a benchmark: run_script's record (a planned run's: its record and arrays
+    alone) with the metrics of its views, drawn from them as a plan draws them (no figures; a
+    study's per-run table as `workdir`/`label`.csv, in its metrics' "csv")."""
+    from reproduction.studies.render import render  # (matplotlib: only once a side has run)
+
+    record = run_script(script, argv, workdir, label)
+    csv_path = Path(workdir) / f"{label}.csv" if record["config"]["seeds"] > 1 else None
+    arrays = read_arrays(arrays_path(Path(workdir) / f"{label}.json"))
+    return record | {"metrics": render(record, arrays, None, csv_path).metrics}
